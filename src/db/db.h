@@ -1,0 +1,30 @@
+/*
+ * db.h — internal entry points of the public-API layer, for tests and tools.
+ *
+ * Not exported from the shared library (hidden visibility); tests link the
+ * static library.
+ */
+#ifndef BLAZEDB_DB_H
+#define BLAZEDB_DB_H
+
+#include <stddef.h>
+
+#include "blazedb.h"
+#include "../os/os.h"
+
+/* blazedb_open_ex with an explicit vfs (e.g. an os_fault vfs).  vfs == NULL
+ * means os_default_vfs(). */
+BlazeDBResult db_open_vfs(const char *path, const char *password,
+                          const BlazeDBOptions *opts, OsVfs *vfs,
+                          BlazeDB **out);
+
+/*
+ * Structural check of the latest snapshot: every page of every tree
+ * authenticates, B+tree invariants hold, entry counts match, and every page
+ * number below the high-water mark is used exactly once (by a tree, by the
+ * free tree, or as a recorded free page) — no leak, no double use.
+ * Returns BLAZEDB_OK, or BLAZEDB_CORRUPT with a description in msg.
+ */
+BlazeDBResult db_check(BlazeDB *db, char *msg, size_t msglen);
+
+#endif /* BLAZEDB_DB_H */

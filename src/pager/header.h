@@ -1,0 +1,61 @@
+/*
+ * header.h — page 0 of the main file: format identification, KDF
+ * parameters and the wrapped data key.
+ *
+ * Page 0 holds two 256-byte header slots, at offsets 0 and 512, each with a
+ * generation number and a SHA-256 checksum.  A password change writes the
+ * slot with the lower generation, syncs, then writes the other: a torn write
+ * leaves one valid slot, and the slot with the highest valid generation is
+ * the one in force.  Slot layout: docs/FILE_FORMAT.md.
+ */
+#ifndef BLAZEDB_HEADER_H
+#define BLAZEDB_HEADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../crypto/crypto.h"
+#include "../os/os.h"
+
+#define HEADER_SLOT_SIZE 256
+#define HEADER_SLOT_B_OFFSET 512
+#define HEADER_FLAG_PLAINTEXT 0x1u
+
+typedef struct {
+    uint32_t version;
+    uint32_t page_size;
+    uint32_t flags;
+    CryptoKdfParams kdf;
+    uint64_t generation;
+    uint8_t file_id[16];
+    uint8_t wrapped[CRYPTO_WRAPPED_LEN];
+} FileHeader;
+
+/* Result codes are BlazeDBResult values. */
+
+/* Builds a fresh header (random salt, file id, data key) and writes page 0
+ * (page_size bytes: both slots) to `f`, then syncs.  Returns the data key. */
+int header_create(OsFile *f, uint32_t page_size, int plaintext,
+                  const CryptoKdfParams *kdf, const void *pw, size_t pwlen,
+                  FileHeader *h, uint8_t dk[CRYPTO_KEY_LEN],
+                  char *err, size_t errlen);
+
+/* Reads page 0, picks the valid slot with the highest generation, derives
+ * the key and unwraps the data key (AUTH_FAILED on a wrong password,
+ * NOT_A_DATABASE for a foreign file, CORRUPT for a damaged header).
+ * *stale = 1 when the other slot is older or damaged (rekey interrupted). */
+int header_load(OsFile *f, const void *pw, size_t pwlen, FileHeader *h,
+                uint8_t dk[CRYPTO_KEY_LEN], int *stale, char *err,
+                size_t errlen);
+
+/* Rewraps `dk` under a new password (and KDF), writing both slots in turn
+ * with a sync after each.  Updates *h. */
+int header_rewrap(OsFile *f, FileHeader *h, const uint8_t dk[CRYPTO_KEY_LEN],
+                  const void *pw, size_t pwlen, const CryptoKdfParams *kdf,
+                  OsVfs *vfs, char *err, size_t errlen);
+
+/* Rewrites both slots from *h (repairs a torn/stale slot). */
+int header_write_both(OsFile *f, const FileHeader *h, char *err,
+                      size_t errlen);
+
+#endif /* BLAZEDB_HEADER_H */

@@ -1,0 +1,1757 @@
+/*
+ * pager.c — transactions over sealed pages: open and recovery, snapshots and
+ * reader slots, page access through the cache, copy-on-write allocation,
+ * commit to the write-ahead log (one sync), checkpoints and log restarts.
+ *
+ * Why copy-on-write makes this simple (the invariant everything rests on):
+ * a page number is reused only once no live snapshot can reach its previous
+ * version (pager_oldest_reader).  So every page a live reader can reach has
+ * exactly one version on disk that matters, the newest one: the log index
+ * maps a page number to its newest committed frame, a checkpoint may copy
+ * any committed frame home at any time, and a reader that loses a race with
+ * a log restart sees an authentication failure (the parent pins the version
+ * counter), notices the new log generation and re-reads from the main file.
+ * Reading the wrong location can never produce wrong data.
+ */
+#include "pager.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blazedb.h"
+#include "cache.h"
+#include "codec.h"
+#include "header.h"
+#include "shm.h"
+#include "wal.h"
+
+#define ERRBUF 512
+#define WAL_GROW_MIN (4u << 20)
+
+typedef struct {
+    Page page;                  /* must be first */
+} DirtyPage;
+
+/* pgno -> DirtyPage*, open addressing with tombstones */
+typedef struct {
+    Pgno *keys;                 /* 0 empty, UINT32_MAX tombstone */
+    DirtyPage **vals;
+    size_t cap, n, used;
+} DirtyMap;
+
+struct Pager {
+    OsVfs *vfs;
+    char *path, *wal_path, *shm_path;
+    OsFile *db, *wal, *shm;
+    ShmState *sh;
+    FileHeader hdr;
+    uint8_t dk[CRYPTO_KEY_LEN];
+    CryptoAead *aead;
+    size_t page_size, payload;
+    int readonly, durability;
+    uint32_t autockpt, busy_ms;
+    Cache cache;
+
+    pthread_mutex_t idx_mu;     /* guards the log index fields */
+    WalIndex idx;
+    uint64_t idx_gen, idx_salt;
+    uint32_t idx_frames;
+
+    pthread_mutex_t write_mu;   /* one writer per handle at a time */
+
+    /* Group commit.  A committer writes its frames under write_mu, then
+     * releases it and waits for a sync that covers its frames; the next
+     * writer of this handle builds on `local_base` meanwhile.  The process
+     * keeps the WRITER lock until no transaction is active or pending, so
+     * no other process can see or build on an unsynced state.  Snapshots
+     * are published in commit order once durable. */
+    pthread_mutex_t sync_mu;
+    pthread_cond_t sync_cv;
+    int wl_held;                /* WRITER byte lock held by this handle */
+    int writer_active;          /* a transaction holds write_mu */
+    uint32_t npending;          /* written, not yet durable */
+    int syncing;                /* a leader is in fdatasync */
+    uint64_t written_frames, durable_frames; /* in the current log generation */
+    ShmSnapshot latest_written; /* snapshot after the last written commit */
+    int have_local_base;
+    ShmSnapshot local_base;
+    pthread_mutex_t ckpt_mu;    /* one checkpoint per handle at a time */
+    pthread_mutex_t slot_mu;
+    uint32_t owned[SHM_NSLOTS];
+    uint8_t owned_busy[SHM_NSLOTS];
+    size_t nowned;
+
+    PagerRefillFn refill;
+    void *refill_arg;
+
+    pthread_mutex_t err_mu;
+    char errbuf[ERRBUF];
+    _Atomic int failed;
+
+    /* background checkpointer */
+    pthread_t ckpt_thread;
+    int ckpt_thread_started;
+    pthread_mutex_t bg_mu;
+    pthread_cond_t bg_cv;
+    int bg_pending, bg_stop;
+
+    struct {
+        _Atomic uint64_t cache_hits, cache_misses, pages_read, pages_written,
+            bytes_written, syncs, checkpoints, lock_waits, commits, rollbacks;
+    } st;
+};
+
+struct PagerTxn {
+    Pager *p;
+    int write;
+    uint64_t txnid;
+    PagerMeta meta;
+    int slot;                   /* reader slot, -1 for writers */
+    ShmSnapshot base;
+    uint64_t change_seq;
+    DirtyMap dirty;
+    Pgno *freed;
+    size_t nfreed, cfreed;
+    Pgno *pool;
+    size_t npool, cpool;
+    int in_refill;
+};
+
+static _Thread_local uint8_t tl_raw[65536];
+
+/* ---- errors ------------------------------------------------------------- */
+
+int pager_error(Pager *p, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&p->err_mu);
+    vsnprintf(p->errbuf, sizeof p->errbuf, fmt, ap);
+    pthread_mutex_unlock(&p->err_mu);
+    va_end(ap);
+    return rc;
+}
+
+const char *pager_errmsg(Pager *p) { return p->errbuf; }
+
+static int io_rc(int e)
+{
+    if (e == ENOSPC || e == EDQUOT || e == EFBIG)
+        return BLAZEDB_FULL;
+    if (e == ENOMEM)
+        return BLAZEDB_NOMEM;
+    return BLAZEDB_IO_ERROR;
+}
+
+static int io_error(Pager *p, int e, const char *what)
+{
+    return pager_error(p, io_rc(e), "%s: %s", what, strerror(e));
+}
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static char *str_concat(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = malloc(la + lb + 1);
+    if (s) {
+        memcpy(s, a, la);
+        memcpy(s + la, b, lb + 1);
+    }
+    return s;
+}
+
+static int push_pgno(Pgno **arr, size_t *n, size_t *cap, Pgno v)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        Pgno *na = realloc(*arr, nc * sizeof *na);
+        if (!na)
+            return -1;
+        *arr = na;
+        *cap = nc;
+    }
+    (*arr)[(*n)++] = v;
+    return 0;
+}
+
+/* Takes a lock, retrying until the busy timeout.  Returns 0, EAGAIN on
+ * timeout, or errno. */
+static int lock_wait(Pager *p, uint64_t off, int kind, uint32_t timeout_ms)
+{
+    uint64_t start = 0, sleep_us = 20;
+    for (;;) {
+        int e = os_lock(p->shm, off, 1, kind);
+        if (e != EAGAIN)
+            return e;
+        uint64_t now = p->vfs->now_us(p->vfs);
+        if (!start) {
+            start = now;
+            atomic_fetch_add(&p->st.lock_waits, 1);
+        }
+        if (now - start >= (uint64_t)timeout_ms * 1000)
+            return EAGAIN;
+        p->vfs->sleep_us(p->vfs, sleep_us);
+        if (sleep_us < 2000)
+            sleep_us *= 2;
+    }
+}
+
+/* ---- dirty map ------------------------------------------------------------ */
+
+#define TOMB 0xFFFFFFFFu
+
+static size_t dm_slot(Pgno k, size_t cap) { return (size_t)(k * 2654435761u) & (cap - 1); }
+
+static int dm_grow(DirtyMap *m)
+{
+    size_t nc = m->cap ? m->cap * 2 : 64;
+    while (m->n * 2 >= nc)
+        nc *= 2;
+    Pgno *nk = calloc(nc, sizeof *nk);
+    DirtyPage **nv = calloc(nc, sizeof *nv);
+    if (!nk || !nv) {
+        free(nk);
+        free(nv);
+        return -1;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->keys[i] == 0 || m->keys[i] == TOMB)
+            continue;
+        size_t j = dm_slot(m->keys[i], nc);
+        while (nk[j])
+            j = (j + 1) & (nc - 1);
+        nk[j] = m->keys[i];
+        nv[j] = m->vals[i];
+    }
+    free(m->keys);
+    free(m->vals);
+    m->keys = nk;
+    m->vals = nv;
+    m->cap = nc;
+    m->used = m->n;
+    return 0;
+}
+
+static DirtyPage *dm_get(const DirtyMap *m, Pgno k)
+{
+    if (!m->n)
+        return NULL;
+    size_t j = dm_slot(k, m->cap);
+    while (m->keys[j]) {
+        if (m->keys[j] == k)
+            return m->vals[j];
+        j = (j + 1) & (m->cap - 1);
+    }
+    return NULL;
+}
+
+static int dm_put(DirtyMap *m, DirtyPage *d)
+{
+    if ((m->used + 1) * 2 > m->cap && dm_grow(m))
+        return -1;
+    size_t j = dm_slot(d->page.pgno, m->cap);
+    while (m->keys[j] && m->keys[j] != TOMB)
+        j = (j + 1) & (m->cap - 1);
+    if (m->keys[j] == 0)
+        m->used++;
+    m->keys[j] = d->page.pgno;
+    m->vals[j] = d;
+    m->n++;
+    return 0;
+}
+
+static DirtyPage *dm_remove(DirtyMap *m, Pgno k)
+{
+    if (!m->n)
+        return NULL;
+    size_t j = dm_slot(k, m->cap);
+    while (m->keys[j]) {
+        if (m->keys[j] == k) {
+            DirtyPage *d = m->vals[j];
+            m->keys[j] = TOMB;
+            m->vals[j] = NULL;
+            m->n--;
+            return d;
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    return NULL;
+}
+
+static void dirty_page_free(DirtyPage *d)
+{
+    if (d) {
+        free(d->page.data);
+        free(d);
+    }
+}
+
+static void dm_free(DirtyMap *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i] && m->keys[i] != TOMB)
+            dirty_page_free(m->vals[i]);
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- log index ------------------------------------------------------------- */
+
+/* Brings the local log index up to the snapshot `s`.  Caller holds idx_mu.
+ * Returns 0, -1 if the log restarted under us (re-read the snapshot), or a
+ * BlazeDB error code. */
+static int index_catch_up_locked(Pager *p, const ShmSnapshot *s)
+{
+    if (p->idx_gen != s->wal_gen || p->idx_salt != s->wal_salt) {
+        wal_index_clear(&p->idx);
+        p->idx_gen = s->wal_gen;
+        p->idx_salt = s->wal_salt;
+        p->idx_frames = 0;
+    }
+    if (p->idx_frames >= s->wal_frames)
+        return 0;
+    int e = wal_catch_up(p->wal, p->page_size, s->wal_salt, &p->idx,
+                         p->idx_frames, (uint32_t)s->wal_frames);
+    if (e == -1) {
+        wal_index_clear(&p->idx);
+        p->idx_frames = 0;
+        p->idx_gen = 0;
+        return -1;
+    }
+    if (e)
+        return io_error(p, e, "reading the log");
+    p->idx_frames = (uint32_t)s->wal_frames;
+    return 0;
+}
+
+static int read_snapshot(Pager *p, ShmSnapshot *s)
+{
+    uint64_t start = p->vfs->now_us(p->vfs);
+    while (shm_read_snapshot(p->sh, s) != 0) {
+        if (p->vfs->now_us(p->vfs) - start > (uint64_t)p->busy_ms * 1000 + 100000)
+            return pager_error(p, BLAZEDB_BUSY,
+                               "the shared state is being repaired by another process");
+        p->vfs->sleep_us(p->vfs, 1000);
+    }
+    return 0;
+}
+
+/* Snapshot + index caught up to it. */
+static int snapshot_and_index(Pager *p, ShmSnapshot *s)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        int rc = read_snapshot(p, s);
+        if (rc)
+            return rc;
+        if (!p->wal)
+            return 0;
+        pthread_mutex_lock(&p->idx_mu);
+        rc = index_catch_up_locked(p, s);
+        pthread_mutex_unlock(&p->idx_mu);
+        if (rc != -1)
+            return rc;
+    }
+    return pager_error(p, BLAZEDB_BUSY, "the log keeps restarting");
+}
+
+/* ---- page reads -------------------------------------------------------------- */
+
+static int read_page(Pager *p, Pgno pgno, uint64_t ctr, uint8_t *payload)
+{
+    uint8_t *raw = tl_raw;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        uint32_t frame = 0;
+        uint64_t gen = 0;
+        if (p->wal) {
+            pthread_mutex_lock(&p->idx_mu);
+            frame = wal_index_get(&p->idx, pgno);
+            gen = p->idx_gen;
+            pthread_mutex_unlock(&p->idx_mu);
+        }
+        int e = frame ? os_read(p->wal, raw, p->page_size,
+                                (uint64_t)frame * p->page_size, NULL)
+                      : os_read(p->db, raw, p->page_size,
+                                (uint64_t)pgno * p->page_size, NULL);
+        if (e)
+            return io_error(p, e, "reading a page");
+        atomic_fetch_add_explicit(&p->st.pages_read, 1, memory_order_relaxed);
+        if (codec_open(p->aead, raw, payload, p->page_size, pgno, ctr,
+                       PAGE_KIND_DATA) == 0)
+            return BLAZEDB_OK;
+        if (!p->wal)
+            break;
+        /* Did the log restart since we looked?  Then refresh and retry. */
+        ShmSnapshot s;
+        if (read_snapshot(p, &s))
+            break;
+        if (s.wal_gen == gen && attempt > 0)
+            break;
+        pthread_mutex_lock(&p->idx_mu);
+        int rc = index_catch_up_locked(p, &s);
+        pthread_mutex_unlock(&p->idx_mu);
+        if (rc > 0)
+            return rc;
+    }
+    return pager_error(p, BLAZEDB_CORRUPT,
+                       "page %u (version %llu) failed authentication", pgno,
+                       (unsigned long long)ctr);
+}
+
+int pager_get(PagerTxn *t, PageRef ref, Page **out)
+{
+    Pager *p = t->p;
+    *out = NULL;
+    if (ref.pgno < PAGER_FIRST_DATA_PGNO || ref.pgno >= t->meta.npages ||
+        ref.ctr == 0 || ref.ctr > t->txnid)
+        return pager_error(p, BLAZEDB_CORRUPT,
+                           "reference to page %u (version %llu) is out of range",
+                           ref.pgno, (unsigned long long)ref.ctr);
+    if (t->write) {
+        DirtyPage *d = dm_get(&t->dirty, ref.pgno);
+        if (d) {
+            if (d->page.ctr != ref.ctr)
+                return pager_error(p, BLAZEDB_CORRUPT,
+                                   "stale reference to page %u", ref.pgno);
+            *out = &d->page;
+            return BLAZEDB_OK;
+        }
+        if (ref.ctr == t->txnid)
+            return pager_error(p, BLAZEDB_CORRUPT,
+                               "reference to a freed page %u", ref.pgno);
+    }
+    CacheEntry *e;
+    int r = cache_fetch(&p->cache, ref.pgno, ref.ctr, &e);
+    if (r < 0)
+        return pager_error(p, BLAZEDB_NOMEM, "out of memory for the page cache");
+    if (r == 1) {
+        atomic_fetch_add_explicit(&p->st.cache_hits, 1, memory_order_relaxed);
+        *out = &e->page;
+        return BLAZEDB_OK;
+    }
+    atomic_fetch_add_explicit(&p->st.cache_misses, 1, memory_order_relaxed);
+    int rc = read_page(p, ref.pgno, ref.ctr, e->page.data);
+    if (rc) {
+        cache_abandon(&p->cache, e);
+        return rc;
+    }
+    cache_loaded(&p->cache, e);
+    *out = &e->page;
+    return BLAZEDB_OK;
+}
+
+int pager_is_dirty(const PagerTxn *t, const Page *pg)
+{
+    return t->write && pg && pg->ctr == t->txnid;
+}
+
+void pager_unpin(PagerTxn *t, Page *pg)
+{
+    if (!pg || pager_is_dirty(t, pg))
+        return;
+    cache_unpin(&t->p->cache, (CacheEntry *)pg);
+}
+
+/* ---- allocation --------------------------------------------------------------- */
+
+int pager_alloc(PagerTxn *t, Page **out)
+{
+    Pager *p = t->p;
+    *out = NULL;
+    if (!t->write)
+        return pager_error(p, BLAZEDB_READONLY, "allocation in a read transaction");
+    Pgno pgno = 0;
+    if (t->npool == 0 && p->refill && !t->in_refill) {
+        t->in_refill = 1;
+        int rc = p->refill(t, p->refill_arg);
+        t->in_refill = 0;
+        if (rc)
+            return rc;
+    }
+    if (t->npool > 0) {
+        /* the refill hook may run here too: it adds a record's pages to the
+         * pool before deleting the record, and that deletion's copies are
+         * served from them */
+        pgno = t->pool[--t->npool];
+    } else {
+        if (t->meta.npages >= PAGER_MAX_PGNO)
+            return pager_error(p, BLAZEDB_FULL, "the database reached its maximum size");
+        pgno = t->meta.npages++;
+    }
+    DirtyPage *d = calloc(1, sizeof *d);
+    uint8_t *data = d ? calloc(1, p->payload) : NULL;
+    if (!d || !data || (d->page.data = data, d->page.pgno = pgno,
+                        d->page.ctr = t->txnid, dm_put(&t->dirty, d))) {
+        free(data);
+        free(d);
+        push_pgno(&t->pool, &t->npool, &t->cpool, pgno);
+        return pager_error(p, BLAZEDB_NOMEM, "out of memory for a dirty page");
+    }
+    t->change_seq++;
+    *out = &d->page;
+    return BLAZEDB_OK;
+}
+
+int pager_free(PagerTxn *t, PageRef ref)
+{
+    Pager *p = t->p;
+    if (!t->write)
+        return pager_error(p, BLAZEDB_READONLY, "free in a read transaction");
+    t->change_seq++;
+    if (ref.ctr == t->txnid) {
+        DirtyPage *d = dm_remove(&t->dirty, ref.pgno);
+        if (!d)
+            return pager_error(p, BLAZEDB_CORRUPT, "double free of page %u", ref.pgno);
+        dirty_page_free(d);
+        if (push_pgno(&t->pool, &t->npool, &t->cpool, ref.pgno))
+            return pager_error(p, BLAZEDB_NOMEM, "out of memory");
+        return BLAZEDB_OK;
+    }
+    if (push_pgno(&t->freed, &t->nfreed, &t->cfreed, ref.pgno))
+        return pager_error(p, BLAZEDB_NOMEM, "out of memory");
+    return BLAZEDB_OK;
+}
+
+int pager_dirty(PagerTxn *t, Page *pg, Page **out)
+{
+    if (pager_is_dirty(t, pg)) {
+        *out = pg;
+        return BLAZEDB_OK;
+    }
+    Page *n;
+    int rc = pager_alloc(t, &n);
+    if (rc)
+        return rc;
+    memcpy(n->data, pg->data, t->p->payload);
+    PageRef old = {pg->pgno, 0, pg->ctr};
+    rc = pager_free(t, old);
+    if (rc) {
+        pager_free(t, (PageRef){n->pgno, 0, n->ctr});
+        return rc;
+    }
+    pager_unpin(t, pg);
+    *out = n;
+    return BLAZEDB_OK;
+}
+
+size_t pager_freed(PagerTxn *t, const Pgno **out)
+{
+    *out = t->freed;
+    return t->nfreed;
+}
+
+int pager_pool_add(PagerTxn *t, const Pgno *pgnos, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (push_pgno(&t->pool, &t->npool, &t->cpool, pgnos[i]))
+            return pager_error(t->p, BLAZEDB_NOMEM, "out of memory");
+    return BLAZEDB_OK;
+}
+
+size_t pager_pool_take(PagerTxn *t, Pgno **out)
+{
+    size_t n = t->npool;
+    *out = t->pool;
+    t->pool = NULL;
+    t->npool = t->cpool = 0;
+    return n;
+}
+
+size_t pager_pool_size(const PagerTxn *t) { return t->npool; }
+
+void pager_set_refill(Pager *p, PagerRefillFn fn, void *arg)
+{
+    p->refill = fn;
+    p->refill_arg = arg;
+}
+
+uint64_t pager_oldest_reader(PagerTxn *t)
+{
+    Pager *p = t->p;
+    /* Only published (durable) commits count: pages freed by transactions
+     * still waiting for their sync stay untouched until then. */
+    uint64_t committed = atomic_load(&p->sh->txn_hint);
+    if (!t->write && t->txnid < committed)
+        committed = t->txnid;
+    uint64_t oldest = committed;
+    for (uint32_t i = 0; i < SHM_NSLOTS; i++) {
+        uint64_t v = atomic_load(&p->sh->slots[i].txnid);
+        if (v == 0 || v >= oldest)
+            continue;
+        if (v + 64 < committed) {
+            /* a reader lagging far behind: is its owner still alive? */
+            int mine = 0;
+            pthread_mutex_lock(&p->slot_mu);
+            for (size_t k = 0; k < p->nowned; k++)
+                if (p->owned[k] == i)
+                    mine = 1;
+            pthread_mutex_unlock(&p->slot_mu);
+            int held = 1;
+            if (!mine &&
+                p->shm->io->lock_held(p->shm, SHM_LOCK_SLOT + i, 1, &held) == 0 &&
+                !held) {
+                uint64_t expect = v;
+                atomic_compare_exchange_strong(&p->sh->slots[i].txnid, &expect, 0);
+                continue;
+            }
+        }
+        oldest = v;
+    }
+    return oldest;
+}
+
+/* ---- reader slots ------------------------------------------------------------- */
+
+static int slot_acquire(Pager *p, int *out)
+{
+    pthread_mutex_lock(&p->slot_mu);
+    for (size_t k = 0; k < p->nowned; k++) {
+        if (!p->owned_busy[k]) {
+            p->owned_busy[k] = 1;
+            *out = (int)p->owned[k];
+            pthread_mutex_unlock(&p->slot_mu);
+            return 0;
+        }
+    }
+    uint64_t pid = (uint64_t)getpid();
+    for (uint32_t i = 0; i < SHM_NSLOTS; i++) {
+        int mine = 0;
+        for (size_t k = 0; k < p->nowned; k++)
+            if (p->owned[k] == i)
+                mine = 1;
+        if (mine)
+            continue;
+        if (os_lock(p->shm, SHM_LOCK_SLOT + i, 1, OS_LOCK_EXCLUSIVE) != 0)
+            continue;
+        /* we own slot i now (its previous owner, if any, is gone) */
+        atomic_store(&p->sh->slots[i].txnid, 0);
+        atomic_store(&p->sh->slots[i].owner, pid);
+        p->owned[p->nowned] = i;
+        p->owned_busy[p->nowned] = 1;
+        p->nowned++;
+        *out = (int)i;
+        pthread_mutex_unlock(&p->slot_mu);
+        return 0;
+    }
+    pthread_mutex_unlock(&p->slot_mu);
+    return pager_error(p, BLAZEDB_BUSY, "too many concurrent read transactions (%u)",
+                       SHM_NSLOTS);
+}
+
+static void slot_release(Pager *p, int slot)
+{
+    atomic_store(&p->sh->slots[slot].txnid, 0);
+    pthread_mutex_lock(&p->slot_mu);
+    for (size_t k = 0; k < p->nowned; k++)
+        if (p->owned[k] == (uint32_t)slot)
+            p->owned_busy[k] = 0;
+    pthread_mutex_unlock(&p->slot_mu);
+}
+
+static void slots_release_all(Pager *p)
+{
+    pthread_mutex_lock(&p->slot_mu);
+    for (size_t k = 0; k < p->nowned; k++) {
+        uint32_t i = p->owned[k];
+        atomic_store(&p->sh->slots[i].txnid, 0);
+        atomic_store(&p->sh->slots[i].owner, 0);
+        os_lock(p->shm, SHM_LOCK_SLOT + i, 1, OS_LOCK_UNLOCK);
+    }
+    p->nowned = 0;
+    pthread_mutex_unlock(&p->slot_mu);
+}
+
+/* ---- recovery ------------------------------------------------------------------- */
+
+/* Reads the two meta pages; picks the valid one with the highest txnid.
+ * *slot_txn gets each slot's txnid (0 if invalid). */
+static int load_main_meta(Pager *p, PagerMeta *m, uint64_t slot_txn[2])
+{
+    int found = 0;
+    uint8_t *payload = malloc(p->payload);
+    if (!payload)
+        return pager_error(p, BLAZEDB_NOMEM, "out of memory");
+    for (Pgno pg = 1; pg <= 2; pg++) {
+        slot_txn[pg - 1] = 0;
+        int e = os_read(p->db, tl_raw, p->page_size, (uint64_t)pg * p->page_size, NULL);
+        if (e) {
+            free(payload);
+            return io_error(p, e, "reading a meta page");
+        }
+        PagerMeta cand;
+        if (codec_open(p->aead, tl_raw, payload, p->page_size, pg, 0, PAGE_KIND_META) ||
+            codec_meta_decode(payload, &cand))
+            continue;
+        PageTrailer tr;
+        codec_read_trailer(tl_raw, p->page_size, &tr);
+        if (tr.ctr != cand.txnid)
+            continue;
+        slot_txn[pg - 1] = cand.txnid ? cand.txnid : 1;
+        if (!found || cand.txnid > m->txnid)
+            *m = cand;
+        found = 1;
+    }
+    free(payload);
+    if (!found)
+        return pager_error(p, BLAZEDB_CORRUPT, "both meta pages are damaged");
+    return BLAZEDB_OK;
+}
+
+static int write_meta_page(Pager *p, const PagerMeta *m, Pgno slot)
+{
+    uint8_t *img = tl_raw;
+    memset(img, 0, p->page_size);
+    codec_meta_encode(m, img);
+    PageTrailer tr = {m->txnid, slot, PAGE_KIND_META, 0};
+    if (codec_seal(p->aead, img, img, p->page_size, &tr))
+        return pager_error(p, BLAZEDB_INTERNAL_ERROR, "sealing a meta page failed");
+    int e = os_write(p->db, img, p->page_size, (uint64_t)slot * p->page_size);
+    if (e)
+        return io_error(p, e, "writing a meta page");
+    atomic_fetch_add(&p->st.bytes_written, p->page_size);
+    return BLAZEDB_OK;
+}
+
+/* First handle on the file: rebuild the shared state from disk.  Caller
+ * holds DMS exclusive (or WRITER, when repairing a torn publication). */
+static int recover(Pager *p, int reset_slots)
+{
+    PagerMeta meta;
+    uint64_t slot_txn[2];
+    int rc = load_main_meta(p, &meta, slot_txn);
+    if (rc)
+        return rc;
+    uint64_t salt = 0;
+    WalRecovery rec;
+    memset(&rec, 0, sizeof rec);
+    wal_index_clear(&p->idx);
+    if (p->wal) {
+        int e = wal_read_header(p->wal, p->page_size, p->hdr.file_id, &salt);
+        if (e > 1)
+            return io_error(p, e, "reading the log header");
+        if (e == 0) {
+            e = wal_recover(p->wal, p->aead, p->page_size, p->hdr.file_id, salt,
+                            &p->idx, &rec);
+            if (e)
+                return io_error(p, e, "recovering the log");
+        } else {
+            salt = 0;
+            wal_chain_init(p->hdr.file_id, 0, rec.chain);
+        }
+    }
+    uint64_t backfill = 0;
+    if (rec.have_meta && rec.meta.txnid > meta.txnid) {
+        meta = rec.meta;
+    } else {
+        /* everything in the log is already in the main file */
+        backfill = rec.frames;
+        if (!rec.have_meta)
+            rec.frames = 0;
+    }
+    ShmState *s = p->sh;
+    uint64_t oldgen = atomic_load(&s->wal_gen);
+    atomic_store(&s->initialised, 0);
+    atomic_store(&s->magic, SHM_MAGIC);
+    atomic_store(&s->version, SHM_VERSION);
+    uint64_t fid[2];
+    memcpy(fid, p->hdr.file_id, 16);
+    atomic_store(&s->file_id[0], fid[0]);
+    atomic_store(&s->file_id[1], fid[1]);
+    for (uint32_t i = 0; reset_slots && i < SHM_NSLOTS; i++) {
+        atomic_store(&s->slots[i].txnid, 0);
+        atomic_store(&s->slots[i].owner, 0);
+    }
+    ShmSnapshot snap;
+    memset(&snap, 0, sizeof snap);
+    snap.meta = meta;
+    snap.wal_salt = salt;
+    snap.wal_frames = rec.frames;
+    snap.wal_gen = oldgen + 1;
+    memcpy(snap.wal_chain, rec.chain, sizeof snap.wal_chain);
+    shm_publish(s, &snap);
+    atomic_store(&s->backfill, backfill);
+    atomic_store(&s->backfill_gen, snap.wal_gen);
+    pthread_mutex_lock(&p->idx_mu);
+    p->idx_gen = snap.wal_gen;
+    p->idx_salt = salt;
+    p->idx_frames = rec.frames;
+    pthread_mutex_unlock(&p->idx_mu);
+    atomic_store(&s->initialised, 1);
+    return BLAZEDB_OK;
+}
+
+/* ---- transactions -------------------------------------------------------------- */
+
+static void txn_free(PagerTxn *t)
+{
+    dm_free(&t->dirty);
+    free(t->freed);
+    free(t->pool);
+    free(t);
+}
+
+/* Releases the WRITER byte lock when nothing of ours is active or pending.
+ * Caller holds sync_mu. */
+static void maybe_release_writer_locked(Pager *p)
+{
+    if (p->wl_held && !p->writer_active && p->npending == 0) {
+        os_lock(p->shm, SHM_LOCK_WRITER, 1, OS_LOCK_UNLOCK);
+        p->wl_held = 0;
+        p->have_local_base = 0;
+    }
+}
+
+static int writer_lock(Pager *p)
+{
+    if (p->busy_ms == 0) {
+        if (pthread_mutex_trylock(&p->write_mu) != 0)
+            return pager_error(p, BLAZEDB_BUSY, "another write transaction is active");
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += p->busy_ms / 1000;
+        ts.tv_nsec += (long)(p->busy_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (pthread_mutex_timedlock(&p->write_mu, &ts) != 0)
+            return pager_error(p, BLAZEDB_BUSY,
+                               "timed out waiting for another write transaction");
+    }
+    pthread_mutex_lock(&p->sync_mu);
+    p->writer_active = 1;
+    int need = !p->wl_held;
+    pthread_mutex_unlock(&p->sync_mu);
+    if (!need)
+        return BLAZEDB_OK;
+    int e = lock_wait(p, SHM_LOCK_WRITER, OS_LOCK_EXCLUSIVE, p->busy_ms);
+    pthread_mutex_lock(&p->sync_mu);
+    if (e == 0) {
+        p->wl_held = 1;
+        p->have_local_base = 0;
+    } else {
+        p->writer_active = 0;
+    }
+    pthread_mutex_unlock(&p->sync_mu);
+    if (e) {
+        pthread_mutex_unlock(&p->write_mu);
+        if (e == EAGAIN)
+            return pager_error(p, BLAZEDB_BUSY,
+                               "another process holds the write lock");
+        return io_error(p, e, "taking the write lock");
+    }
+    return BLAZEDB_OK;
+}
+
+static void writer_unlock(Pager *p)
+{
+    pthread_mutex_lock(&p->sync_mu);
+    p->writer_active = 0;
+    maybe_release_writer_locked(p);
+    pthread_mutex_unlock(&p->sync_mu);
+    pthread_mutex_unlock(&p->write_mu);
+}
+
+/* Waits until the commit ending at frame `last` is durable (leading the
+ * sync when nobody else is), publishing snapshots in order. */
+static int wait_durable(Pager *p, uint64_t last)
+{
+    int rc = BLAZEDB_OK;
+    pthread_mutex_lock(&p->sync_mu);
+    while (p->durable_frames < last && !atomic_load(&p->failed)) {
+        if (p->syncing) {
+            pthread_cond_wait(&p->sync_cv, &p->sync_mu);
+            continue;
+        }
+        uint64_t target = p->written_frames;
+        ShmSnapshot snap = p->latest_written;
+        int e = 0;
+        if (p->durability == BLAZEDB_DURABILITY_FULL) {
+            p->syncing = 1;
+            pthread_mutex_unlock(&p->sync_mu);
+            e = os_sync(p->wal);
+            atomic_fetch_add(&p->st.syncs, 1);
+            pthread_mutex_lock(&p->sync_mu);
+            p->syncing = 0;
+        }
+        if (e) {
+            /* After a failed fsync the kernel may have dropped the pages:
+             * nothing written since the last good sync can be trusted. */
+            atomic_store(&p->failed, 1);
+            p->have_local_base = 0;
+            rc = pager_error(p, io_rc(e) == BLAZEDB_FULL ? BLAZEDB_FULL : BLAZEDB_IO_ERROR,
+                             "syncing the log failed (%s); the handle refuses further writes",
+                             strerror(e));
+        } else {
+            p->durable_frames = target;
+            shm_publish(p->sh, &snap);
+        }
+        pthread_cond_broadcast(&p->sync_cv);
+    }
+    if (p->durable_frames < last && rc == BLAZEDB_OK)
+        rc = pager_error(p, BLAZEDB_FAILED,
+                         "the log could not be synced; the handle refuses further writes");
+    p->npending--;
+    maybe_release_writer_locked(p);
+    pthread_mutex_unlock(&p->sync_mu);
+    return rc;
+}
+
+int pager_begin(Pager *p, int write, PagerTxn **out)
+{
+    *out = NULL;
+    if (write && p->readonly)
+        return pager_error(p, BLAZEDB_READONLY, "the database was opened read-only");
+    if (write && atomic_load(&p->failed))
+        return pager_error(p, BLAZEDB_FAILED,
+                           "an earlier I/O error left the handle unusable for writes; reopen it");
+    PagerTxn *t = calloc(1, sizeof *t);
+    if (!t)
+        return pager_error(p, BLAZEDB_NOMEM, "out of memory");
+    t->p = p;
+    t->write = write;
+    t->slot = -1;
+    int rc;
+    if (write) {
+        if ((rc = writer_lock(p))) {
+            free(t);
+            return rc;
+        }
+        if (shm_torn(p->sh)) {
+            /* a writer died while publishing: rebuild from disk */
+            if ((rc = recover(p, 0))) {
+                writer_unlock(p);
+                free(t);
+                return rc;
+            }
+        }
+        pthread_mutex_lock(&p->sync_mu);
+        int local = p->have_local_base;
+        if (local)
+            t->base = p->local_base;
+        pthread_mutex_unlock(&p->sync_mu);
+        if (!local && (rc = snapshot_and_index(p, &t->base))) {
+            writer_unlock(p);
+            free(t);
+            return rc;
+        }
+        t->meta = t->base.meta;
+        t->txnid = t->base.meta.txnid + 1;
+        t->meta.txnid = t->txnid;
+        *out = t;
+        return BLAZEDB_OK;
+    }
+    if ((rc = slot_acquire(p, &t->slot))) {
+        free(t);
+        return rc;
+    }
+    for (;;) {
+        if ((rc = snapshot_and_index(p, &t->base))) {
+            slot_release(p, t->slot);
+            free(t);
+            return rc;
+        }
+        uint64_t id = t->base.meta.txnid ? t->base.meta.txnid : 1;
+        atomic_store(&p->sh->slots[t->slot].txnid, id);
+        if (atomic_load(&p->sh->txn_hint) == t->base.meta.txnid)
+            break;
+    }
+    t->meta = t->base.meta;
+    t->txnid = t->base.meta.txnid;
+    *out = t;
+    return BLAZEDB_OK;
+}
+
+int pager_txn_is_write(const PagerTxn *t) { return t->write; }
+Pager *pager_txn_pager(PagerTxn *t) { return t->p; }
+uint64_t pager_txn_id(const PagerTxn *t) { return t->txnid; }
+PagerMeta *pager_txn_meta(PagerTxn *t) { return &t->meta; }
+uint64_t pager_txn_change_seq(const PagerTxn *t) { return t->change_seq; }
+
+void pager_abort(PagerTxn *t)
+{
+    if (!t)
+        return;
+    Pager *p = t->p;
+    if (t->write) {
+        atomic_fetch_add(&p->st.rollbacks, 1);
+        writer_unlock(p);
+    } else if (t->slot >= 0) {
+        slot_release(p, t->slot);
+    }
+    txn_free(t);
+}
+
+/* Starts a new log generation.  Caller holds WRITER and CKPT. */
+static int wal_restart(Pager *p, PagerTxn *t)
+{
+    uint64_t salt = 0;
+    while (salt == 0)
+        if (p->vfs->random(p->vfs, &salt, sizeof salt))
+            return pager_error(p, BLAZEDB_INTERNAL_ERROR, "random number generator failed");
+    int e = wal_write_header(p->wal, p->page_size, p->hdr.file_id, salt);
+    if (e)
+        return io_error(p, e, "writing the log header");
+    ShmSnapshot s = t->base;
+    s.wal_salt = salt;
+    s.wal_frames = 0;
+    s.wal_gen = t->base.wal_gen + 1;
+    wal_chain_init(p->hdr.file_id, salt, s.wal_chain);
+    pthread_mutex_lock(&p->idx_mu);
+    wal_index_clear(&p->idx);
+    p->idx_gen = s.wal_gen;
+    p->idx_salt = salt;
+    p->idx_frames = 0;
+    pthread_mutex_unlock(&p->idx_mu);
+    shm_publish(p->sh, &s);
+    atomic_store(&p->sh->backfill, 0);
+    atomic_store(&p->sh->backfill_gen, s.wal_gen);
+    pthread_mutex_lock(&p->sync_mu);
+    p->written_frames = p->durable_frames = 0; /* nothing is pending here */
+    pthread_mutex_unlock(&p->sync_mu);
+    t->base = s;
+    return BLAZEDB_OK;
+}
+
+/* Makes sure the log has room up to `end` bytes; grows it in large steps
+ * with zeros so that later commits overwrite allocated blocks (cheaper
+ * syncs). */
+static int wal_reserve(Pager *p, uint64_t end)
+{
+    uint64_t size;
+    int e = os_size(p->wal, &size);
+    if (e)
+        return io_error(p, e, "sizing the log");
+    if (size >= end)
+        return BLAZEDB_OK;
+    uint64_t grow = size / 4 > WAL_GROW_MIN ? size / 4 : WAL_GROW_MIN;
+    uint64_t target = end + grow;
+    static const uint8_t zeros[65536];
+    for (uint64_t off = size; off < target;) {
+        size_t n = target - off > sizeof zeros ? sizeof zeros : (size_t)(target - off);
+        if ((e = os_write(p->wal, zeros, n, off)))
+            return io_error(p, e, "growing the log");
+        off += n;
+    }
+    return BLAZEDB_OK;
+}
+
+static int cmp_pgno(const void *a, const void *b)
+{
+    Pgno x = *(const Pgno *)a, y = *(const Pgno *)b;
+    return x < y ? -1 : x > y;
+}
+
+#define WRITE_CHUNK 32 /* frames per pwrite */
+
+static void bg_signal(Pager *p);
+
+static int commit_write(PagerTxn *t, uint64_t *last_out)
+{
+    Pager *p = t->p;
+    int rc;
+    if (atomic_load(&p->failed))
+        return pager_error(p, BLAZEDB_FAILED,
+                           "an earlier I/O error left the handle unusable for writes; reopen it");
+    *last_out = 0;
+    if (t->dirty.n == 0 && memcmp(&t->meta.roots, &t->base.meta.roots,
+                                  sizeof t->meta.roots) == 0 &&
+        t->meta.npages == t->base.meta.npages)
+        return BLAZEDB_OK; /* nothing changed */
+
+    /* New log generation when the log is empty of unsaved work. */
+    int need_restart = t->base.wal_salt == 0;
+    if (!need_restart && t->base.wal_frames > 0 &&
+        atomic_load(&p->sh->backfill_gen) == t->base.wal_gen &&
+        atomic_load(&p->sh->backfill) >= t->base.wal_frames)
+        need_restart = 1;
+    if (need_restart) {
+        int e = lock_wait(p, SHM_LOCK_CKPT, OS_LOCK_EXCLUSIVE,
+                          t->base.wal_salt == 0 ? p->busy_ms : 0);
+        if (e == 0) {
+            rc = wal_restart(p, t);
+            os_lock(p->shm, SHM_LOCK_CKPT, 1, OS_LOCK_UNLOCK);
+            if (rc)
+                return rc;
+        } else if (t->base.wal_salt == 0) {
+            return pager_error(p, BLAZEDB_BUSY, "could not start the log");
+        }
+    }
+
+    /* Collect dirty pages in page order. */
+    size_t n = t->dirty.n;
+    Pgno *order = malloc((n ? n : 1) * sizeof *order);
+    uint8_t *buf = malloc(p->page_size * WRITE_CHUNK);
+    uint32_t *frames = malloc((n ? n : 1) * sizeof *frames);
+    if (!order || !buf || !frames) {
+        free(order);
+        free(buf);
+        free(frames);
+        return pager_error(p, BLAZEDB_NOMEM, "out of memory at commit");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < t->dirty.cap; i++)
+        if (t->dirty.keys[i] && t->dirty.keys[i] != TOMB)
+            order[k++] = t->dirty.keys[i];
+    qsort(order, n, sizeof *order, cmp_pgno);
+
+    uint32_t first = (uint32_t)t->base.wal_frames + 1;
+    uint64_t end = ((uint64_t)first + n + 1) * p->page_size;
+    if (end / p->page_size > 0xFFFFFFF0u) {
+        rc = pager_error(p, BLAZEDB_FULL, "the log is full; checkpoint first");
+        goto fail;
+    }
+    if ((rc = wal_reserve(p, end)))
+        goto fail;
+    uint8_t chain[WAL_CHAIN_LEN];
+    memcpy(chain, t->base.wal_chain, sizeof chain);
+    uint32_t salt32 = (uint32_t)t->base.wal_salt;
+    size_t inbuf = 0;
+    uint32_t bufstart = first;
+    for (size_t i = 0; i <= n; i++) {
+        uint8_t *img = buf + inbuf * p->page_size;
+        uint32_t frame = first + (uint32_t)i;
+        PageTrailer tr;
+        if (i < n) {
+            DirtyPage *d = dm_get(&t->dirty, order[i]);
+            tr = (PageTrailer){t->txnid, d->page.pgno, PAGE_KIND_DATA, salt32};
+            if (codec_seal(p->aead, d->page.data, img, p->page_size, &tr)) {
+                rc = pager_error(p, BLAZEDB_INTERNAL_ERROR, "sealing a page failed");
+                goto fail;
+            }
+            frames[i] = frame;
+        } else {
+            memset(img, 0, p->payload);
+            codec_meta_encode(&t->meta, img);
+            put_le64(img + WAL_COMMIT_SALT_OFF, t->base.wal_salt);
+            put_le64(img + WAL_COMMIT_FRAME_OFF, frame);
+            memcpy(img + WAL_COMMIT_CHAIN_OFF, chain, WAL_CHAIN_LEN);
+            tr = (PageTrailer){t->txnid, 0, PAGE_KIND_COMMIT, salt32};
+            if (codec_seal(p->aead, img, img, p->page_size, &tr)) {
+                rc = pager_error(p, BLAZEDB_INTERNAL_ERROR, "sealing a commit failed");
+                goto fail;
+            }
+        }
+        wal_chain_step(chain, img, p->page_size);
+        inbuf++;
+        if (inbuf == WRITE_CHUNK || i == n) {
+            int e = os_write(p->wal, buf, inbuf * p->page_size,
+                             (uint64_t)bufstart * p->page_size);
+            if (e) {
+                rc = io_error(p, e, "writing the log");
+                goto fail;
+            }
+            atomic_fetch_add(&p->st.bytes_written, inbuf * p->page_size);
+            bufstart += (uint32_t)inbuf;
+            inbuf = 0;
+        }
+    }
+    atomic_fetch_add(&p->st.pages_written, n + 1);
+
+    /* Written.  Index the frames and hand the pages to the cache: only
+     * transactions that build on this one can reach them (copy-on-write),
+     * and readers of older snapshots never look at them. */
+    uint32_t last = first + (uint32_t)n;
+    pthread_mutex_lock(&p->idx_mu);
+    int idx_ok = p->idx_gen == t->base.wal_gen && p->idx_frames == t->base.wal_frames;
+    for (size_t i = 0; idx_ok && i < n; i++)
+        if (wal_index_put(&p->idx, order[i], frames[i]))
+            idx_ok = 0;
+    if (idx_ok) {
+        p->idx_frames = last;
+    } else {
+        wal_index_clear(&p->idx);
+        p->idx_frames = 0;
+        p->idx_gen = 0; /* forces a rebuild from the log at next use */
+    }
+    pthread_mutex_unlock(&p->idx_mu);
+    for (size_t i = 0; i < n; i++) {
+        DirtyPage *d = dm_remove(&t->dirty, order[i]);
+        cache_install(&p->cache, d->page.pgno, d->page.ctr, d->page.data);
+        free(d);
+    }
+    ShmSnapshot s = t->base;
+    s.meta = t->meta;
+    s.wal_frames = last;
+    memcpy(s.wal_chain, chain, sizeof chain);
+    pthread_mutex_lock(&p->sync_mu);
+    p->npending++;
+    p->latest_written = s;
+    p->written_frames = last;
+    p->local_base = s;
+    p->have_local_base = 1;
+    pthread_mutex_unlock(&p->sync_mu);
+    *last_out = last;
+    free(order);
+    free(buf);
+    free(frames);
+    return BLAZEDB_OK;
+fail:
+    free(order);
+    free(buf);
+    free(frames);
+    return rc;
+}
+
+int pager_commit(PagerTxn *t)
+{
+    if (!t)
+        return BLAZEDB_INVALID_ARGUMENT;
+    Pager *p = t->p;
+    if (!t->write) {
+        if (t->slot >= 0)
+            slot_release(p, t->slot);
+        txn_free(t);
+        return BLAZEDB_OK;
+    }
+    uint64_t last = 0;
+    int rc = commit_write(t, &last);
+    writer_unlock(p);
+    txn_free(t);
+    if (rc == BLAZEDB_OK && last)
+        rc = wait_durable(p, last);
+    if (rc) {
+        atomic_fetch_add(&p->st.rollbacks, 1);
+        return rc;
+    }
+    atomic_fetch_add(&p->st.commits, 1);
+    ShmSnapshot s;
+    if (last && shm_read_snapshot(p->sh, &s) == 0) {
+        uint64_t bf = atomic_load(&p->sh->backfill_gen) == s.wal_gen
+                          ? atomic_load(&p->sh->backfill) : 0;
+        if (s.wal_frames > bf && s.wal_frames - bf >= p->autockpt)
+            bg_signal(p);
+    }
+    return BLAZEDB_OK;
+}
+
+/* ---- checkpoint ------------------------------------------------------------------ */
+
+typedef struct {
+    Pgno pgno;
+    uint32_t frame;
+} PF;
+
+static int cmp_pf(const void *a, const void *b)
+{
+    const PF *x = a, *y = b;
+    return x->pgno < y->pgno ? -1 : x->pgno > y->pgno;
+}
+
+static int checkpoint_locked(Pager *p)
+{
+    ShmSnapshot s;
+    int rc = snapshot_and_index(p, &s);
+    if (rc)
+        return rc;
+    if (!s.wal_frames || (atomic_load(&p->sh->backfill_gen) == s.wal_gen &&
+                          atomic_load(&p->sh->backfill) >= s.wal_frames))
+        return BLAZEDB_OK;
+    /* Copy the index entries of published frames.  An entry pointing past
+     * the published end belongs to a commit still waiting for its sync; the
+     * page's earlier version is unreachable from any published meta (it
+     * was freed before being reused), so it need not be copied. */
+    pthread_mutex_lock(&p->idx_mu);
+    if (p->idx_gen != s.wal_gen || p->idx_frames < s.wal_frames) {
+        pthread_mutex_unlock(&p->idx_mu);
+        return BLAZEDB_OK; /* raced with a restart; nothing to do */
+    }
+    uint32_t upto = (uint32_t)s.wal_frames;
+    size_t cnt = p->idx.n, k = 0;
+    PF *list = malloc((cnt ? cnt : 1) * sizeof *list);
+    if (!list) {
+        pthread_mutex_unlock(&p->idx_mu);
+        return pager_error(p, BLAZEDB_NOMEM, "out of memory in checkpoint");
+    }
+    for (size_t i = 0; i < p->idx.cap; i++)
+        if (p->idx.keys[i] && p->idx.vals[i] <= upto)
+            list[k++] = (PF){p->idx.keys[i], p->idx.vals[i]};
+    pthread_mutex_unlock(&p->idx_mu);
+    qsort(list, k, sizeof *list, cmp_pf);
+
+    uint8_t *img = malloc(p->page_size);
+    uint8_t *payload = malloc(p->page_size);
+    rc = BLAZEDB_OK;
+    if (!img || !payload) {
+        rc = pager_error(p, BLAZEDB_NOMEM, "out of memory in checkpoint");
+        goto out;
+    }
+    /* the meta of the last frame we copy */
+    int e = os_read(p->wal, img, p->page_size, (uint64_t)upto * p->page_size, NULL);
+    if (e) {
+        rc = io_error(p, e, "reading the log");
+        goto out;
+    }
+    PageTrailer tr;
+    codec_read_trailer(img, p->page_size, &tr);
+    PagerMeta m;
+    if (tr.kind != PAGE_KIND_COMMIT ||
+        codec_open(p->aead, img, payload, p->page_size, 0, tr.ctr, PAGE_KIND_COMMIT) ||
+        codec_meta_decode(payload, &m)) {
+        rc = pager_error(p, BLAZEDB_CORRUPT, "log frame %u is not a valid commit", upto);
+        goto out;
+    }
+    for (size_t i = 0; i < k; i++) {
+        if ((e = os_read(p->wal, img, p->page_size,
+                         (uint64_t)list[i].frame * p->page_size, NULL)) ||
+            (e = os_write(p->db, img, p->page_size,
+                          (uint64_t)list[i].pgno * p->page_size))) {
+            rc = io_error(p, e, "copying a page from the log");
+            goto out;
+        }
+    }
+    atomic_fetch_add(&p->st.bytes_written, k * p->page_size);
+    if ((e = os_sync(p->db))) {
+        rc = io_error(p, e, "syncing the database file");
+        goto out;
+    }
+    atomic_fetch_add(&p->st.syncs, 1);
+    /* overwrite the older meta slot */
+    uint64_t t1 = 0, t2 = 0;
+    uint8_t trb[PAGER_TRAILER];
+    PageTrailer a, b;
+    if (!os_read(p->db, trb, sizeof trb, 2 * p->page_size - PAGER_TRAILER, NULL)) {
+        codec_read_trailer(trb, PAGER_TRAILER, &a);
+        t1 = a.kind == PAGE_KIND_META && a.pgno == 1 ? a.ctr : 0;
+    }
+    if (!os_read(p->db, trb, sizeof trb, 3 * p->page_size - PAGER_TRAILER, NULL)) {
+        codec_read_trailer(trb, PAGER_TRAILER, &b);
+        t2 = b.kind == PAGE_KIND_META && b.pgno == 2 ? b.ctr : 0;
+    }
+    Pgno slot = t1 <= t2 ? 1 : 2;
+    if ((rc = write_meta_page(p, &m, slot)))
+        goto out;
+    if ((e = os_sync(p->db))) {
+        rc = io_error(p, e, "syncing the database file");
+        goto out;
+    }
+    atomic_fetch_add(&p->st.syncs, 1);
+    atomic_store(&p->sh->backfill_gen, s.wal_gen);
+    atomic_store(&p->sh->backfill, upto);
+    atomic_fetch_add(&p->st.checkpoints, 1);
+out:
+    free(list);
+    free(img);
+    free(payload);
+    return rc;
+}
+
+static int checkpoint(Pager *p, int wait)
+{
+    if (p->readonly || !p->wal)
+        return BLAZEDB_OK;
+    pthread_mutex_lock(&p->ckpt_mu);
+    int e = lock_wait(p, SHM_LOCK_CKPT, OS_LOCK_EXCLUSIVE, wait ? p->busy_ms : 0);
+    int rc;
+    if (e == EAGAIN)
+        rc = wait ? pager_error(p, BLAZEDB_BUSY, "another checkpoint is running")
+                  : BLAZEDB_OK;
+    else if (e)
+        rc = io_error(p, e, "taking the checkpoint lock");
+    else {
+        rc = checkpoint_locked(p);
+        os_lock(p->shm, SHM_LOCK_CKPT, 1, OS_LOCK_UNLOCK);
+    }
+    pthread_mutex_unlock(&p->ckpt_mu);
+    return rc;
+}
+
+int pager_checkpoint(Pager *p) { return checkpoint(p, 1); }
+
+static void *bg_main(void *arg)
+{
+    Pager *p = arg;
+    pthread_mutex_lock(&p->bg_mu);
+    for (;;) {
+        while (!p->bg_pending && !p->bg_stop)
+            pthread_cond_wait(&p->bg_cv, &p->bg_mu);
+        if (p->bg_stop)
+            break;
+        p->bg_pending = 0;
+        pthread_mutex_unlock(&p->bg_mu);
+        checkpoint(p, 0); /* errors are retried at the next trigger */
+        pthread_mutex_lock(&p->bg_mu);
+    }
+    pthread_mutex_unlock(&p->bg_mu);
+    return NULL;
+}
+
+static void bg_signal(Pager *p)
+{
+    if (!p->ckpt_thread_started)
+        return;
+    pthread_mutex_lock(&p->bg_mu);
+    p->bg_pending = 1;
+    pthread_cond_signal(&p->bg_cv);
+    pthread_mutex_unlock(&p->bg_mu);
+}
+
+/* ---- open / close -------------------------------------------------------------------- */
+
+static void pager_free_all(Pager *p)
+{
+    if (p->ckpt_thread_started) {
+        pthread_mutex_lock(&p->bg_mu);
+        p->bg_stop = 1;
+        pthread_cond_signal(&p->bg_cv);
+        pthread_mutex_unlock(&p->bg_mu);
+        pthread_join(p->ckpt_thread, NULL);
+    }
+    if (p->sh)
+        p->shm->io->unmap(p->shm, p->sh, SHM_SIZE);
+    os_close(p->shm);
+    os_close(p->wal);
+    os_close(p->db);
+    crypto_aead_free(p->aead);
+    crypto_wipe(p->dk, sizeof p->dk);
+    cache_destroy(&p->cache);
+    wal_index_free(&p->idx);
+    pthread_mutex_destroy(&p->idx_mu);
+    pthread_mutex_destroy(&p->write_mu);
+    pthread_mutex_destroy(&p->sync_mu);
+    pthread_cond_destroy(&p->sync_cv);
+    pthread_mutex_destroy(&p->ckpt_mu);
+    pthread_mutex_destroy(&p->slot_mu);
+    pthread_mutex_destroy(&p->err_mu);
+    pthread_mutex_destroy(&p->bg_mu);
+    pthread_cond_destroy(&p->bg_cv);
+    free(p->path);
+    free(p->wal_path);
+    free(p->shm_path);
+    free(p);
+}
+
+#define CREATE_LOCK_OFF (1ull << 40)
+
+/* Creates the header and empty meta pages of a new database.  Serialised
+ * with other creators by a lock on the main file itself. */
+static int create_db(Pager *p, const PagerConfig *cfg, const void *pw, size_t pwlen)
+{
+    uint32_t ps = cfg->page_size ? cfg->page_size : 8192;
+    int rc = header_create(p->db, ps, cfg->plaintext, &cfg->kdf, pw, pwlen, &p->hdr,
+                           p->dk, p->errbuf, sizeof p->errbuf);
+    if (rc)
+        return rc;
+    p->page_size = ps;
+    p->payload = ps - PAGER_TRAILER;
+    if (cfg->plaintext) {
+        p->aead = crypto_aead_new_plain();
+    } else {
+        uint8_t pk[CRYPTO_KEY_LEN];
+        if (crypto_hkdf(p->dk, sizeof p->dk, "blazedb page key v1", pk, sizeof pk))
+            return pager_error(p, BLAZEDB_INTERNAL_ERROR, "key derivation failed");
+        p->aead = crypto_aead_new(pk);
+        crypto_wipe(pk, sizeof pk);
+    }
+    if (!p->aead)
+        return pager_error(p, BLAZEDB_NOMEM, "out of memory");
+    PagerMeta m;
+    memset(&m, 0, sizeof m);
+    m.npages = PAGER_FIRST_DATA_PGNO;
+    if ((rc = write_meta_page(p, &m, 1)) || (rc = write_meta_page(p, &m, 2)))
+        return rc;
+    int e = os_sync(p->db);
+    if (e)
+        return io_error(p, e, "syncing the new database");
+    p->vfs->sync_dir(p->vfs, p->path);
+    return BLAZEDB_OK;
+}
+
+int pager_open(const char *path, const void *pw, size_t pwlen,
+               const PagerConfig *cfg, Pager **out, char *errbuf,
+               size_t errbuf_len)
+{
+    *out = NULL;
+    Pager *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(errbuf, errbuf_len, "out of memory");
+        return BLAZEDB_NOMEM;
+    }
+    pthread_mutex_init(&p->idx_mu, NULL);
+    pthread_mutex_init(&p->write_mu, NULL);
+    pthread_mutex_init(&p->sync_mu, NULL);
+    pthread_cond_init(&p->sync_cv, NULL);
+    pthread_mutex_init(&p->ckpt_mu, NULL);
+    pthread_mutex_init(&p->slot_mu, NULL);
+    pthread_mutex_init(&p->err_mu, NULL);
+    pthread_mutex_init(&p->bg_mu, NULL);
+    pthread_cond_init(&p->bg_cv, NULL);
+    wal_index_init(&p->idx);
+    p->vfs = cfg->vfs ? cfg->vfs : os_default_vfs();
+    p->readonly = cfg->readonly;
+    p->durability = cfg->durability;
+    p->busy_ms = cfg->busy_timeout_ms;
+    p->autockpt = cfg->autocheckpoint ? cfg->autocheckpoint : 4096;
+    int rc = BLAZEDB_OK, e;
+    p->path = strdup(path);
+    p->wal_path = str_concat(path, "-wal");
+    p->shm_path = str_concat(path, "-shm");
+    if (!p->path || !p->wal_path || !p->shm_path) {
+        rc = pager_error(p, BLAZEDB_NOMEM, "out of memory");
+        goto fail;
+    }
+
+    /* main file */
+    int flags = p->readonly ? 0 : OS_OPEN_READWRITE;
+    e = p->vfs->open(p->vfs, path, flags, &p->db);
+    if (e == ENOENT) {
+        if (!cfg->create || p->readonly) {
+            rc = pager_error(p, BLAZEDB_NOT_FOUND, "%s: no such database", path);
+            goto fail;
+        }
+        e = p->vfs->open(p->vfs, path, flags | OS_OPEN_CREATE, &p->db);
+    } else if (e == 0 && cfg->exclusive && cfg->create) {
+        rc = pager_error(p, BLAZEDB_EXISTS, "%s already exists", path);
+        goto fail;
+    }
+    if (e) {
+        rc = pager_error(p, e == EISDIR ? BLAZEDB_INVALID_ARGUMENT : io_rc(e),
+                         "%s: %s", path, strerror(e));
+        goto fail;
+    }
+    /* a file that is empty is a new database (creation is serialised) */
+    uint64_t size;
+    if ((e = os_size(p->db, &size))) {
+        rc = io_error(p, e, "sizing the database file");
+        goto fail;
+    }
+    int created = 0;
+    if (size == 0) {
+        if (p->readonly) {
+            rc = pager_error(p, BLAZEDB_NOT_A_DATABASE, "%s is empty", path);
+            goto fail;
+        }
+        uint64_t start = p->vfs->now_us(p->vfs);
+        while ((e = p->db->io->lock(p->db, CREATE_LOCK_OFF, 1, OS_LOCK_EXCLUSIVE)) == EAGAIN) {
+            if (p->vfs->now_us(p->vfs) - start > (uint64_t)p->busy_ms * 1000 + 1000000) {
+                rc = pager_error(p, BLAZEDB_BUSY, "another process is creating %s", path);
+                goto fail;
+            }
+            p->vfs->sleep_us(p->vfs, 1000);
+        }
+        if (e) {
+            rc = io_error(p, e, "locking the database file");
+            goto fail;
+        }
+        if ((e = os_size(p->db, &size))) {
+            p->db->io->lock(p->db, CREATE_LOCK_OFF, 1, OS_LOCK_UNLOCK);
+            rc = io_error(p, e, "sizing the database file");
+            goto fail;
+        }
+        if (size == 0) {
+            rc = create_db(p, cfg, pw, pwlen);
+            created = 1;
+        }
+        p->db->io->lock(p->db, CREATE_LOCK_OFF, 1, OS_LOCK_UNLOCK);
+        if (rc)
+            goto fail;
+    }
+    if (!created) {
+        int stale = 0;
+        rc = header_load(p->db, pw, pwlen, &p->hdr, p->dk, &stale, p->errbuf,
+                         sizeof p->errbuf);
+        if (rc)
+            goto fail;
+        p->page_size = p->hdr.page_size;
+        p->payload = p->page_size - PAGER_TRAILER;
+        if (p->hdr.flags & HEADER_FLAG_PLAINTEXT) {
+            p->aead = crypto_aead_new_plain();
+        } else {
+            uint8_t pk[CRYPTO_KEY_LEN];
+            if (crypto_hkdf(p->dk, sizeof p->dk, "blazedb page key v1", pk, sizeof pk)) {
+                rc = pager_error(p, BLAZEDB_INTERNAL_ERROR, "key derivation failed");
+                goto fail;
+            }
+            p->aead = crypto_aead_new(pk);
+            crypto_wipe(pk, sizeof pk);
+        }
+        if (!p->aead) {
+            rc = pager_error(p, BLAZEDB_NOMEM, "out of memory");
+            goto fail;
+        }
+        if (stale && !p->readonly &&
+            (rc = header_write_both(p->db, &p->hdr, p->errbuf, sizeof p->errbuf)))
+            goto fail;
+    }
+
+    /* sidecars */
+    e = p->vfs->open(p->vfs, p->wal_path,
+                     p->readonly ? 0 : OS_OPEN_READWRITE | OS_OPEN_CREATE, &p->wal);
+    if (e && !(p->readonly && e == ENOENT)) {
+        rc = pager_error(p, io_rc(e), "%s: %s", p->wal_path, strerror(e));
+        goto fail;
+    }
+    e = p->vfs->open(p->vfs, p->shm_path, OS_OPEN_READWRITE | OS_OPEN_CREATE, &p->shm);
+    if (e) {
+        rc = pager_error(p, io_rc(e), "%s: %s", p->shm_path, strerror(e));
+        goto fail;
+    }
+    if ((e = os_size(p->shm, &size))) {
+        rc = io_error(p, e, "sizing the shared-memory file");
+        goto fail;
+    }
+    if (size < SHM_SIZE && (e = os_truncate(p->shm, SHM_SIZE))) {
+        rc = io_error(p, e, "sizing the shared-memory file");
+        goto fail;
+    }
+    void *map;
+    if ((e = p->shm->io->map(p->shm, SHM_SIZE, &map))) {
+        rc = io_error(p, e, "mapping the shared-memory file");
+        goto fail;
+    }
+    p->sh = map;
+    size_t cache_pages = (size_t)((cfg->cache_bytes ? cfg->cache_bytes : (64u << 20)) /
+                                  p->page_size);
+    if (cache_init(&p->cache, cache_pages, p->payload)) {
+        rc = pager_error(p, BLAZEDB_NOMEM, "out of memory for the page cache");
+        goto fail;
+    }
+
+    /* join or initialise the shared state */
+    uint64_t start = p->vfs->now_us(p->vfs);
+    uint64_t fid[2];
+    memcpy(fid, p->hdr.file_id, 16);
+    for (;;) {
+        e = os_lock(p->shm, SHM_LOCK_DMS, 1, OS_LOCK_EXCLUSIVE);
+        if (e == 0) {
+            rc = recover(p, 1);
+            if (rc == BLAZEDB_OK && !p->readonly && p->wal &&
+                atomic_load(&p->sh->wal_salt) == 0) {
+                /* give the (absent or foreign) log a fresh generation */
+                ShmSnapshot s;
+                shm_read_snapshot(p->sh, &s);
+                PagerTxn tmp;
+                memset(&tmp, 0, sizeof tmp);
+                tmp.p = p;
+                tmp.base = s;
+                rc = wal_restart(p, &tmp);
+                if (rc == BLAZEDB_OK && (e = os_truncate(p->wal, p->page_size)))
+                    rc = io_error(p, e, "truncating the log");
+            }
+            int e2 = os_lock(p->shm, SHM_LOCK_DMS, 1, OS_LOCK_SHARED);
+            if (rc)
+                goto fail;
+            if (e2) {
+                rc = io_error(p, e2, "locking the shared-memory file");
+                goto fail;
+            }
+            break;
+        }
+        if (e != EAGAIN) {
+            rc = io_error(p, e, "locking the shared-memory file");
+            goto fail;
+        }
+        e = os_lock(p->shm, SHM_LOCK_DMS, 1, OS_LOCK_SHARED);
+        if (e == 0) {
+            if (atomic_load(&p->sh->initialised) == 1 &&
+                atomic_load(&p->sh->magic) == SHM_MAGIC &&
+                atomic_load(&p->sh->file_id[0]) == fid[0] &&
+                atomic_load(&p->sh->file_id[1]) == fid[1])
+                break;
+            os_lock(p->shm, SHM_LOCK_DMS, 1, OS_LOCK_UNLOCK);
+        } else if (e != EAGAIN) {
+            rc = io_error(p, e, "locking the shared-memory file");
+            goto fail;
+        }
+        if (p->vfs->now_us(p->vfs) - start > (uint64_t)p->busy_ms * 1000 + 2000000) {
+            rc = pager_error(p, BLAZEDB_BUSY,
+                             "another process keeps the database locked while opening or closing it");
+            goto fail;
+        }
+        p->vfs->sleep_us(p->vfs, 500);
+    }
+    if (!p->readonly && p->wal) {
+        if (pthread_create(&p->ckpt_thread, NULL, bg_main, p) == 0)
+            p->ckpt_thread_started = 1;
+    }
+    *out = p;
+    return BLAZEDB_OK;
+fail:
+    if (errbuf)
+        snprintf(errbuf, errbuf_len, "%s", p->errbuf);
+    pager_free_all(p);
+    return rc;
+}
+
+void pager_close(Pager *p)
+{
+    if (!p)
+        return;
+    if (p->ckpt_thread_started) {
+        pthread_mutex_lock(&p->bg_mu);
+        p->bg_stop = 1;
+        pthread_cond_signal(&p->bg_cv);
+        pthread_mutex_unlock(&p->bg_mu);
+        pthread_join(p->ckpt_thread, NULL);
+        p->ckpt_thread_started = 0;
+    }
+    slots_release_all(p);
+    /* Last handle on the file?  Then fold the log into the main file. */
+    if (p->sh && os_lock(p->shm, SHM_LOCK_DMS, 1, OS_LOCK_EXCLUSIVE) == 0) {
+        if (!p->readonly && p->wal && !atomic_load(&p->failed) &&
+            checkpoint(p, 0) == BLAZEDB_OK) {
+            ShmSnapshot s;
+            if (shm_read_snapshot(p->sh, &s) == 0 &&
+                (s.wal_frames == 0 ||
+                 (atomic_load(&p->sh->backfill_gen) == s.wal_gen &&
+                  atomic_load(&p->sh->backfill) >= s.wal_frames)))
+                os_truncate(p->wal, 0);
+        }
+        atomic_store(&p->sh->initialised, 0);
+    }
+    os_lock(p->shm, SHM_LOCK_DMS, 1, OS_LOCK_UNLOCK);
+    pager_free_all(p);
+}
+
+/* ---- misc ----------------------------------------------------------------------------- */
+
+size_t pager_page_size(const Pager *p) { return p->page_size; }
+size_t pager_payload_size(const Pager *p) { return p->payload; }
+int pager_is_readonly(const Pager *p) { return p->readonly; }
+
+void pager_get_stats(Pager *p, PagerStats *st)
+{
+    st->cache_hits = atomic_load(&p->st.cache_hits);
+    st->cache_misses = atomic_load(&p->st.cache_misses);
+    st->pages_read = atomic_load(&p->st.pages_read);
+    st->pages_written = atomic_load(&p->st.pages_written);
+    st->bytes_written = atomic_load(&p->st.bytes_written);
+    st->syncs = atomic_load(&p->st.syncs);
+    st->checkpoints = atomic_load(&p->st.checkpoints);
+    st->lock_waits = atomic_load(&p->st.lock_waits);
+    st->commits = atomic_load(&p->st.commits);
+    st->rollbacks = atomic_load(&p->st.rollbacks);
+    ShmSnapshot s;
+    if (shm_read_snapshot(p->sh, &s) == 0) {
+        uint64_t bf = atomic_load(&p->sh->backfill_gen) == s.wal_gen
+                          ? atomic_load(&p->sh->backfill) : 0;
+        st->wal_pages = s.wal_frames > bf ? s.wal_frames - bf : 0;
+    } else {
+        st->wal_pages = 0;
+    }
+}
+
+int pager_rekey(Pager *p, const void *pw, size_t pwlen, const CryptoKdfParams *kdf)
+{
+    if (p->readonly)
+        return pager_error(p, BLAZEDB_READONLY, "the database was opened read-only");
+    int rc = writer_lock(p);
+    if (rc)
+        return rc;
+    /* both header slots are rewritten, so a stale generation here is harmless */
+    FileHeader h = p->hdr;
+    rc = header_rewrap(p->db, &h, p->dk, pw, pwlen, kdf ? kdf : &p->hdr.kdf, p->vfs,
+                       p->errbuf, sizeof p->errbuf);
+    if (rc == BLAZEDB_OK)
+        p->hdr = h;
+    writer_unlock(p);
+    return rc;
+}

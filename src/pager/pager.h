@@ -1,0 +1,206 @@
+/*
+ * pager.h — pages, transactions, the write-ahead log, checkpoints, the page
+ * cache, snapshots and the multi-process locking protocol.
+ *
+ * The pager knows pages, not B-trees.  Its model is copy-on-write:
+ *
+ *   - A committed page version is immutable.  A reference to a page is a
+ *     PageRef {pgno, ctr}: ctr is the id of the transaction that wrote that
+ *     version.  ctr is bound into the page's AEAD associated data, and every
+ *     parent stores the child's ctr, so a page that is swapped, replayed or
+ *     rolled back fails authentication (a Merkle tree rooted in the meta).
+ *   - A write transaction never modifies a committed page: pager_dirty()
+ *     copies it to a fresh page number and frees the old one; the caller
+ *     updates the parent's PageRef.  Pages a transaction allocated itself are
+ *     modified in place.
+ *   - Freed page numbers are reused only once no live snapshot can reach
+ *     them (the free-list layer above asks pager_oldest_reader()).
+ *   - A read transaction is a snapshot: the meta (roots) of the last durable
+ *     commit at the time it began.  Readers take no locks.
+ *
+ * Free-page bookkeeping lives above the pager (btree/freelist.c), which uses
+ * pager_pool_add / pager_freed / pager_oldest_reader.
+ */
+#ifndef BLAZEDB_PAGER_H
+#define BLAZEDB_PAGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../os/os.h"
+#include "../crypto/crypto.h"
+
+typedef uint32_t Pgno;
+
+/* A reference to one version of a page.  pgno 0 means "no page". */
+typedef struct {
+    Pgno pgno;
+    uint32_t reserved;   /* zero */
+    uint64_t ctr;        /* id of the transaction that wrote this version */
+} PageRef;
+
+/* A pinned page.  `data` holds pager_payload_size() bytes of plaintext.
+ * Pages returned by pager_get are read-only unless pager_is_dirty() says the
+ * page belongs to the calling write transaction. */
+typedef struct Page {
+    Pgno pgno;
+    uint64_t ctr;
+    uint8_t *data;
+} Page;
+
+/* Bytes reserved at the end of every on-disk page for the seal trailer. */
+#define PAGER_TRAILER 48
+/* Page numbers 0 (file header), 1 and 2 (meta pages) are reserved. */
+#define PAGER_FIRST_DATA_PGNO 3
+/* Largest page number (the file may hold up to 2^32-1 pages). */
+#define PAGER_MAX_PGNO 0xFFFFFFF0u
+
+/* Tree slots in the meta.  The pager stores them; layers above give them
+ * meaning. */
+#define PAGER_NROOTS 8
+enum {
+    PAGER_ROOT_MAIN = 0,    /* byte-KV tree of the public KV API */
+    PAGER_ROOT_FREE = 1,    /* free-page tree (btree/freelist.c) */
+    PAGER_ROOT_CATALOG = 2  /* reserved for collections (documents layer) */
+};
+
+typedef struct {
+    PageRef root;
+    uint64_t count;         /* entries, maintained by the tree's owner */
+} PagerRoot;
+
+/* The meta record: the root of everything, written with every commit. */
+typedef struct {
+    uint64_t txnid;             /* id of the commit this meta describes */
+    Pgno npages;                /* high-water mark: pgnos < npages exist */
+    uint32_t reserved;
+    uint64_t free_pages;        /* pages held by the free tree (stats) */
+    PagerRoot roots[PAGER_NROOTS];
+} PagerMeta;
+
+typedef struct Pager Pager;
+typedef struct PagerTxn PagerTxn;
+
+/* Statistics counters (monotonic since open). */
+typedef struct {
+    uint64_t cache_hits, cache_misses, pages_read, pages_written;
+    uint64_t bytes_written, syncs, checkpoints, lock_waits;
+    uint64_t commits, rollbacks;
+    uint64_t wal_pages;
+} PagerStats;
+
+/* ---- open/close ------------------------------------------------------- */
+
+typedef struct {
+    OsVfs *vfs;                 /* NULL: os_default_vfs() */
+    int create;                 /* create when absent */
+    int exclusive;              /* with create: EXISTS if present */
+    int readonly;
+    int plaintext;              /* at creation */
+    CryptoKdfParams kdf;        /* at creation (salt filled by the pager) */
+    uint32_t page_size;         /* at creation; 0 = 8192 */
+    uint64_t cache_bytes;
+    uint32_t busy_timeout_ms;
+    int durability;             /* BLAZEDB_DURABILITY_* */
+    uint32_t autocheckpoint;    /* pages in the log before a checkpoint */
+} PagerConfig;
+
+/* All pager functions return BlazeDBResult codes (int) and, on failure,
+ * write a message into the pager's error buffer (pager_errmsg). */
+
+/* Opens or creates the database at `path` (plus -wal and -shm sidecars).
+ * On failure *out is NULL and errbuf (if non-NULL) holds the message. */
+int pager_open(const char *path, const void *pw, size_t pwlen,
+               const PagerConfig *cfg, Pager **out,
+               char *errbuf, size_t errbuf_len);
+void pager_close(Pager *p);
+
+const char *pager_errmsg(Pager *p);
+/* Formats a message into the pager's error buffer; returns rc. */
+int pager_error(Pager *p, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+size_t pager_page_size(const Pager *p);
+/* Usable bytes per page: page_size - PAGER_TRAILER. */
+size_t pager_payload_size(const Pager *p);
+int pager_is_readonly(const Pager *p);
+void pager_get_stats(Pager *p, PagerStats *st);
+
+/* Changes the password (rewraps the data key). */
+int pager_rekey(Pager *p, const void *pw, size_t pwlen,
+                const CryptoKdfParams *kdf);
+/* Runs a checkpoint now. */
+int pager_checkpoint(Pager *p);
+
+/* ---- transactions ----------------------------------------------------- */
+
+/* Begins a read (write = 0) or write transaction.  A write transaction waits
+ * up to the busy timeout for the writer lock (BLAZEDB_BUSY after). */
+int pager_begin(Pager *p, int write, PagerTxn **out);
+/* Write: makes every dirty page and the meta durable, then publishes the new
+ * snapshot.  Read: ends the snapshot.  The txn is freed in every case; on
+ * failure everything it did is rolled back. */
+int pager_commit(PagerTxn *t);
+/* Discards the transaction and frees it. */
+void pager_abort(PagerTxn *t);
+
+int pager_txn_is_write(const PagerTxn *t);
+Pager *pager_txn_pager(PagerTxn *t);
+/* The id this write transaction will commit as (last commit + 1), or the id
+ * of the snapshot for a read transaction. */
+uint64_t pager_txn_id(const PagerTxn *t);
+/* The transaction's meta: the snapshot's for a read transaction, a private
+ * mutable copy for a write transaction (changes take effect at commit). */
+PagerMeta *pager_txn_meta(PagerTxn *t);
+/* Incremented by every pager_dirty/pager_alloc/pager_free in this txn:
+ * cursors use it to notice that the tree changed under them. */
+uint64_t pager_txn_change_seq(const PagerTxn *t);
+
+/* ---- pages ------------------------------------------------------------ */
+
+/* Reads and pins the page version `ref` (authenticating it against ref.ctr
+ * on a cache miss).  In a write transaction, a page dirtied by this txn is
+ * returned as that dirty page.  BLAZEDB_CORRUPT when the page fails
+ * authentication or ref is out of range. */
+int pager_get(PagerTxn *t, PageRef ref, Page **out);
+/* Unpins a page from pager_get/pager_alloc/pager_dirty.  NULL ignored. */
+void pager_unpin(PagerTxn *t, Page *pg);
+/* Does `pg` belong to this write transaction (writable)? */
+int pager_is_dirty(const PagerTxn *t, const Page *pg);
+
+/* Allocates a writable, zero-filled page (pinned) with ctr = txn id. */
+int pager_alloc(PagerTxn *t, Page **out);
+/* Copy-on-write.  If `pg` is already dirty in this txn, *out = pg.  Otherwise
+ * *out is a new pinned writable copy at a new page number, `pg` is unpinned
+ * and its page number freed; the caller must update the parent's PageRef to
+ * {(*out)->pgno, (*out)->ctr}.  On failure `pg` stays pinned. */
+int pager_dirty(PagerTxn *t, Page *pg, Page **out);
+/* Frees a page that the new tree no longer references.  A page allocated by
+ * this txn goes straight back to the allocation pool. */
+int pager_free(PagerTxn *t, PageRef ref);
+
+/* ---- hooks for the free-page layer ------------------------------------ */
+
+/* Page numbers freed by this txn that were committed before (they become
+ * reusable once no snapshot older than this txn remains).  Borrowed until
+ * the next pager call on the txn. */
+size_t pager_freed(PagerTxn *t, const Pgno **out);
+/* Adds reusable page numbers to the txn's allocation pool. */
+int pager_pool_add(PagerTxn *t, const Pgno *pgnos, size_t n);
+/* Takes back every unused pool page (for recording at commit); the caller
+ * owns *out (free()). */
+size_t pager_pool_take(PagerTxn *t, Pgno **out);
+/* Pages currently in the pool. */
+size_t pager_pool_size(const PagerTxn *t);
+/* Called by pager_alloc when the pool is empty, before extending the file,
+ * to let the free-page layer refill the pool.  It is not called again while
+ * it runs (allocations it makes come from the pool, else from the end of
+ * the file).  Set by the layer above at open. */
+typedef int (*PagerRefillFn)(PagerTxn *t, void *arg);
+void pager_set_refill(Pager *p, PagerRefillFn fn, void *arg);
+/* Smallest snapshot id any live reader (in any process) still uses, or the
+ * last commit id when there is none.  Pages freed by transactions with
+ * id <= this value can be reused. */
+uint64_t pager_oldest_reader(PagerTxn *t);
+
+#endif /* BLAZEDB_PAGER_H */
