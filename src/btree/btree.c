@@ -1,0 +1,1544 @@
+/*
+ * btree.c — copy-on-write B+trees over pager pages: lookups, insert/replace/
+ * delete with split, merge and borrow, overflow chains for large values,
+ * cursors, drop and the structural check.
+ *
+ * It knows pages, not files, transactions' durability, SQL or documents.  It
+ * never writes a committed page: before changing a page it asks the pager for
+ * a writable copy (pager_dirty) and rewrites the PageRef that points at it in
+ * the (already writable) parent, up to root->root.  There are no sibling
+ * pointers (copy-on-write makes them impossible); cursors keep the path.
+ *
+ * PAGE LAYOUT (payload = pager_payload_size() = page size - 48 bytes; page
+ * sizes 4096..65536, so every in-page offset fits a u16).  All integers are
+ * little-endian, fixed width, unaligned.
+ *
+ *   Leaf (type 1) and branch (type 2) pages, slotted:
+ *     off  size
+ *      0    u8   type            1 = leaf, 2 = branch
+ *      1    u8   flags           0
+ *      2    u16  nkeys           number of cells
+ *      4    u16  cell_start      offset of the lowest cell byte (= payload
+ *                                when there is no cell)
+ *      6    u16  frag            free bytes inside [cell_start, payload) that
+ *                                belong to no cell (left by deletions)
+ *      8    u32  reserved        0
+ *     branch only:
+ *     12    u32  leftmost child pgno
+ *     16    u64  leftmost child ctr
+ *     then (at 12 for a leaf, 24 for a branch) the slot array: nkeys u16 cell
+ *     offsets, in key order.  Cells fill the page downwards from the end;
+ *     the gap between the slot array and cell_start is free.  Invariant:
+ *     sum(cell sizes) + frag == payload - cell_start.
+ *
+ *   Leaf cell:   u16 klen, u8 flags, u32 vlen, key[klen], then
+ *                  flags & 1 == 0: the value, vlen bytes (inline);
+ *                  flags & 1 == 1: overflow reference {u32 pgno, u64 ctr} of
+ *                                  the chain's first page (vlen = total).
+ *   Branch cell: u16 klen, u32 child pgno, u64 child ctr, key[klen].
+ *
+ *   A branch with n keys has n + 1 children: child 0 is the leftmost (in the
+ *   header), child i+1 is the one stored in cell i.  Keys k in child i satisfy
+ *   key[i-1] <= k < key[i].  Branch keys are separators: the shortest prefix
+ *   of the first key of the right page that is greater than the last key of
+ *   the left page (so they need not exist in any leaf).
+ *
+ *   Overflow page (type 3), written once, never modified in place:
+ *      0  u8 type = 3, 1 u8 flags = 0, 2 u16 reserved = 0,
+ *      4  u32 used        data bytes in this page (1..payload-20; every
+ *                         page but the last of a chain is full)
+ *      8  u32 next pgno   0 on the last page
+ *     12  u64 next ctr
+ *     20  data[used]
+ *
+ *   A value is inline when its leaf cell plus slot is at most a quarter of
+ *   (payload - 12) bytes, or when it is at most 12 bytes; otherwise it goes to
+ *   an overflow chain.  btree_max_key() keeps two largest cells per leaf and
+ *   three largest separators per branch: 2048 for 8 KiB pages and up, 1325
+ *   for 4 KiB pages.  With those bounds any over-full node splits into two
+ *   nodes that fit.
+ *
+ *   An empty tree has root.pgno == 0.  Every other page has nkeys >= 1; every
+ *   leaf is at the same depth.  Splits cut by bytes, as evenly as possible,
+ *   except an append at the right edge of the tree, which leaves the full
+ *   page as it is and starts a new one (ascending keys fill pages ~100%).
+ *   Nodes that lose bytes and fall below a quarter full are merged with a
+ *   sibling, or share its cells; a root branch left with one child is
+ *   replaced by that child.
+ *
+ * Cursors keep their path pinned between calls.  In a write transaction the
+ * tree may change under them (pager_txn_change_seq moves; the pager must bump
+ * it on every pager_dirty call, also for an already-dirty page); they then
+ * re-seek to a copy of their current key, and unpin the old path, whose
+ * pages may by then be freed.
+ *
+ * After an error from btree_put/btree_delete/btree_drop the tree may be
+ * half-modified: the caller must abort the transaction.  Pins and memory are
+ * always released.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "blazedb.h"
+#include "btree.h"
+#include "btree_page.h"
+
+#define BT_LEAF 1
+#define BT_BRANCH 2
+#define BT_OVERFLOW 3
+
+#define LEAF_HDR 12
+#define BRANCH_HDR 24
+#define LCELL_HDR 7         /* u16 klen, u8 flags, u32 vlen */
+#define LCELL_OVF 0x01
+#define REF_SIZE 12         /* u32 pgno, u64 ctr */
+#define BCELL_HDR 14        /* u16 klen, u32 pgno, u64 ctr */
+#define OVF_HDR 20
+
+/* Deepest tree we accept (a deeper one is reported as corrupt). */
+#define BT_MAXD 40
+
+/* ---- little-endian helpers -------------------------------------------- */
+
+static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+static uint64_t rd64(const uint8_t *p)
+{
+    return (uint64_t)rd32(p) | ((uint64_t)rd32(p + 4) << 32);
+}
+static void wr16(uint8_t *p, size_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+static void wr64(uint8_t *p, uint64_t v)
+{
+    wr32(p, (uint32_t)v);
+    wr32(p + 4, (uint32_t)(v >> 32));
+}
+
+static PageRef mkref(Pgno pgno, uint64_t ctr)
+{
+    PageRef r;
+    r.pgno = pgno;
+    r.reserved = 0;
+    r.ctr = ctr;
+    return r;
+}
+static PageRef page_ref(const Page *pg) { return mkref(pg->pgno, pg->ctr); }
+static PageRef rd_ref(const uint8_t *p) { return mkref(rd32(p), rd64(p + 4)); }
+static void wr_ref(uint8_t *p, PageRef r)
+{
+    wr32(p, r.pgno);
+    wr64(p + 4, r.ctr);
+}
+
+static int keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+    size_t n = al < bl ? al : bl;
+    int r = n ? memcmp(a, b, n) : 0;
+    if (r)
+        return r;
+    return al < bl ? -1 : al > bl;
+}
+
+static int corrupt(PagerTxn *t, const char *what, Pgno pgno)
+{
+    return pager_error(pager_txn_pager(t), BLAZEDB_CORRUPT,
+                       "btree: page %u: %s", (unsigned)pgno, what);
+}
+
+static int nomem(PagerTxn *t)
+{
+    return pager_error(pager_txn_pager(t), BLAZEDB_NOMEM, "btree: out of memory");
+}
+
+/* ---- limits -------------------------------------------------------------- */
+
+size_t btree_max_key(const Pager *p)
+{
+    size_t P = pager_payload_size(p);
+    size_t a = (P - LEAF_HDR) / 2 - (LCELL_HDR + REF_SIZE + 2);
+    size_t b = (P - BRANCH_HDR) / 3 - (BCELL_HDR + 2);
+    size_t m = a < b ? a : b;
+    return m < BTREE_MAX_KEY ? m : BTREE_MAX_KEY;
+}
+
+size_t btree_inline_max_value(const Pager *p, size_t klen)
+{
+    size_t lim = (pager_payload_size(p) - LEAF_HDR) / 4;
+    size_t over = LCELL_HDR + klen + 2;
+    size_t v = lim > over ? lim - over : 0;
+    return v > REF_SIZE ? v : REF_SIZE;
+}
+
+/* ---- node accessors -------------------------------------------------------- */
+
+typedef struct {
+    const uint8_t *p;
+    size_t n;
+} Cell;
+
+static size_t hdr_size(const uint8_t *d) { return d[0] == BT_BRANCH ? BRANCH_HDR : LEAF_HDR; }
+static unsigned nkeys(const uint8_t *d) { return rd16(d + 2); }
+static size_t cell_off(const uint8_t *d, unsigned i) { return rd16(d + hdr_size(d) + 2 * (size_t)i); }
+static const uint8_t *cell_at(const uint8_t *d, unsigned i) { return d + cell_off(d, i); }
+
+static size_t cell_len(int type, const uint8_t *c)
+{
+    size_t kl = rd16(c);
+    if (type == BT_BRANCH)
+        return BCELL_HDR + kl;
+    if (c[2] & LCELL_OVF)
+        return LCELL_HDR + kl + REF_SIZE;
+    return LCELL_HDR + kl + rd32(c + 3);
+}
+
+static const uint8_t *cell_key(int type, const uint8_t *c, size_t *klen)
+{
+    *klen = rd16(c);
+    return c + (type == BT_BRANCH ? BCELL_HDR : LCELL_HDR);
+}
+
+static PageRef branch_child(const uint8_t *d, unsigned i)
+{
+    if (i == 0)
+        return rd_ref(d + 12);
+    return rd_ref(cell_at(d, i - 1) + 2);
+}
+
+static void branch_set_child(uint8_t *d, unsigned i, PageRef r)
+{
+    if (i == 0)
+        wr_ref(d + 12, r);
+    else
+        wr_ref(d + cell_off(d, i - 1) + 2, r);
+}
+
+/* Free bytes (contiguous gap plus fragments). */
+static size_t node_free(const uint8_t *d)
+{
+    return rd16(d + 4) - (hdr_size(d) + 2 * (size_t)nkeys(d)) + rd16(d + 6);
+}
+
+/* Bytes used by cells and slots. */
+static size_t node_used(const uint8_t *d, size_t P)
+{
+    return P - hdr_size(d) - node_free(d);
+}
+
+/* Cheap structural validation of a leaf/branch page: afterwards every slot
+ * and cell can be read without leaving the page. */
+static int node_ok(const uint8_t *d, size_t P)
+{
+    int type = d[0];
+    if (type != BT_LEAF && type != BT_BRANCH)
+        return 0;
+    size_t hdr = hdr_size(d), n = nkeys(d), cs = rd16(d + 4), frag = rd16(d + 6);
+    if (hdr + 2 * n > cs || cs > P || frag > P - cs)
+        return 0;
+    size_t ch = type == BT_BRANCH ? BCELL_HDR : LCELL_HDR;
+    for (size_t i = 0; i < n; i++) {
+        size_t off = rd16(d + hdr + 2 * i);
+        if (off < cs || off + ch > P)
+            return 0;
+        const uint8_t *c = d + off;
+        if (rd16(c) == 0 || rd16(c) > BTREE_MAX_KEY)
+            return 0;
+        if (type == BT_LEAF && !(c[2] & LCELL_OVF) && rd32(c + 3) > P)
+            return 0;
+        if (cell_len(type, c) > P - off)
+            return 0;
+    }
+    return 1;
+}
+
+static void node_init(uint8_t *d, size_t P, int type)
+{
+    memset(d, 0, P);
+    d[0] = (uint8_t)type;
+    wr16(d + 4, P);
+}
+
+/* Writes a fresh node holding `cells` into `out` (the caller checked that
+ * they fit). */
+static void node_build(uint8_t *out, size_t P, int type, const Cell *cells,
+                       unsigned n, PageRef leftmost)
+{
+    size_t hdr = type == BT_BRANCH ? BRANCH_HDR : LEAF_HDR;
+    size_t pos = P;
+    memset(out, 0, hdr);
+    out[0] = (uint8_t)type;
+    if (type == BT_BRANCH)
+        wr_ref(out + 12, leftmost);
+    for (unsigned i = 0; i < n; i++) {
+        pos -= cells[i].n;
+        memcpy(out + pos, cells[i].p, cells[i].n);
+        wr16(out + hdr + 2 * (size_t)i, pos);
+    }
+    wr16(out + 2, n);
+    wr16(out + 4, pos);
+    wr16(out + 6, 0);
+    memset(out + hdr + 2 * (size_t)n, 0, pos - (hdr + 2 * (size_t)n));
+}
+
+/* Moves every cell to the end of the page, removing fragmentation. */
+static void node_compact(uint8_t *d, size_t P, uint8_t *scratch)
+{
+    int type = d[0];
+    size_t hdr = hdr_size(d), n = nkeys(d), pos = P;
+    memcpy(scratch, d, hdr + 2 * n);
+    for (size_t i = 0; i < n; i++) {
+        size_t off = rd16(d + hdr + 2 * i), len = cell_len(type, d + off);
+        pos -= len;
+        memcpy(scratch + pos, d + off, len);
+        wr16(scratch + hdr + 2 * i, pos);
+    }
+    wr16(scratch + 4, pos);
+    wr16(scratch + 6, 0);
+    memset(scratch + hdr + 2 * n, 0, pos - (hdr + 2 * n));
+    memcpy(d, scratch, P);
+}
+
+/* Inserts a cell at slot i; the caller checked node_free >= len + 2. */
+static void node_insert(uint8_t *d, size_t P, unsigned i, const uint8_t *cell,
+                        size_t len, uint8_t *scratch)
+{
+    size_t hdr = hdr_size(d), n = nkeys(d), cs = rd16(d + 4);
+    if (cs - (hdr + 2 * n) < len + 2) {
+        node_compact(d, P, scratch);
+        cs = rd16(d + 4);
+    }
+    cs -= len;
+    memcpy(d + cs, cell, len);
+    uint8_t *slots = d + hdr;
+    memmove(slots + 2 * ((size_t)i + 1), slots + 2 * (size_t)i, 2 * (n - i));
+    wr16(slots + 2 * (size_t)i, cs);
+    wr16(d + 2, n + 1);
+    wr16(d + 4, cs);
+}
+
+static void node_remove(uint8_t *d, size_t P, unsigned i)
+{
+    int type = d[0];
+    size_t hdr = hdr_size(d), n = nkeys(d), cs = rd16(d + 4), frag = rd16(d + 6);
+    size_t off = cell_off(d, i), len = cell_len(type, d + off);
+    if (off == cs)
+        cs += len;
+    else
+        frag += len;
+    uint8_t *slots = d + hdr;
+    memmove(slots + 2 * (size_t)i, slots + 2 * ((size_t)i + 1), 2 * (n - i - 1));
+    n--;
+    if (n == 0) {
+        cs = P;
+        frag = 0;
+    }
+    wr16(d + 2, n);
+    wr16(d + 4, cs);
+    wr16(d + 6, frag);
+}
+
+/* Leaf: first slot whose key >= k. */
+static unsigned leaf_search(const uint8_t *d, const uint8_t *k, size_t kl, int *exact)
+{
+    unsigned lo = 0, hi = nkeys(d);
+    *exact = 0;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        size_t ml;
+        const uint8_t *mk = cell_key(BT_LEAF, cell_at(d, mid), &ml);
+        int c = keycmp(mk, ml, k, kl);
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            if (c == 0)
+                *exact = 1;
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+/* Branch: the child to follow = number of keys <= k. */
+static unsigned branch_search(const uint8_t *d, const uint8_t *k, size_t kl)
+{
+    unsigned lo = 0, hi = nkeys(d);
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        size_t ml;
+        const uint8_t *mk = cell_key(BT_BRANCH, cell_at(d, mid), &ml);
+        if (keycmp(mk, ml, k, kl) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Length of the shortest prefix of b that is greater than a (a < b). */
+static size_t sep_len(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+    size_t i = 0;
+    while (i < al && i < bl && a[i] == b[i])
+        i++;
+    return i + 1 <= bl ? i + 1 : bl;
+}
+
+/* Chooses where to cut `cells` in two nodes of capacity `cap` (bytes for
+ * cells + slots), as evenly as possible by bytes.  Leaf: left = [0,at),
+ * right = [at,n).  Branch: left = [0,at), cells[at] moves up, right =
+ * (at,n).  Returns 0 when no cut fits (cannot happen within the limits). */
+static int choose_split(const Cell *cells, unsigned n, int branch, size_t cap,
+                        unsigned *at)
+{
+    size_t total = 0, left = 0, best = (size_t)-1;
+    for (unsigned i = 0; i < n; i++)
+        total += cells[i].n + 2;
+    int found = 0;
+    for (unsigned i = 0; i < n; i++) {
+        /* left = [0,i) */
+        if (branch) {
+            if (i >= 1 && i + 1 < n) {
+                size_t right = total - left - (cells[i].n + 2);
+                size_t mx = left > right ? left : right;
+                if (left <= cap && right <= cap && mx < best) {
+                    best = mx;
+                    *at = i;
+                    found = 1;
+                }
+            }
+        } else if (i >= 1) {
+            size_t right = total - left;
+            size_t mx = left > right ? left : right;
+            if (left <= cap && right <= cap && mx < best) {
+                best = mx;
+                *at = i;
+                found = 1;
+            }
+        }
+        left += cells[i].n + 2;
+    }
+    return found;
+}
+
+/* ---- page access -------------------------------------------------------- */
+
+/* Pins a leaf/branch page and validates its structure. */
+static int get_node(PagerTxn *t, PageRef ref, size_t P, Page **out)
+{
+    Page *pg;
+    int rc = pager_get(t, ref, &pg);
+    if (rc != BLAZEDB_OK)
+        return rc;
+    if (!node_ok(pg->data, P)) {
+        pager_unpin(t, pg);
+        return corrupt(t, "not a valid b-tree page", ref.pgno);
+    }
+    *out = pg;
+    return BLAZEDB_OK;
+}
+
+/* ---- overflow chains ---------------------------------------------------- */
+
+static int ovf_write(PagerTxn *t, size_t P, const uint8_t *val, size_t vlen,
+                     PageRef *first)
+{
+    size_t cap = P - OVF_HDR, off = 0;
+    Page *prev = NULL;
+    while (off < vlen) {
+        Page *pg;
+        int rc = pager_alloc(t, &pg);
+        if (rc != BLAZEDB_OK) {
+            pager_unpin(t, prev);
+            return rc;
+        }
+        size_t chunk = vlen - off < cap ? vlen - off : cap;
+        pg->data[0] = BT_OVERFLOW;
+        wr32(pg->data + 4, (uint32_t)chunk);
+        wr_ref(pg->data + 8, mkref(0, 0));
+        memcpy(pg->data + OVF_HDR, val + off, chunk);
+        if (prev) {
+            wr_ref(prev->data + 8, page_ref(pg));
+            pager_unpin(t, prev);
+        } else {
+            *first = page_ref(pg);
+        }
+        prev = pg;
+        off += chunk;
+    }
+    pager_unpin(t, prev);
+    return BLAZEDB_OK;
+}
+
+/* Follows a chain of `vlen` bytes.  out may be NULL (check only); visit is
+ * called for every page; with do_free every page is freed after reading. */
+static int ovf_walk(PagerTxn *t, size_t P, PageRef ref, uint64_t vlen, uint8_t *out,
+                    void (*visit)(Pgno, void *), void *arg, int do_free)
+{
+    size_t cap = P - OVF_HDR;
+    uint64_t off = 0;
+    if (ref.pgno == 0)
+        return corrupt(t, "overflow reference is empty", 0);
+    while (ref.pgno != 0) {
+        Page *pg;
+        int rc = pager_get(t, ref, &pg);
+        if (rc != BLAZEDB_OK)
+            return rc;
+        const uint8_t *d = pg->data;
+        uint32_t used = rd32(d + 4);
+        PageRef next = rd_ref(d + 8);
+        if (d[0] != BT_OVERFLOW || used == 0 || used > cap || used > vlen - off ||
+            (next.pgno != 0 && used != cap)) {
+            pager_unpin(t, pg);
+            return corrupt(t, "bad overflow page", ref.pgno);
+        }
+        if (out)
+            memcpy(out + off, d + OVF_HDR, used);
+        off += used;
+        pager_unpin(t, pg);
+        if (visit)
+            visit(ref.pgno, arg);
+        if (do_free) {
+            rc = pager_free(t, ref);
+            if (rc != BLAZEDB_OK)
+                return rc;
+        }
+        ref = next;
+    }
+    if (off != vlen)
+        return corrupt(t, "overflow chain shorter than its value", 0);
+    return BLAZEDB_OK;
+}
+
+/* Copies the value of a leaf cell into a malloc'd buffer (non-NULL even for
+ * zero bytes). */
+static int cell_value(PagerTxn *t, size_t P, const uint8_t *c, void **val, size_t *vlen)
+{
+    size_t kl = rd16(c);
+    uint32_t n = rd32(c + 3);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf)
+        return nomem(t);
+    if (c[2] & LCELL_OVF) {
+        int rc = ovf_walk(t, P, rd_ref(c + LCELL_HDR + kl), n, buf, NULL, NULL, 0);
+        if (rc != BLAZEDB_OK) {
+            free(buf);
+            return rc;
+        }
+    } else {
+        memcpy(buf, c + LCELL_HDR + kl, n);
+    }
+    *val = buf;
+    *vlen = n;
+    return BLAZEDB_OK;
+}
+
+/* ---- descent -------------------------------------------------------------- */
+
+enum { TO_KEY, TO_FIRST, TO_LAST };
+
+/* Descends from `ref`, pinning every page into path[*depth...].  At branch
+ * levels idx is the child taken; at the leaf it is the lower-bound slot (TO_KEY),
+ * 0 (TO_FIRST) or the last slot (TO_LAST).  On error the pages pinned so far
+ * stay in path (the caller unpins path[0..*depth)). */
+static int descend(PagerTxn *t, size_t P, PageRef ref, int mode, const uint8_t *key,
+                   size_t klen, Page **path, unsigned *idx, int *depth, int *exact)
+{
+    if (exact)
+        *exact = 0;
+    for (;;) {
+        if (*depth >= BT_MAXD)
+            return corrupt(t, "tree too deep", ref.pgno);
+        Page *pg;
+        int rc = get_node(t, ref, P, &pg);
+        if (rc != BLAZEDB_OK)
+            return rc;
+        int l = (*depth)++;
+        path[l] = pg;
+        const uint8_t *d = pg->data;
+        unsigned n = nkeys(d);
+        if (d[0] == BT_LEAF) {
+            if (mode == TO_KEY) {
+                int ex;
+                idx[l] = leaf_search(d, key, klen, &ex);
+                if (exact)
+                    *exact = ex;
+            } else {
+                if (n == 0)
+                    return corrupt(t, "empty leaf", pg->pgno);
+                idx[l] = mode == TO_FIRST ? 0 : n - 1;
+            }
+            return BLAZEDB_OK;
+        }
+        if (n == 0)
+            return corrupt(t, "empty branch", pg->pgno);
+        idx[l] = mode == TO_KEY ? branch_search(d, key, klen) : mode == TO_FIRST ? 0 : n;
+        ref = branch_child(d, idx[l]);
+    }
+}
+
+/* ---- lookups ------------------------------------------------------------------ */
+
+int btree_get(PagerTxn *t, const PagerRoot *root, const void *key, size_t klen,
+              void **val, size_t *vlen)
+{
+    if (val)
+        *val = NULL;
+    if (vlen)
+        *vlen = 0;
+    if (!t || !root || !key || !val || !vlen || klen == 0)
+        return BLAZEDB_INVALID_ARGUMENT;
+    if (root->root.pgno == 0)
+        return BLAZEDB_NOT_FOUND;
+    size_t P = pager_payload_size(pager_txn_pager(t));
+    Page *path[BT_MAXD];
+    unsigned idx[BT_MAXD];
+    int depth = 0, exact = 0;
+    int rc = descend(t, P, root->root, TO_KEY, key, klen, path, idx, &depth, &exact);
+    if (rc == BLAZEDB_OK) {
+        if (exact) {
+            Page *leaf = path[depth - 1];
+            rc = cell_value(t, P, cell_at(leaf->data, idx[depth - 1]), val, vlen);
+        } else {
+            rc = BLAZEDB_NOT_FOUND;
+        }
+    }
+    for (int i = 0; i < depth; i++)
+        pager_unpin(t, path[i]);
+    return rc;
+}
+
+/* ---- modification -------------------------------------------------------------- */
+
+typedef struct {
+    PagerTxn *t;
+    size_t P;
+    PagerRoot *root;
+    Page *path[BT_MAXD];
+    unsigned idx[BT_MAXD];
+    int depth;
+    uint8_t *scratch;   /* P bytes */
+} Mod;
+
+/* Is path[l] on the rightmost edge of the tree (every ancestor took its last
+ * child)? */
+static int mod_rightmost(const Mod *m, int l)
+{
+    for (int i = 0; i < l; i++)
+        if (m->idx[i] != nkeys(m->path[i]->data))
+            return 0;
+    return 1;
+}
+
+/* A node split: `right` is the new right sibling, `key` the separator. */
+typedef struct {
+    int have;
+    size_t klen;
+    PageRef right;
+    uint8_t key[BTREE_MAX_KEY];
+} Split;
+
+static int mod_init(Mod *m, PagerTxn *t, PagerRoot *root)
+{
+    m->t = t;
+    m->P = pager_payload_size(pager_txn_pager(t));
+    m->root = root;
+    m->depth = 0;
+    m->scratch = malloc(m->P);
+    return m->scratch ? BLAZEDB_OK : nomem(t);
+}
+
+static void mod_done(Mod *m)
+{
+    for (int i = 0; i < m->depth; i++)
+        pager_unpin(m->t, m->path[i]);
+    m->depth = 0;
+    free(m->scratch);
+}
+
+/* Makes every page of the path writable, top-down, rewriting each parent's
+ * reference (and root->root). */
+static int cow_path(Mod *m)
+{
+    for (int l = 0; l < m->depth; l++) {
+        Page *d;
+        int rc = pager_dirty(m->t, m->path[l], &d);
+        if (rc != BLAZEDB_OK)
+            return rc;
+        m->path[l] = d;
+        if (l == 0)
+            m->root->root = page_ref(d);
+        else
+            branch_set_child(m->path[l - 1]->data, m->idx[l - 1], page_ref(d));
+    }
+    return BLAZEDB_OK;
+}
+
+/* Puts a cell at slot i of the writable node pg, splitting the node when it
+ * does not fit: pg keeps the left half, sp describes the new right page.
+ * `cell` must not point into pg.  `rightmost`: pg is on the right edge of the
+ * tree; then an append (i == nkeys) leaves pg full and starts the right page
+ * with the new cell alone, so ascending inserts fill pages completely instead
+ * of half. */
+static int node_put(Mod *m, Page *pg, unsigned i, const uint8_t *cell, size_t len,
+                    Split *sp, int rightmost)
+{
+    uint8_t *d = pg->data;
+    int type = d[0];
+    size_t P = m->P;
+    sp->have = 0;
+    if (node_free(d) >= len + 2) {
+        node_insert(d, P, i, cell, len, m->scratch);
+        return BLAZEDB_OK;
+    }
+    unsigned n = nkeys(d), total = n + 1, at = 0;
+    Cell *cells = malloc(total * sizeof *cells);
+    if (!cells)
+        return nomem(m->t);
+    for (unsigned j = 0, k = 0; j < total; j++) {
+        if (j == i) {
+            cells[j].p = cell;
+            cells[j].n = len;
+        } else {
+            cells[j].p = cell_at(d, k);
+            cells[j].n = cell_len(type, cells[j].p);
+            k++;
+        }
+    }
+    int branch = type == BT_BRANCH;
+    if (rightmost && i == n && total >= 3)
+        at = branch ? total - 2 : total - 1;
+    else if (!choose_split(cells, total, branch, P - hdr_size(d), &at)) {
+        free(cells);
+        return pager_error(pager_txn_pager(m->t), BLAZEDB_INTERNAL_ERROR,
+                           "btree: no split point for page %u", (unsigned)pg->pgno);
+    }
+    Page *rp;
+    int rc = pager_alloc(m->t, &rp);
+    if (rc != BLAZEDB_OK) {
+        free(cells);
+        return rc;
+    }
+    size_t kl;
+    const uint8_t *k;
+    if (branch) {
+        k = cell_key(BT_BRANCH, cells[at].p, &kl);
+        memcpy(sp->key, k, kl);
+        sp->klen = kl;
+        node_build(rp->data, P, BT_BRANCH, cells + at + 1, total - at - 1,
+                   rd_ref(cells[at].p + 2));
+        node_build(m->scratch, P, BT_BRANCH, cells, at, branch_child(d, 0));
+    } else {
+        size_t al;
+        const uint8_t *a = cell_key(BT_LEAF, cells[at - 1].p, &al);
+        k = cell_key(BT_LEAF, cells[at].p, &kl);
+        sp->klen = sep_len(a, al, k, kl);
+        memcpy(sp->key, k, sp->klen);
+        node_build(rp->data, P, BT_LEAF, cells + at, total - at, mkref(0, 0));
+        node_build(m->scratch, P, BT_LEAF, cells, at, mkref(0, 0));
+    }
+    memcpy(d, m->scratch, P);
+    sp->right = page_ref(rp);
+    sp->have = 1;
+    pager_unpin(m->t, rp);
+    free(cells);
+    return BLAZEDB_OK;
+}
+
+static size_t make_bcell(uint8_t *out, const uint8_t *key, size_t klen, PageRef child)
+{
+    wr16(out, klen);
+    wr_ref(out + 2, child);
+    memcpy(out + BCELL_HDR, key, klen);
+    return BCELL_HDR + klen;
+}
+
+/* The root split: a new root branch above the two halves. */
+static int new_root(Mod *m, const Split *sp)
+{
+    Page *r;
+    int rc = pager_alloc(m->t, &r);
+    if (rc != BLAZEDB_OK)
+        return rc;
+    node_init(r->data, m->P, BT_BRANCH);
+    wr_ref(r->data + 12, m->root->root);
+    uint8_t cell[BCELL_HDR + BTREE_MAX_KEY];
+    size_t len = make_bcell(cell, sp->key, sp->klen, sp->right);
+    node_insert(r->data, m->P, 0, cell, len, m->scratch);
+    m->root->root = page_ref(r);
+    pager_unpin(m->t, r);
+    return BLAZEDB_OK;
+}
+
+/* An empty root leaf empties the tree; a root branch with one child is
+ * replaced by that child. */
+static int collapse_root(Mod *m)
+{
+    Page *r = m->path[0];
+    if (!r || nkeys(r->data) > 0)
+        return BLAZEDB_OK;
+    PageRef old = page_ref(r);
+    PageRef repl = r->data[0] == BT_BRANCH ? branch_child(r->data, 0) : mkref(0, 0);
+    pager_unpin(m->t, r);
+    m->path[0] = NULL;
+    m->root->root = repl;
+    return pager_free(m->t, old);
+}
+
+/* Child idx[pl] of path[pl] (pinned writable at path[pl+1]) is under a quarter
+ * full: merge it with a sibling, or move cells over from the sibling.  The
+ * parent loses a key (merge) or has a separator replaced, which may split it
+ * (sp). */
+static int rebalance(Mod *m, int pl, Split *sp)
+{
+    PagerTxn *t = m->t;
+    size_t P = m->P;
+    Page *par = m->path[pl], *child = m->path[pl + 1];
+    uint8_t *pd = par->data;
+    unsigned n = nkeys(pd), ci = m->idx[pl];
+    sp->have = 0;
+    if (n == 0)
+        return BLAZEDB_OK;
+    unsigned li = ci < n ? ci : ci - 1;      /* left of the pair; key li separates */
+    int child_left = li == ci;
+    PageRef sref = branch_child(pd, child_left ? ci + 1 : ci - 1);
+    Page *sib;
+    int rc = get_node(t, sref, P, &sib);
+    if (rc != BLAZEDB_OK)
+        return rc;
+    int type = child->data[0];
+    if (sib->data[0] != type) {
+        pager_unpin(t, sib);
+        return corrupt(t, "siblings of different kinds", sref.pgno);
+    }
+    int branch = type == BT_BRANCH;
+    size_t cap = P - hdr_size(child->data);
+    size_t sepkl;
+    const uint8_t *sepk = cell_key(BT_BRANCH, cell_at(pd, li), &sepkl);
+    size_t need = node_used(child->data, P) + node_used(sib->data, P) +
+                  (branch ? BCELL_HDR + sepkl + 2 : 0);
+    uint8_t cellbuf[BCELL_HDR + BTREE_MAX_KEY];
+
+    if (need <= cap) {
+        /* Merge the right page into the left one. */
+        Page *L = child, *R = sib;
+        if (!child_left) {
+            rc = pager_dirty(t, sib, &L);
+            if (rc != BLAZEDB_OK) {
+                pager_unpin(t, sib);
+                return rc;
+            }
+            sib = L;
+            branch_set_child(pd, li, page_ref(L));
+            R = child;
+        }
+        uint8_t *ld = L->data;
+        const uint8_t *rd = R->data;
+        if (branch) {
+            size_t len = make_bcell(cellbuf, sepk, sepkl, branch_child(rd, 0));
+            node_insert(ld, P, nkeys(ld), cellbuf, len, m->scratch);
+        }
+        unsigned rn = nkeys(rd);
+        for (unsigned j = 0; j < rn; j++) {
+            const uint8_t *c = cell_at(rd, j);
+            node_insert(ld, P, nkeys(ld), c, cell_len(type, c), m->scratch);
+        }
+        PageRef rref = page_ref(R);
+        if (R == child)
+            m->path[pl + 1] = NULL;
+        else
+            sib = NULL;
+        pager_unpin(t, R);
+        node_remove(pd, P, li);             /* drops child li+1 = R */
+        rc = pager_free(t, rref);
+        pager_unpin(t, sib);
+        return rc;
+    }
+
+    /* Redistribute the cells of both pages evenly. */
+    Page *ds;
+    rc = pager_dirty(t, sib, &ds);
+    if (rc != BLAZEDB_OK) {
+        pager_unpin(t, sib);
+        return rc;
+    }
+    sib = ds;
+    branch_set_child(pd, child_left ? ci + 1 : ci - 1, page_ref(sib));
+    Page *L = child_left ? child : sib, *R = child_left ? sib : child;
+    unsigned ln = nkeys(L->data), rn = nkeys(R->data);
+    unsigned total = ln + rn + (branch ? 1 : 0), at = 0;
+    Cell *cells = malloc(total * sizeof *cells);
+    uint8_t *big = malloc(2 * P + BCELL_HDR + sepkl);
+    if (!cells || !big) {
+        free(cells);
+        free(big);
+        pager_unpin(t, sib);
+        return nomem(t);
+    }
+    size_t pos = 0;
+    unsigned k = 0;
+    for (unsigned j = 0; j < ln; j++, k++) {
+        const uint8_t *c = cell_at(L->data, j);
+        cells[k].n = cell_len(type, c);
+        memcpy(big + pos, c, cells[k].n);
+        cells[k].p = big + pos;
+        pos += cells[k].n;
+    }
+    if (branch) {
+        cells[k].n = make_bcell(big + pos, sepk, sepkl, branch_child(R->data, 0));
+        cells[k].p = big + pos;
+        pos += cells[k].n;
+        k++;
+    }
+    for (unsigned j = 0; j < rn; j++, k++) {
+        const uint8_t *c = cell_at(R->data, j);
+        cells[k].n = cell_len(type, c);
+        memcpy(big + pos, c, cells[k].n);
+        cells[k].p = big + pos;
+        pos += cells[k].n;
+    }
+    if (!choose_split(cells, total, branch, cap, &at)) {
+        rc = pager_error(pager_txn_pager(t), BLAZEDB_INTERNAL_ERROR,
+                         "btree: no split point when rebalancing page %u",
+                         (unsigned)L->pgno);
+        goto out;
+    }
+    size_t nkl;
+    const uint8_t *nk;
+    if (branch) {
+        nk = cell_key(BT_BRANCH, cells[at].p, &nkl);
+        PageRef lm = branch_child(L->data, 0);
+        node_build(m->scratch, P, BT_BRANCH, cells, at, lm);
+        memcpy(L->data, m->scratch, P);
+        node_build(m->scratch, P, BT_BRANCH, cells + at + 1, total - at - 1,
+                   rd_ref(cells[at].p + 2));
+        memcpy(R->data, m->scratch, P);
+    } else {
+        size_t al;
+        const uint8_t *a = cell_key(BT_LEAF, cells[at - 1].p, &al);
+        nk = cell_key(BT_LEAF, cells[at].p, &nkl);
+        nkl = sep_len(a, al, nk, nkl);
+        node_build(m->scratch, P, BT_LEAF, cells, at, mkref(0, 0));
+        memcpy(L->data, m->scratch, P);
+        node_build(m->scratch, P, BT_LEAF, cells + at, total - at, mkref(0, 0));
+        memcpy(R->data, m->scratch, P);
+    }
+    node_remove(pd, P, li);
+    size_t len = make_bcell(cellbuf, nk, nkl, page_ref(R));
+    rc = node_put(m, par, li, cellbuf, len, sp, 0);
+out:
+    free(cells);
+    free(big);
+    pager_unpin(t, sib);
+    return rc;
+}
+
+/* Walks up from level l after the node there changed: inserts separators of
+ * splits into parents, rebalances under-full nodes, grows or shrinks the
+ * root.  `shrunk`: the node at level l may have lost bytes (only such nodes
+ * are checked for under-filling, so that the lone cell of a fresh right page
+ * after an append split is not immediately re-balanced away). */
+static int fix_up(Mod *m, int l, Split *a, Split *b, int shrunk)
+{
+    Split *sp = a, *up = b;
+    for (;;) {
+        int rc;
+        if (sp->have) {
+            if (l == 0)
+                return new_root(m, sp);
+            uint8_t cell[BCELL_HDR + BTREE_MAX_KEY];
+            size_t len = make_bcell(cell, sp->key, sp->klen, sp->right);
+            rc = node_put(m, m->path[l - 1], m->idx[l - 1], cell, len, up,
+                          mod_rightmost(m, l - 1));
+            shrunk = 0;
+        } else {
+            if (!shrunk)
+                return BLAZEDB_OK;
+            if (l == 0)
+                return collapse_root(m);
+            const uint8_t *d = m->path[l]->data;
+            if (node_used(d, m->P) >= (m->P - hdr_size(d)) / 4)
+                return BLAZEDB_OK;
+            rc = rebalance(m, l - 1, up);
+            shrunk = 1;
+        }
+        if (rc != BLAZEDB_OK)
+            return rc;
+        Split *tmp = sp;
+        sp = up;
+        up = tmp;
+        l--;
+    }
+}
+
+static int check_write_args(PagerTxn *t, const void *root, const void *key, size_t klen)
+{
+    if (!t || !root || !key || klen == 0)
+        return BLAZEDB_INVALID_ARGUMENT;
+    if (!pager_txn_is_write(t))
+        return pager_error(pager_txn_pager(t), BLAZEDB_READONLY,
+                           "btree: write in a read transaction");
+    if (klen > btree_max_key(pager_txn_pager(t)))
+        return pager_error(pager_txn_pager(t), BLAZEDB_TOO_BIG,
+                           "btree: key of %zu bytes is over the limit of %zu", klen,
+                           btree_max_key(pager_txn_pager(t)));
+    return BLAZEDB_OK;
+}
+
+int btree_put(PagerTxn *t, PagerRoot *root, const void *key, size_t klen,
+              const void *val, size_t vlen, int *replaced)
+{
+    if (replaced)
+        *replaced = 0;
+    int rc = check_write_args(t, root, key, klen);
+    if (rc != BLAZEDB_OK)
+        return rc;
+    if (!val && vlen)
+        return BLAZEDB_INVALID_ARGUMENT;
+    Pager *p = pager_txn_pager(t);
+    if (vlen > BTREE_MAX_VALUE)
+        return pager_error(p, BLAZEDB_TOO_BIG, "btree: value of %zu bytes is over the limit",
+                           vlen);
+
+    Mod m;
+    if ((rc = mod_init(&m, t, root)) != BLAZEDB_OK)
+        return rc;
+    Split sa, sb;
+    sa.have = sb.have = 0;
+    int ovf = vlen > btree_inline_max_value(p, klen);
+    size_t clen = LCELL_HDR + klen + (ovf ? REF_SIZE : vlen);
+    uint8_t *cell = malloc(clen);
+    PageRef old_ovf = mkref(0, 0);
+    uint32_t old_vlen = 0;
+    if (!cell) {
+        mod_done(&m);
+        return nomem(t);
+    }
+    wr16(cell, klen);
+    cell[2] = ovf ? LCELL_OVF : 0;
+    wr32(cell + 3, (uint32_t)vlen);
+    memcpy(cell + LCELL_HDR, key, klen);
+    if (ovf) {
+        PageRef first;
+        rc = ovf_write(t, m.P, val, vlen, &first);
+        if (rc != BLAZEDB_OK)
+            goto out;
+        wr_ref(cell + LCELL_HDR + klen, first);
+    } else if (vlen) {
+        memcpy(cell + LCELL_HDR + klen, val, vlen);
+    }
+
+    if (root->root.pgno == 0) {
+        Page *lf;
+        rc = pager_alloc(t, &lf);
+        if (rc != BLAZEDB_OK)
+            goto out;
+        node_init(lf->data, m.P, BT_LEAF);
+        node_insert(lf->data, m.P, 0, cell, clen, m.scratch);
+        root->root = page_ref(lf);
+        root->count = 1;
+        pager_unpin(t, lf);
+        goto out;
+    }
+
+    int exact;
+    rc = descend(t, m.P, root->root, TO_KEY, key, klen, m.path, m.idx, &m.depth, &exact);
+    if (rc == BLAZEDB_OK)
+        rc = cow_path(&m);
+    if (rc != BLAZEDB_OK)
+        goto out;
+    Page *leaf = m.path[m.depth - 1];
+    unsigned i = m.idx[m.depth - 1];
+    if (exact) {
+        const uint8_t *oc = cell_at(leaf->data, i);
+        if (oc[2] & LCELL_OVF) {
+            old_ovf = rd_ref(oc + LCELL_HDR + rd16(oc));
+            old_vlen = rd32(oc + 3);
+        }
+        node_remove(leaf->data, m.P, i);
+        if (replaced)
+            *replaced = 1;
+    } else {
+        root->count++;
+    }
+    rc = node_put(&m, leaf, i, cell, clen, &sa, mod_rightmost(&m, m.depth - 1));
+    if (rc == BLAZEDB_OK)
+        rc = fix_up(&m, m.depth - 1, &sa, &sb, exact);
+    if (rc == BLAZEDB_OK && old_ovf.pgno)
+        rc = ovf_walk(t, m.P, old_ovf, old_vlen, NULL, NULL, NULL, 1);
+out:
+    free(cell);
+    mod_done(&m);
+    return rc;
+}
+
+int btree_delete(PagerTxn *t, PagerRoot *root, const void *key, size_t klen, int *found)
+{
+    if (found)
+        *found = 0;
+    int rc = check_write_args(t, root, key, klen);
+    if (rc == BLAZEDB_TOO_BIG)
+        return BLAZEDB_OK;          /* such a key cannot be present */
+    if (rc != BLAZEDB_OK)
+        return rc;
+    if (root->root.pgno == 0)
+        return BLAZEDB_OK;
+    Mod m;
+    if ((rc = mod_init(&m, t, root)) != BLAZEDB_OK)
+        return rc;
+    Split sa, sb;
+    sa.have = sb.have = 0;
+    int exact;
+    rc = descend(t, m.P, root->root, TO_KEY, key, klen, m.path, m.idx, &m.depth, &exact);
+    if (rc != BLAZEDB_OK || !exact)
+        goto out;
+    if ((rc = cow_path(&m)) != BLAZEDB_OK)
+        goto out;
+    Page *leaf = m.path[m.depth - 1];
+    unsigned i = m.idx[m.depth - 1];
+    const uint8_t *oc = cell_at(leaf->data, i);
+    PageRef old_ovf = mkref(0, 0);
+    uint32_t old_vlen = rd32(oc + 3);
+    if (oc[2] & LCELL_OVF)
+        old_ovf = rd_ref(oc + LCELL_HDR + rd16(oc));
+    node_remove(leaf->data, m.P, i);
+    if (root->count)
+        root->count--;
+    if (found)
+        *found = 1;
+    rc = fix_up(&m, m.depth - 1, &sa, &sb, 1);
+    if (rc == BLAZEDB_OK && old_ovf.pgno)
+        rc = ovf_walk(t, m.P, old_ovf, old_vlen, NULL, NULL, NULL, 1);
+out:
+    mod_done(&m);
+    return rc;
+}
+
+static int drop_rec(PagerTxn *t, size_t P, PageRef ref, int depth)
+{
+    if (depth >= BT_MAXD)
+        return corrupt(t, "tree too deep", ref.pgno);
+    Page *pg;
+    int rc = get_node(t, ref, P, &pg);
+    if (rc != BLAZEDB_OK)
+        return rc;
+    const uint8_t *d = pg->data;
+    unsigned n = nkeys(d);
+    if (d[0] == BT_LEAF) {
+        for (unsigned i = 0; i < n && rc == BLAZEDB_OK; i++) {
+            const uint8_t *c = cell_at(d, i);
+            if (c[2] & LCELL_OVF)
+                rc = ovf_walk(t, P, rd_ref(c + LCELL_HDR + rd16(c)), rd32(c + 3), NULL,
+                              NULL, NULL, 1);
+        }
+    } else {
+        for (unsigned i = 0; i <= n && rc == BLAZEDB_OK; i++)
+            rc = drop_rec(t, P, branch_child(d, i), depth + 1);
+    }
+    pager_unpin(t, pg);
+    if (rc == BLAZEDB_OK)
+        rc = pager_free(t, ref);
+    return rc;
+}
+
+int btree_drop(PagerTxn *t, PagerRoot *root)
+{
+    if (!t || !root)
+        return BLAZEDB_INVALID_ARGUMENT;
+    if (!pager_txn_is_write(t))
+        return pager_error(pager_txn_pager(t), BLAZEDB_READONLY,
+                           "btree: write in a read transaction");
+    if (root->root.pgno == 0) {
+        root->count = 0;
+        return BLAZEDB_OK;
+    }
+    int rc = drop_rec(t, pager_payload_size(pager_txn_pager(t)), root->root, 0);
+    if (rc == BLAZEDB_OK) {
+        root->root = mkref(0, 0);
+        root->count = 0;
+    }
+    return rc;
+}
+
+/* ---- cursors ---------------------------------------------------------------- */
+
+struct BtCursor {
+    PagerTxn *t;
+    PagerRoot *root;
+    size_t P;
+    int depth;                  /* 0: unpositioned */
+    Page *pg[BT_MAXD];
+    unsigned idx[BT_MAXD];
+    uint64_t seq;               /* pager_txn_change_seq when positioned */
+    size_t klen;
+    uint8_t key[BTREE_MAX_KEY]; /* copy of the current key (for re-seeks) */
+    uint8_t *vbuf;              /* assembled overflow value */
+    size_t vcap;
+    int vbuf_ok;                /* vbuf holds the current entry's value */
+};
+
+int btc_open(PagerTxn *t, PagerRoot *root, BtCursor **out)
+{
+    if (out)
+        *out = NULL;
+    if (!t || !root || !out)
+        return BLAZEDB_INVALID_ARGUMENT;
+    BtCursor *c = calloc(1, sizeof *c);
+    if (!c)
+        return nomem(t);
+    c->t = t;
+    c->root = root;
+    c->P = pager_payload_size(pager_txn_pager(t));
+    *out = c;
+    return BLAZEDB_OK;
+}
+
+static void cur_release(BtCursor *c)
+{
+    for (int i = 0; i < c->depth; i++)
+        pager_unpin(c->t, c->pg[i]);
+    c->depth = 0;
+    c->vbuf_ok = 0;
+}
+
+void btc_close(BtCursor *c)
+{
+    if (!c)
+        return;
+    cur_release(c);
+    free(c->vbuf);
+    free(c);
+}
+
+int btc_valid(const BtCursor *c) { return c && c->depth > 0; }
+
+/* Records the current entry (key copy and change counter). */
+static void cur_mark(BtCursor *c)
+{
+    const uint8_t *d = c->pg[c->depth - 1]->data;
+    size_t kl;
+    const uint8_t *k = cell_key(BT_LEAF, cell_at(d, c->idx[c->depth - 1]), &kl);
+    memcpy(c->key, k, kl);
+    c->klen = kl;
+    c->seq = pager_txn_change_seq(c->t);
+    c->vbuf_ok = 0;
+}
+
+/* Finishes a movement: marks the position, or releases on error/end. */
+static int cur_finish(BtCursor *c, int rc)
+{
+    if (rc == BLAZEDB_OK)
+        cur_mark(c);
+    else
+        cur_release(c);
+    return rc;
+}
+
+/* Pins the path down from `ref` to its first (TO_FIRST) or last (TO_LAST)
+ * leaf entry, appending to the cursor's stack. */
+static int cur_down(BtCursor *c, PageRef ref, int mode)
+{
+    return descend(c->t, c->P, ref, mode, NULL, 0, c->pg, c->idx, &c->depth, NULL);
+}
+
+/* The leaf is exhausted (idx == nkeys): moves to the first entry of the next
+ * leaf.  NOT_FOUND at the end of the tree. */
+static int cur_next_leaf(BtCursor *c)
+{
+    for (;;) {
+        pager_unpin(c->t, c->pg[--c->depth]);
+        if (c->depth == 0)
+            return BLAZEDB_NOT_FOUND;
+        int l = c->depth - 1;
+        if (c->idx[l] < nkeys(c->pg[l]->data)) {
+            c->idx[l]++;
+            return cur_down(c, branch_child(c->pg[l]->data, c->idx[l]), TO_FIRST);
+        }
+    }
+}
+
+/* Moves to the last entry of the previous leaf.  NOT_FOUND at the start. */
+static int cur_prev_leaf(BtCursor *c)
+{
+    for (;;) {
+        pager_unpin(c->t, c->pg[--c->depth]);
+        if (c->depth == 0)
+            return BLAZEDB_NOT_FOUND;
+        int l = c->depth - 1;
+        if (c->idx[l] > 0) {
+            c->idx[l]--;
+            return cur_down(c, branch_child(c->pg[l]->data, c->idx[l]), TO_LAST);
+        }
+    }
+}
+
+static int cur_seek(BtCursor *c, const uint8_t *key, size_t klen, int le, int *exact)
+{
+    int ex = 0;
+    if (exact)
+        *exact = 0;
+    cur_release(c);
+    if (!key || klen == 0)
+        return BLAZEDB_INVALID_ARGUMENT;
+    if (c->root->root.pgno == 0)
+        return BLAZEDB_NOT_FOUND;
+    int rc = descend(c->t, c->P, c->root->root, TO_KEY, key, klen, c->pg, c->idx,
+                     &c->depth, &ex);
+    if (rc == BLAZEDB_OK) {
+        int l = c->depth - 1;
+        unsigned n = nkeys(c->pg[l]->data);
+        if (le && !ex) {
+            if (c->idx[l] == 0)
+                rc = cur_prev_leaf(c);
+            else
+                c->idx[l]--;
+        } else if (!le && c->idx[l] >= n) {
+            rc = cur_next_leaf(c);
+        }
+    }
+    if (exact)
+        *exact = ex;
+    return cur_finish(c, rc);
+}
+
+int btc_seek(BtCursor *c, const void *key, size_t klen, int *exact)
+{
+    if (!c)
+        return BLAZEDB_INVALID_ARGUMENT;
+    return cur_seek(c, key, klen, 0, exact);
+}
+
+int btc_seek_le(BtCursor *c, const void *key, size_t klen, int *exact)
+{
+    if (!c)
+        return BLAZEDB_INVALID_ARGUMENT;
+    return cur_seek(c, key, klen, 1, exact);
+}
+
+static int cur_end(BtCursor *c, int mode)
+{
+    if (!c)
+        return BLAZEDB_INVALID_ARGUMENT;
+    cur_release(c);
+    if (c->root->root.pgno == 0)
+        return BLAZEDB_NOT_FOUND;
+    return cur_finish(c, cur_down(c, c->root->root, mode));
+}
+
+int btc_first(BtCursor *c) { return cur_end(c, TO_FIRST); }
+int btc_last(BtCursor *c) { return cur_end(c, TO_LAST); }
+
+/* If the transaction changed any tree since the cursor was positioned,
+ * re-seeks to the remembered key (>= for le == 0, <= for le == 1).  *same
+ * says whether the cursor is still on that very key. */
+static int cur_restore(BtCursor *c, int le, int *same)
+{
+    *same = 1;
+    if (c->depth == 0)
+        return BLAZEDB_NOT_FOUND;
+    if (pager_txn_change_seq(c->t) == c->seq)
+        return BLAZEDB_OK;
+    uint8_t key[BTREE_MAX_KEY];
+    size_t klen = c->klen;
+    memcpy(key, c->key, klen);
+    int exact;
+    int rc = cur_seek(c, key, klen, le, &exact);
+    *same = rc == BLAZEDB_OK && exact;
+    return rc;
+}
+
+int btc_next(BtCursor *c)
+{
+    if (!c)
+        return BLAZEDB_INVALID_ARGUMENT;
+    int same;
+    int rc = cur_restore(c, 0, &same);
+    if (rc != BLAZEDB_OK || !same)
+        return rc;
+    int l = c->depth - 1;
+    c->idx[l]++;
+    if (c->idx[l] < nkeys(c->pg[l]->data))
+        return cur_finish(c, BLAZEDB_OK);
+    return cur_finish(c, cur_next_leaf(c));
+}
+
+int btc_prev(BtCursor *c)
+{
+    if (!c)
+        return BLAZEDB_INVALID_ARGUMENT;
+    int same;
+    int rc = cur_restore(c, 1, &same);
+    if (rc != BLAZEDB_OK || !same)
+        return rc;
+    int l = c->depth - 1;
+    if (c->idx[l] > 0) {
+        c->idx[l]--;
+        return cur_finish(c, BLAZEDB_OK);
+    }
+    return cur_finish(c, cur_prev_leaf(c));
+}
+
+int btc_key(BtCursor *c, const void **key, size_t *klen)
+{
+    if (!c || !key || !klen)
+        return BLAZEDB_INVALID_ARGUMENT;
+    int same;
+    int rc = cur_restore(c, 0, &same);
+    if (rc != BLAZEDB_OK)
+        return rc;
+    *key = c->key;
+    *klen = c->klen;
+    return BLAZEDB_OK;
+}
+
+int btc_value(BtCursor *c, const void **val, size_t *vlen)
+{
+    if (!c || !val || !vlen)
+        return BLAZEDB_INVALID_ARGUMENT;
+    int same;
+    int rc = cur_restore(c, 0, &same);
+    if (rc != BLAZEDB_OK)
+        return rc;
+    const uint8_t *cl = cell_at(c->pg[c->depth - 1]->data, c->idx[c->depth - 1]);
+    size_t kl = rd16(cl);
+    uint32_t n = rd32(cl + 3);
+    if (!(cl[2] & LCELL_OVF)) {
+        *val = cl + LCELL_HDR + kl;
+        *vlen = n;
+        return BLAZEDB_OK;
+    }
+    if (!c->vbuf_ok) {
+        if (c->vcap < n) {
+            uint8_t *nb = realloc(c->vbuf, n);
+            if (!nb)
+                return nomem(c->t);
+            c->vbuf = nb;
+            c->vcap = n;
+        }
+        rc = ovf_walk(c->t, c->P, rd_ref(cl + LCELL_HDR + kl), n, c->vbuf, NULL, NULL, 0);
+        if (rc != BLAZEDB_OK)
+            return rc;
+        c->vbuf_ok = 1;
+    }
+    *val = c->vbuf;
+    *vlen = n;
+    return BLAZEDB_OK;
+}
+
+/* ---- structure check -------------------------------------------------------- */
+
+typedef struct {
+    PagerTxn *t;
+    size_t P, maxkey;
+    void (*visit)(Pgno, void *);
+    void *arg;
+    int leaf_depth;
+    uint64_t count;
+} Chk;
+
+static int chk_node(Chk *k, PageRef ref, int depth, const uint8_t *lo, size_t lol,
+                    const uint8_t *hi, size_t hil)
+{
+    PagerTxn *t = k->t;
+    if (depth >= BT_MAXD)
+        return corrupt(t, "tree too deep", ref.pgno);
+    Page *pg;
+    int rc = get_node(t, ref, k->P, &pg);
+    if (rc != BLAZEDB_OK)
+        return rc;
+    if (k->visit)
+        k->visit(ref.pgno, k->arg);
+    const uint8_t *d = pg->data;
+    int type = d[0];
+    unsigned n = nkeys(d);
+    const char *bad = NULL;
+    size_t sum = 0;
+    for (unsigned i = 0; i < n; i++)
+        sum += cell_len(type, cell_at(d, i));
+    if (n == 0)
+        bad = "page has no keys";
+    else if (sum + rd16(d + 6) != k->P - rd16(d + 4))
+        bad = "cell area does not add up (overlapping cells)";
+    const uint8_t *pk = lo;
+    size_t pkl = lol;
+    for (unsigned i = 0; i < n && !bad; i++) {
+        size_t kl;
+        const uint8_t *key = cell_key(type, cell_at(d, i), &kl);
+        if (kl > k->maxkey)
+            bad = "key longer than the limit";
+        else if (pk && (i > 0 ? keycmp(pk, pkl, key, kl) >= 0 : keycmp(pk, pkl, key, kl) > 0))
+            bad = "keys out of order";
+        else if (hi && keycmp(key, kl, hi, hil) >= 0)
+            bad = "key beyond its parent's separator";
+        pk = key;
+        pkl = kl;
+    }
+    if (!bad && type == BT_LEAF) {
+        if (k->leaf_depth < 0)
+            k->leaf_depth = depth;
+        else if (k->leaf_depth != depth)
+            bad = "leaves at different depths";
+    }
+    if (bad) {
+        pager_unpin(t, pg);
+        return corrupt(t, bad, ref.pgno);
+    }
+    if (type == BT_LEAF) {
+        k->count += n;
+        for (unsigned i = 0; i < n && rc == BLAZEDB_OK; i++) {
+            const uint8_t *c = cell_at(d, i);
+            if (c[2] & LCELL_OVF)
+                rc = ovf_walk(t, k->P, rd_ref(c + LCELL_HDR + rd16(c)), rd32(c + 3), NULL,
+                              k->visit, k->arg, 0);
+        }
+    } else {
+        for (unsigned i = 0; i <= n && rc == BLAZEDB_OK; i++) {
+            size_t l1 = lol, h1 = hil;
+            const uint8_t *lk = lo, *hk = hi;
+            if (i > 0)
+                lk = cell_key(BT_BRANCH, cell_at(d, i - 1), &l1);
+            if (i < n)
+                hk = cell_key(BT_BRANCH, cell_at(d, i), &h1);
+            rc = chk_node(k, branch_child(d, i), depth + 1, lk, l1, hk, h1);
+        }
+    }
+    pager_unpin(t, pg);
+    return rc;
+}
+
+int btree_check(PagerTxn *t, const PagerRoot *root, void (*visit)(Pgno pgno, void *arg),
+                void *arg)
+{
+    if (!t || !root)
+        return BLAZEDB_INVALID_ARGUMENT;
+    Chk k;
+    k.t = t;
+    k.P = pager_payload_size(pager_txn_pager(t));
+    k.maxkey = btree_max_key(pager_txn_pager(t));
+    k.visit = visit;
+    k.arg = arg;
+    k.leaf_depth = -1;
+    k.count = 0;
+    if (root->root.pgno != 0) {
+        int rc = chk_node(&k, root->root, 0, NULL, 0, NULL, 0);
+        if (rc != BLAZEDB_OK)
+            return rc;
+    }
+    if (k.count != root->count)
+        return pager_error(pager_txn_pager(t), BLAZEDB_CORRUPT,
+                           "btree: tree holds %llu entries but its root says %llu",
+                           (unsigned long long)k.count, (unsigned long long)root->count);
+    return BLAZEDB_OK;
+}
