@@ -1390,6 +1390,8 @@ int btc_prev(BtCursor *c)
     return cur_finish(c, cur_prev_leaf(c));
 }
 
+/* btc_key/btc_value: if the current entry was deleted since the cursor was
+ * positioned, the cursor moves to its successor and returns that one. */
 int btc_key(BtCursor *c, const void **key, size_t *klen)
 {
     if (!c || !key || !klen)

@@ -121,6 +121,10 @@ struct PagerTxn {
     Pgno *pool;
     size_t npool, cpool;
     int in_refill;
+    /* Dirty pages freed in this txn: kept until it ends, because a cursor
+     * may still hold them (their page numbers may meanwhile be reused). */
+    DirtyPage **grave;
+    size_t ngrave, cgrave;
 };
 
 static _Thread_local uint8_t tl_raw[65536];
@@ -509,7 +513,17 @@ int pager_free(PagerTxn *t, PageRef ref)
         DirtyPage *d = dm_remove(&t->dirty, ref.pgno);
         if (!d)
             return pager_error(p, BLAZEDB_CORRUPT, "double free of page %u", ref.pgno);
-        dirty_page_free(d);
+        if (t->ngrave == t->cgrave) {
+            size_t nc = t->cgrave ? t->cgrave * 2 : 16;
+            DirtyPage **ng = realloc(t->grave, nc * sizeof *ng);
+            if (!ng) {
+                dm_put(&t->dirty, d);
+                return pager_error(p, BLAZEDB_NOMEM, "out of memory");
+            }
+            t->grave = ng;
+            t->cgrave = nc;
+        }
+        t->grave[t->ngrave++] = d;
         if (push_pgno(&t->pool, &t->npool, &t->cpool, ref.pgno))
             return pager_error(p, BLAZEDB_NOMEM, "out of memory");
         return BLAZEDB_OK;
@@ -522,6 +536,7 @@ int pager_free(PagerTxn *t, PageRef ref)
 int pager_dirty(PagerTxn *t, Page *pg, Page **out)
 {
     if (pager_is_dirty(t, pg)) {
+        t->change_seq++; /* the caller is about to modify it: cursors must notice */
         *out = pg;
         return BLAZEDB_OK;
     }
@@ -791,6 +806,9 @@ static int recover(Pager *p, int reset_slots)
 
 static void txn_free(PagerTxn *t)
 {
+    for (size_t i = 0; i < t->ngrave; i++)
+        dirty_page_free(t->grave[i]);
+    free(t->grave);
     dm_free(&t->dirty);
     free(t->freed);
     free(t->pool);
