@@ -161,7 +161,13 @@ help:
 
 # ---- building blocks (no dependency check) ------------------------------------
 lib: $(LIB_A) $(B)/libblazedb.so $(B)/blazedb.pc
-tests: $(TEST_BINS)
+tests: $(TEST_BINS) $(B)/tests/test_readme
+
+# The README's example, checked as a test (see scripts/check-readme.sh).
+$(B)/tests/test_readme: scripts/check-readme.sh $(LIB_A) README.md examples/kv_tour.c
+	@mkdir -p $(@D)
+	printf '#!/bin/sh\nexec bash "%s/scripts/check-readme.sh" "%s" "%s"\n' "$(CURDIR)" "$(CURDIR)" "$(CURDIR)/$(B)" > $@
+	chmod +x $@
 fuzzers: $(FUZZ_BINS)
 bench-bin: $(BENCH_BIN)
 
