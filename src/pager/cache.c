@@ -135,6 +135,7 @@ int cache_fetch(Cache *c, Pgno pgno, uint64_t ctr, CacheEntry **out)
             /* stale version: recycle the entry for the wanted one */
             lru_unlink(e);
             e->page.ctr = ctr;
+            e->page.checked = 0;
             e->state = CACHE_LOADING;
             e->refs = 1;
             pthread_mutex_unlock(&c->mu);

@@ -46,6 +46,10 @@ typedef struct Page {
     Pgno pgno;
     uint64_t ctr;
     uint8_t *data;
+    /* Set (atomically, relaxed) by the layer above once it has validated the
+     * page's structure; the pager clears it whenever it loads a version from
+     * disk, so a committed page is validated once, not at every visit. */
+    uint8_t checked;
 } Page;
 
 /* Bytes reserved at the end of every on-disk page for the seal trailer. */
