@@ -126,7 +126,8 @@ fuzz:
 	    dict=; [ -f fuzz/$$f.dict ] && dict=-dict=fuzz/$$f.dict; \
 	    echo "=== fuzz $$f for $(FUZZ_SECONDS)s (corpus fuzz/corpus/$$f, crashes in fuzz/artifacts/$$f/)"; \
 	    build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	        -artifact_prefix=fuzz/artifacts/$$f/ $$dict fuzz/corpus/$$f </dev/null \
+	        -artifact_prefix=fuzz/artifacts/$$f/ $$dict fuzz/corpus/$$f \
+	        $$( [ -d fuzz/seeds/$$f ] && echo fuzz/seeds/$$f ) </dev/null \
 	        || { echo "--- FAIL fuzz $$f"; rc=1; }; \
 	done; exit $$rc
 endif

@@ -31,6 +31,7 @@ static void fz_options(BlazeDBOptions *o, int plaintext)
     o->kdf_iterations = 1;
     o->page_size = FZ_PAGE;
     o->busy_timeout_ms = 10;
+    o->cache_size = 256 << 10;
     if (plaintext)
         o->flags |= BLAZEDB_OPEN_PLAINTEXT;
 }

@@ -40,18 +40,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t *img = wal + (i + 1) * FZ_PAGE;
         uint8_t *tr = img + FZ_PAGE - PAGER_TRAILER;
         uint8_t kind = c[0] % 4 == 3 ? c[0] : (c[0] % 2 ? PAGE_KIND_COMMIT : PAGE_KIND_DATA);
-        uint64_t ctr = get_le64(c + 5) % 64;
-        Pgno pgno = get_le32(c + 1) % 256;
+        /* ids above the pristine database's (about 490) so that recovery
+         * takes the log's commits; small ranges so the fuzzer can make a
+         * commit's roots refer to data frames it wrote */
+        uint64_t ctr = 1000 + c[5] % 32;
+        Pgno pgno = 3 + c[1] % 64;
         memcpy(img, c + 13, CHUNK - 13);
         if (kind == PAGE_KIND_COMMIT) {
             PagerMeta m;
             memset(&m, 0, sizeof m);
             m.txnid = ctr;
-            m.npages = 3 + get_le32(c + 13) % 300;
+            m.npages = 3 + get_le32(c + 13) % 600;
             m.free_pages = c[17];
             for (int r = 0; r < 3; r++) {
-                m.roots[r].root.pgno = c[18 + r] % 2 ? 0 : 3 + c[21 + r] % 290;
-                m.roots[r].root.ctr = c[24 + r] % 64;
+                m.roots[r].root.pgno = c[18 + r] % 2 ? 0 : 3 + c[21 + r] % 64;
+                m.roots[r].root.ctr = 1000 + c[24 + r] % 32;
                 m.roots[r].count = c[27 + r];
             }
             memset(img, 0, FZ_PAGE - PAGER_TRAILER);

@@ -95,10 +95,14 @@ typedef enum {
 BLAZEDB_API BlazeDB *blazedb_open(const char *path, const char *password);
 
 /**
- * Closes the handle: waits for running transactions of other threads to be
- * ended by them is NOT done — every transaction and iterator of the handle
- * must be closed first (they are aborted and freed otherwise).  Checkpoints
- * the log when this is the last handle on the file.  NULL is ignored.
+ * Closes the handle.  Every transaction and iterator of the handle must have
+ * been ended first, and no other thread may be using the handle; closing
+ * does not wait for them.  When this is the last handle on the database (in
+ * any process), the log is checkpointed into the main file and truncated.
+ * NULL is ignored.  A call on a closed handle returns BLAZEDB_MISUSE (the
+ * library remembers the last 1024 closed handles; beyond that, using a
+ * closed handle is undefined, as with free()).  A handle must not be used
+ * or closed in a child process after fork(); open a new one there.
  */
 BLAZEDB_API void blazedb_close(BlazeDB *db);
 
