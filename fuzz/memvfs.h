@@ -212,9 +212,32 @@ static int memvfs_random(OsVfs *v, void *buf, size_t n)
 static uint64_t memvfs_now(OsVfs *v) { (void)v; return mem_clock += 1000; }
 static void memvfs_sleep(OsVfs *v, uint64_t us) { (void)v; mem_clock += us; }
 
+/* A second name: a copy is enough, since the first name is only ever
+ * removed afterwards. */
+static int memvfs_link(OsVfs *v, const char *from, const char *to)
+{
+    (void)v;
+    MemNode *a = mem_find(from, 0);
+    if (!a)
+        return ENOENT;
+    if (mem_find(to, 0))
+        return EEXIST;
+    MemNode *b = mem_find(to, 1);
+    if (!b)
+        return EMFILE;
+    b->data = malloc(a->size ? a->size : 1);
+    if (!b->data) {
+        memset(b, 0, sizeof *b);
+        return ENOMEM;
+    }
+    memcpy(b->data, a->data, a->size);
+    b->size = b->cap = a->size;
+    return 0;
+}
+
 static OsVfs memvfs = {"mem", memvfs_open, memvfs_remove, memvfs_exists,
                        memvfs_sync_dir, memvfs_random, memvfs_now, memvfs_sleep,
-                       NULL};
+                       memvfs_link, NULL};
 
 /* Replaces the content of a file (creating it). */
 static void memvfs_set(const char *path, const uint8_t *data, size_t n)

@@ -18,7 +18,8 @@
  *     are "borrowed" stay valid only for the stated lifetime.
  *   - A BlazeDB handle may be used from several threads at once.  A
  *     BlazeDBTxn and a BlazeDBIterator belong to one thread at a time.
- *   - Keys are byte strings of 1..BLAZEDB_MAX_KEY bytes; the original API takes
+ *   - Keys are byte strings of 1..BLAZEDB_MAX_KEY bytes (1..1325 in a
+ *     database created with 4096-byte pages); the original API takes
  *     them as NUL-terminated strings (the terminator is not part of the key).
  *     Keys order by memcmp, shorter first on a common prefix.
  *   - The library never prints, never calls exit() or abort() on bad input.
@@ -133,7 +134,7 @@ BLAZEDB_API void blazedb_free(void *ptr);
 /* Part 2: additions                                                         */
 /* ------------------------------------------------------------------------ */
 
-/** Largest key, in bytes. */
+/** Largest key, in bytes, with pages of 8192 bytes (the default) or more. */
 #define BLAZEDB_MAX_KEY 2048u
 /** Largest value, in bytes (1 GiB). */
 #define BLAZEDB_MAX_VALUE (1024u * 1024u * 1024u)
@@ -177,7 +178,8 @@ typedef struct {
     uint32_t kdf_memory_kib;    /* Argon2id memory (default 65536); 0 = default */
     uint32_t kdf_parallelism;   /* Argon2id lanes (default 1); 0 = default */
     uint32_t page_size;         /* at creation: 4096..65536, power of two;
-                                   0 = 8192 */
+                                   0 = 8192.  4096 limits keys to 1325
+                                   bytes (see max_key_size in stats) */
     uint64_t cache_size;        /* page-cache budget in bytes; 0 = 64 MiB */
     uint32_t busy_timeout_ms;   /* wait for locks up to this long; default
                                    5000; 0 = fail at once with BUSY */
@@ -370,6 +372,9 @@ typedef struct {
     uint64_t page_size;
     uint64_t keys;              /* keys stored */
     uint64_t last_txn_id;       /* id of the last commit seen */
+    uint64_t max_key_size;      /* largest key this database takes:
+                                   BLAZEDB_MAX_KEY, or 1325 with 4096-byte
+                                   pages */
 } BlazeDBStats;
 
 /** Fills `st` (whose struct_size the caller sets). */

@@ -873,6 +873,7 @@ BlazeDBResult blazedb_stats(BlazeDB *db, BlazeDBStats *st)
     s.lock_waits = ps.lock_waits;
     s.wal_pages = ps.wal_pages;
     s.page_size = pager_page_size(db->p);
+    s.max_key_size = btree_max_key(db->p);
     PagerTxn *pt;
     int rc = pager_begin(db->p, 0, &pt);
     if (rc)

@@ -76,6 +76,9 @@ struct OsVfs {
     uint64_t (*now_us)(OsVfs *vfs);
     /* Sleeps about `us` microseconds. */
     void (*sleep_us)(OsVfs *vfs, uint64_t us);
+    /* Gives the file `from` the second name `to` (link(2)); EEXIST when
+     * `to` exists.  Never replaces anything. */
+    int (*link)(OsVfs *vfs, const char *from, const char *to);
     void *ctx; /* implementation data */
 };
 

@@ -13,6 +13,7 @@
  */
 #include "os_fault.h"
 
+#include <stdio.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -231,6 +232,8 @@ static int f_write(OsFile *file, const void *buf, size_t n, uint64_t off)
     u->old_len = got;
     u->new_data = nd;
     e = ff->real->io->write(ff->real, buf, n, off);
+    if (getenv("OSFAULT_TRACE"))
+        fprintf(stderr, "W %s off=%llu n=%zu\n", ff->ps->path, (unsigned long long)off, n);
     if (e) {
         free(u->old);
         free(u->new_data);
@@ -250,6 +253,8 @@ static int f_sync(OsFile *file)
     OsFault *f = ff->fault;
     pthread_mutex_lock(&f->mu);
     int e = should_fail(f, OS_FAULT_SYNC);
+    if (getenv("OSFAULT_TRACE"))
+        fprintf(stderr, "S %s #%llu\n", ff->ps->path, (unsigned long long)f->pl_seen + 1);
     if (!e && f->pl_at) {
         f->pl_seen++;
         if (f->pl_seen >= f->pl_at) {
@@ -313,6 +318,8 @@ static int f_truncate(OsFile *file, uint64_t size)
             ff->ps->undo = u;
         }
         e = ff->real->io->truncate(ff->real, size);
+        if (getenv("OSFAULT_TRACE"))
+            fprintf(stderr, "T %s %llu\n", ff->ps->path, (unsigned long long)size);
     }
     pthread_mutex_unlock(&f->mu);
     return e;
@@ -399,6 +406,12 @@ static int v_exists(OsVfs *vfs, const char *path)
     return f->base->exists(f->base, path);
 }
 
+static int v_link(OsVfs *vfs, const char *from, const char *to)
+{
+    OsFault *f = (OsFault *)vfs;
+    return f->base->link(f->base, from, to);
+}
+
 static int v_sync_dir(OsVfs *vfs, const char *path)
 {
     OsFault *f = (OsFault *)vfs;
@@ -432,7 +445,7 @@ OsFault *os_fault_new(OsVfs *base)
         return NULL;
     f->base = base ? base : os_unix_vfs();
     f->vfs = (OsVfs){"fault", v_open, v_remove, v_exists, v_sync_dir,
-                     v_random, v_now, v_sleep, f};
+                     v_random, v_now, v_sleep, v_link, f};
     pthread_mutex_init(&f->mu, NULL);
     return f;
 }

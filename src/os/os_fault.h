@@ -14,7 +14,8 @@
  *
  * All state is shared by every file opened through the same OsFault, and is
  * keyed by path so several handles on one file see one history.
- * Thread-safe (one mutex).
+ * Thread-safe (one mutex).  With OSFAULT_TRACE set in the environment
+ * every write, sync and truncate is traced on stderr (debugging aid).
  */
 #ifndef BLAZEDB_OS_FAULT_H
 #define BLAZEDB_OS_FAULT_H

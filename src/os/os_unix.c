@@ -239,8 +239,14 @@ static void v_sleep_us(OsVfs *vfs, uint64_t us)
         ;
 }
 
+static int v_link(OsVfs *vfs, const char *from, const char *to)
+{
+    (void)vfs;
+    return link(from, to) != 0 ? errno : 0;
+}
+
 static OsVfs unix_vfs = {"unix", v_open, v_remove, v_exists, v_sync_dir,
-                         v_random, v_now_us, v_sleep_us, NULL};
+                         v_random, v_now_us, v_sleep_us, v_link, NULL};
 static OsVfs *default_vfs = &unix_vfs;
 
 OsVfs *os_unix_vfs(void) { return &unix_vfs; }

@@ -109,7 +109,7 @@ int header_write_both(OsFile *f, const FileHeader *h, char *err, size_t errlen)
     return BLAZEDB_OK;
 }
 
-int header_create(OsFile *f, uint32_t page_size, int plaintext,
+int header_create(uint32_t page_size, int plaintext,
                   const CryptoKdfParams *kdf, const void *pw, size_t pwlen,
                   FileHeader *h, uint8_t dk[CRYPTO_KEY_LEN], char *err,
                   size_t errlen)
@@ -137,20 +137,14 @@ int header_create(OsFile *f, uint32_t page_size, int plaintext,
         snprintf(err, errlen, "random number generator failed");
         return BLAZEDB_INTERNAL_ERROR;
     }
-    int rc = wrap(h, dk, pw, pwlen, err, errlen);
-    if (rc != BLAZEDB_OK)
-        return rc;
-    /* page 0 is written whole so the file's first page exists */
-    uint8_t page[65536];
-    memset(page, 0, page_size);
+    return wrap(h, dk, pw, pwlen, err, errlen);
+}
+
+void header_encode_page(const FileHeader *h, uint8_t *page)
+{
+    memset(page, 0, h->page_size);
     encode_slot(h, page);
     encode_slot(h, page + HEADER_SLOT_B_OFFSET);
-    int e;
-    if ((e = os_write(f, page, page_size, 0)) || (e = os_sync(f))) {
-        snprintf(err, errlen, "writing the file header: %s", strerror(e));
-        return io_rc(e);
-    }
-    return BLAZEDB_OK;
 }
 
 int header_load(OsFile *f, const void *pw, size_t pwlen, FileHeader *h,

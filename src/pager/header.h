@@ -33,12 +33,15 @@ typedef struct {
 
 /* Result codes are BlazeDBResult values. */
 
-/* Builds a fresh header (random salt, file id, data key) and writes page 0
- * (page_size bytes: both slots) to `f`, then syncs.  Returns the data key. */
-int header_create(OsFile *f, uint32_t page_size, int plaintext,
+/* Builds a fresh header (random salt, file id, data key) in memory and
+ * returns the data key; header_encode_page gives page 0 to write. */
+int header_create(uint32_t page_size, int plaintext,
                   const CryptoKdfParams *kdf, const void *pw, size_t pwlen,
                   FileHeader *h, uint8_t dk[CRYPTO_KEY_LEN],
                   char *err, size_t errlen);
+
+/* Encodes page 0 (h->page_size bytes: both slots, zero elsewhere). */
+void header_encode_page(const FileHeader *h, uint8_t *page);
 
 /* Reads page 0, picks the valid slot with the highest generation, derives
  * the key and unwraps the data key (AUTH_FAILED on a wrong password,

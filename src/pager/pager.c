@@ -77,7 +77,9 @@ struct Pager {
     int writer_active;          /* a transaction holds write_mu */
     uint32_t npending;          /* written, not yet durable */
     int syncing;                /* a leader is in fdatasync */
-    uint64_t written_frames, durable_frames; /* in the current log generation */
+    uint64_t written_frames, durable_frames; /* in log generation sync_gen */
+    uint64_t sync_gen;
+    _Atomic uintptr_t write_owner;  /* thread holding write_mu (thread_id()) */
     ShmSnapshot latest_written; /* snapshot after the last written commit */
     int have_local_base;
     ShmSnapshot local_base;
@@ -687,9 +689,18 @@ static void slots_release_all(Pager *p)
 
 /* Reads the two meta pages; picks the valid one with the highest txnid.
  * *slot_txn gets each slot's txnid (0 if invalid). */
-static int load_main_meta(Pager *p, PagerMeta *m, uint64_t slot_txn[2])
+/*
+ * Reads both meta slots and picks the newest that authenticates.  A slot
+ * that fails while its (unauthenticated) trailer claims a version at least
+ * as new as the chosen one may have been the newest: *doubt is set to that
+ * version, and recovery must find something newer in the log (the case of
+ * a checkpoint torn while writing it) or refuse to open an older state.
+ */
+static int load_main_meta(Pager *p, PagerMeta *m, uint64_t slot_txn[2], uint64_t *doubt)
 {
     int found = 0;
+    uint64_t claim[2] = {0, 0};
+    *doubt = 0;
     uint8_t *payload = malloc(p->payload);
     if (!payload)
         return pager_error(p, BLAZEDB_NOMEM, "out of memory");
@@ -701,13 +712,14 @@ static int load_main_meta(Pager *p, PagerMeta *m, uint64_t slot_txn[2])
             return io_error(p, e, "reading a meta page");
         }
         PagerMeta cand;
-        if (codec_open(p->aead, tl_raw, payload, p->page_size, pg, 0, PAGE_KIND_META) ||
-            codec_meta_decode(payload, &cand))
-            continue;
         PageTrailer tr;
         codec_read_trailer(tl_raw, p->page_size, &tr);
-        if (tr.ctr != cand.txnid)
+        if (codec_open(p->aead, tl_raw, payload, p->page_size, pg, 0, PAGE_KIND_META) ||
+            codec_meta_decode(payload, &cand) || tr.ctr != cand.txnid) {
+            /* an unrecognisable trailer claims anything */
+            claim[pg - 1] = tr.kind == PAGE_KIND_META && tr.pgno == pg ? tr.ctr : UINT64_MAX;
             continue;
+        }
         slot_txn[pg - 1] = cand.txnid ? cand.txnid : 1;
         if (!found || cand.txnid > m->txnid)
             *m = cand;
@@ -716,6 +728,9 @@ static int load_main_meta(Pager *p, PagerMeta *m, uint64_t slot_txn[2])
     free(payload);
     if (!found)
         return pager_error(p, BLAZEDB_CORRUPT, "both meta pages are damaged");
+    for (int i = 0; i < 2; i++)
+        if (!slot_txn[i] && claim[i] >= m->txnid)
+            *doubt = claim[i];
     return BLAZEDB_OK;
 }
 
@@ -739,8 +754,8 @@ static int write_meta_page(Pager *p, const PagerMeta *m, Pgno slot)
 static int recover(Pager *p, int reset_slots)
 {
     PagerMeta meta;
-    uint64_t slot_txn[2];
-    int rc = load_main_meta(p, &meta, slot_txn);
+    uint64_t slot_txn[2], doubt;
+    int rc = load_main_meta(p, &meta, slot_txn, &doubt);
     if (rc)
         return rc;
     uint64_t salt = 0;
@@ -761,11 +776,26 @@ static int recover(Pager *p, int reset_slots)
             wal_chain_init(p->hdr.file_id, 0, rec.chain);
         }
     }
+    if (doubt && !(rec.have_meta && rec.meta.txnid > meta.txnid))
+        return pager_error(p, BLAZEDB_CORRUPT,
+                           "the newer meta page is damaged and the log does not cover it; "
+                           "opening would silently return an older state");
     uint64_t backfill = 0;
     if (rec.have_meta && rec.meta.txnid > meta.txnid) {
         meta = rec.meta;
+    } else if (reset_slots) {
+        /*
+         * Everything in the log is already in the main file.  Drop it and
+         * let the next writer start a fresh generation: its frames may be
+         * the old generation that a restart was overwriting when power
+         * failed, with intact trailers over torn bodies.
+         */
+        wal_index_clear(&p->idx);
+        rec.frames = 0;
+        salt = 0;
+        wal_chain_init(p->hdr.file_id, 0, rec.chain);
     } else {
-        /* everything in the log is already in the main file */
+        /* other processes may still read these frames: keep them */
         backfill = rec.frames;
         if (!rec.have_meta)
             rec.frames = 0;
@@ -826,8 +856,18 @@ static void maybe_release_writer_locked(Pager *p)
     }
 }
 
+/* A value unique to the calling thread while it lives. */
+static uintptr_t thread_id(void)
+{
+    static _Thread_local char me;
+    return (uintptr_t)&me;
+}
+
 static int writer_lock(Pager *p)
 {
+    if (atomic_load(&p->write_owner) == thread_id())
+        return pager_error(p, BLAZEDB_MISUSE,
+                           "this thread already has a write transaction on this handle");
     if (p->busy_ms == 0) {
         if (pthread_mutex_trylock(&p->write_mu) != 0)
             return pager_error(p, BLAZEDB_BUSY, "another write transaction is active");
@@ -844,6 +884,7 @@ static int writer_lock(Pager *p)
             return pager_error(p, BLAZEDB_BUSY,
                                "timed out waiting for another write transaction");
     }
+    atomic_store(&p->write_owner, thread_id());
     pthread_mutex_lock(&p->sync_mu);
     p->writer_active = 1;
     int need = !p->wl_held;
@@ -860,6 +901,7 @@ static int writer_lock(Pager *p)
     }
     pthread_mutex_unlock(&p->sync_mu);
     if (e) {
+        atomic_store(&p->write_owner, 0);
         pthread_mutex_unlock(&p->write_mu);
         if (e == EAGAIN)
             return pager_error(p, BLAZEDB_BUSY,
@@ -875,6 +917,7 @@ static void writer_unlock(Pager *p)
     p->writer_active = 0;
     maybe_release_writer_locked(p);
     pthread_mutex_unlock(&p->sync_mu);
+    atomic_store(&p->write_owner, 0);
     pthread_mutex_unlock(&p->write_mu);
 }
 
@@ -905,6 +948,9 @@ static int wait_durable(Pager *p, uint64_t last)
              * nothing written since the last good sync can be trusted. */
             atomic_store(&p->failed, 1);
             p->have_local_base = 0;
+            /* Best effort: cut the unsynced commits off the log so that a
+             * later recovery does not bring back what we report failed. */
+            os_truncate(p->wal, (p->durable_frames + 1) * p->page_size);
             rc = pager_error(p, io_rc(e) == BLAZEDB_FULL ? BLAZEDB_FULL : BLAZEDB_IO_ERROR,
                              "syncing the log failed (%s); the handle refuses further writes",
                              strerror(e));
@@ -1034,6 +1080,7 @@ static int wal_restart(Pager *p, PagerTxn *t)
     atomic_store(&p->sh->backfill_gen, s.wal_gen);
     pthread_mutex_lock(&p->sync_mu);
     p->written_frames = p->durable_frames = 0; /* nothing is pending here */
+    p->sync_gen = s.wal_gen;
     pthread_mutex_unlock(&p->sync_mu);
     t->base = s;
     return BLAZEDB_OK;
@@ -1201,6 +1248,14 @@ static int commit_write(PagerTxn *t, uint64_t *last_out)
     s.wal_frames = last;
     memcpy(s.wal_chain, chain, sizeof chain);
     pthread_mutex_lock(&p->sync_mu);
+    if (p->sync_gen != s.wal_gen) {
+        /* Our first commit in a generation another process started or
+         * extended: every frame before ours was published, so durable.
+         * (Nothing of ours can be pending: we keep the write lock while
+         * it is, and nobody restarts the log under us.) */
+        p->sync_gen = s.wal_gen;
+        p->durable_frames = p->written_frames = t->base.wal_frames;
+    }
     p->npending++;
     p->latest_written = s;
     p->written_frames = last;
@@ -1449,12 +1504,13 @@ static void pager_free_all(Pager *p)
 
 #define CREATE_LOCK_OFF (1ull << 40)
 
-/* Creates the header and empty meta pages of a new database.  Serialised
- * with other creators by a lock on the main file itself. */
-static int create_db(Pager *p, const PagerConfig *cfg, const void *pw, size_t pwlen)
+/* Builds the header and both (empty) meta pages of a new database and
+ * writes them to `f` in one write and one sync. */
+static int create_db(Pager *p, const PagerConfig *cfg, const void *pw, size_t pwlen,
+                     OsFile *f)
 {
     uint32_t ps = cfg->page_size ? cfg->page_size : 8192;
-    int rc = header_create(p->db, ps, cfg->plaintext, &cfg->kdf, pw, pwlen, &p->hdr,
+    int rc = header_create(ps, cfg->plaintext, &cfg->kdf, pw, pwlen, &p->hdr,
                            p->dk, p->errbuf, sizeof p->errbuf);
     if (rc)
         return rc;
@@ -1471,16 +1527,93 @@ static int create_db(Pager *p, const PagerConfig *cfg, const void *pw, size_t pw
     }
     if (!p->aead)
         return pager_error(p, BLAZEDB_NOMEM, "out of memory");
+    uint8_t *img = calloc(PAGER_FIRST_DATA_PGNO, ps);
+    if (!img)
+        return pager_error(p, BLAZEDB_NOMEM, "out of memory");
+    header_encode_page(&p->hdr, img);
     PagerMeta m;
     memset(&m, 0, sizeof m);
     m.npages = PAGER_FIRST_DATA_PGNO;
-    if ((rc = write_meta_page(p, &m, 1)) || (rc = write_meta_page(p, &m, 2)))
-        return rc;
-    int e = os_sync(p->db);
+    for (Pgno slot = 1; slot <= 2; slot++) {
+        uint8_t *pg = img + (size_t)slot * ps;
+        codec_meta_encode(&m, pg);
+        PageTrailer tr = {m.txnid, slot, PAGE_KIND_META, 0};
+        if (codec_seal(p->aead, pg, pg, ps, &tr)) {
+            free(img);
+            return pager_error(p, BLAZEDB_INTERNAL_ERROR, "sealing a meta page failed");
+        }
+    }
+    int e = os_write(f, img, (size_t)PAGER_FIRST_DATA_PGNO * ps, 0);
+    free(img);
     if (e)
+        return io_error(p, e, "writing the new database");
+    if ((e = os_sync(f)))
         return io_error(p, e, "syncing the new database");
-    p->vfs->sync_dir(p->vfs, p->path);
     return BLAZEDB_OK;
+}
+
+/*
+ * Creates a database where there is no file: written whole under a
+ * temporary name, then given its real name with link(), which never
+ * replaces anything.  So the name only ever shows a complete database, an
+ * interrupted creation leaves nothing at it, and of several processes
+ * creating at once one wins and the others open its file.  Sets *created
+ * when ours won (header, key and codec are then set up).
+ */
+static int create_new_file(Pager *p, const PagerConfig *cfg, const void *pw,
+                           size_t pwlen, int *created)
+{
+    *created = 0;
+    uint32_t r = 0;
+    p->vfs->random(p->vfs, &r, sizeof r);
+    size_t n = strlen(p->path) + 32;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return pager_error(p, BLAZEDB_NOMEM, "out of memory");
+    snprintf(tmp, n, "%s-creating-%08x", p->path, r);
+    OsFile *f = NULL;
+    int e = p->vfs->open(p->vfs, tmp, OS_OPEN_READWRITE | OS_OPEN_CREATE | OS_OPEN_EXCL, &f);
+    if (e) {
+        int rc = pager_error(p, e == EACCES || e == EROFS ? BLAZEDB_READONLY : io_rc(e),
+                             "creating %s: %s", tmp, strerror(e));
+        free(tmp);
+        return rc;
+    }
+    int rc = create_db(p, cfg, pw, pwlen, f);
+    os_close(f);
+    if (rc == BLAZEDB_OK) {
+        e = p->vfs->link(p->vfs, tmp, p->path);
+        if (e == 0) {
+            *created = 1;
+            p->vfs->sync_dir(p->vfs, p->path);
+        } else if (e != EEXIST) {
+            rc = pager_error(p, io_rc(e), "naming the new database %s: %s", p->path,
+                             strerror(e));
+        }
+    }
+    p->vfs->remove(p->vfs, tmp);
+    free(tmp);
+    if (rc == BLAZEDB_OK && !*created) {
+        /* another process created it first: forget our key, use theirs */
+        crypto_aead_free(p->aead);
+        p->aead = NULL;
+        crypto_wipe(p->dk, sizeof p->dk);
+    }
+    return rc;
+}
+
+/* Takes the creation lock (a byte of the main file) in `mode`, waiting up
+ * to the busy timeout (and at least a second). */
+static int create_lock(Pager *p, int mode)
+{
+    uint64_t start = p->vfs->now_us(p->vfs);
+    int e;
+    while ((e = p->db->io->lock(p->db, CREATE_LOCK_OFF, 1, mode)) == EAGAIN) {
+        if (p->vfs->now_us(p->vfs) - start > (uint64_t)p->busy_ms * 1000 + 1000000)
+            return pager_error(p, BLAZEDB_BUSY, "another process is creating %s", p->path);
+        p->vfs->sleep_us(p->vfs, 1000);
+    }
+    return e ? io_error(p, e, "locking the database file") : BLAZEDB_OK;
 }
 
 int pager_open(const char *path, const void *pw, size_t pwlen,
@@ -1519,13 +1652,16 @@ int pager_open(const char *path, const void *pw, size_t pwlen,
 
     /* main file */
     int flags = p->readonly ? 0 : OS_OPEN_READWRITE;
+    int created = 0;
     e = p->vfs->open(p->vfs, path, flags, &p->db);
     if (e == ENOENT) {
         if (!cfg->create || p->readonly) {
             rc = pager_error(p, BLAZEDB_NOT_FOUND, "%s: no such database", path);
             goto fail;
         }
-        e = p->vfs->open(p->vfs, path, flags | OS_OPEN_CREATE, &p->db);
+        if ((rc = create_new_file(p, cfg, pw, pwlen, &created)))
+            goto fail;
+        e = p->vfs->open(p->vfs, path, flags, &p->db);
     } else if (e == 0 && cfg->exclusive && cfg->create) {
         rc = pager_error(p, BLAZEDB_EXISTS, "%s already exists", path);
         goto fail;
@@ -1535,49 +1671,43 @@ int pager_open(const char *path, const void *pw, size_t pwlen,
                          "%s: %s", path, strerror(e));
         goto fail;
     }
-    /* a file that is empty is a new database (creation is serialised) */
+    /*
+     * An empty file (made by someone else, as SQLite allows) becomes a new
+     * database in place.  The creation lock, a byte of the main file,
+     * serialises that: openers hold it shared while they read the header,
+     * the creator exclusively while it writes.
+     */
+    if (!created && (rc = create_lock(p, OS_LOCK_SHARED)))
+        goto fail;
     uint64_t size;
-    if ((e = os_size(p->db, &size))) {
+    if (!created && (e = os_size(p->db, &size))) {
         rc = io_error(p, e, "sizing the database file");
         goto fail;
     }
-    int created = 0;
-    if (size == 0) {
-        if (p->readonly) {
+    if (!created && size == 0) {
+        if (p->readonly || !cfg->create) {
             rc = pager_error(p, BLAZEDB_NOT_A_DATABASE, "%s is empty", path);
             goto fail;
         }
-        uint64_t start = p->vfs->now_us(p->vfs);
-        while ((e = p->db->io->lock(p->db, CREATE_LOCK_OFF, 1, OS_LOCK_EXCLUSIVE)) == EAGAIN) {
-            if (p->vfs->now_us(p->vfs) - start > (uint64_t)p->busy_ms * 1000 + 1000000) {
-                rc = pager_error(p, BLAZEDB_BUSY, "another process is creating %s", path);
-                goto fail;
-            }
-            p->vfs->sleep_us(p->vfs, 1000);
-        }
-        if (e) {
-            rc = io_error(p, e, "locking the database file");
+        p->db->io->lock(p->db, CREATE_LOCK_OFF, 1, OS_LOCK_UNLOCK);
+        if ((rc = create_lock(p, OS_LOCK_EXCLUSIVE)))
             goto fail;
-        }
         if ((e = os_size(p->db, &size))) {
-            p->db->io->lock(p->db, CREATE_LOCK_OFF, 1, OS_LOCK_UNLOCK);
             rc = io_error(p, e, "sizing the database file");
             goto fail;
         }
         if (size == 0) {
-            rc = create_db(p, cfg, pw, pwlen);
+            if ((rc = create_db(p, cfg, pw, pwlen, p->db)))
+                goto fail;      /* closing the file drops the lock */
             created = 1;
         }
-        p->db->io->lock(p->db, CREATE_LOCK_OFF, 1, OS_LOCK_UNLOCK);
-        if (rc)
-            goto fail;
     }
     if (!created) {
         int stale = 0;
         rc = header_load(p->db, pw, pwlen, &p->hdr, p->dk, &stale, p->errbuf,
                          sizeof p->errbuf);
         if (rc)
-            goto fail;
+            goto fail;      /* closing the file drops the lock */
         p->page_size = p->hdr.page_size;
         p->payload = p->page_size - PAGER_TRAILER;
         if (p->hdr.flags & HEADER_FLAG_PLAINTEXT) {
@@ -1599,6 +1729,7 @@ int pager_open(const char *path, const void *pw, size_t pwlen,
             (rc = header_write_both(p->db, &p->hdr, p->errbuf, sizeof p->errbuf)))
             goto fail;
     }
+    p->db->io->lock(p->db, CREATE_LOCK_OFF, 1, OS_LOCK_UNLOCK);
 
     /* sidecars */
     e = p->vfs->open(p->vfs, p->wal_path,
