@@ -167,7 +167,7 @@ tests: $(TEST_BINS) $(B)/tests/test_readme
 # The README's example, checked as a test (see scripts/check-readme.sh).
 $(B)/tests/test_readme: scripts/check-readme.sh $(LIB_A) README.md examples/kv_tour.c
 	@mkdir -p $(@D)
-	printf '#!/bin/sh\nexec bash "%s/scripts/check-readme.sh" "%s" "%s"\n' "$(CURDIR)" "$(CURDIR)" "$(CURDIR)/$(B)" > $@
+	printf '#!/bin/sh\nexec bash "%s/scripts/check-readme.sh" "%s" "%s" "%s"\n' "$(CURDIR)" "$(CURDIR)" "$(CURDIR)/$(B)" "$(SAN)" > $@
 	chmod +x $@
 fuzzers: $(FUZZ_BINS)
 bench-bin: $(BENCH_BIN)

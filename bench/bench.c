@@ -653,6 +653,65 @@ static void describe_machine(void)
            engines_versions());
 }
 
+/*
+ * The ceiling of any durable commit here: pwrite of `bytes` (overwriting
+ * already-allocated blocks, as a preallocated log does) then fdatasync,
+ * repeated for about a second.  No engine can commit durably faster than one
+ * of these per commit.
+ */
+static double sync_floor(size_t bytes)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/sync-floor", base_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return 0;
+    char *buf = calloc(1, bytes);
+    size_t slots = 256;
+    for (size_t i = 0; i < slots; i++)
+        if (pwrite(fd, buf, bytes, (off_t)(i * bytes)) != (ssize_t)bytes)
+            slots = 0;
+    fdatasync(fd);
+    size_t n = 0;
+    double t0 = now(), el;
+    do {
+        buf[0] = (char)n;
+        if (slots == 0 || pwrite(fd, buf, bytes, (off_t)((n % slots) * bytes)) != (ssize_t)bytes ||
+            fdatasync(fd) != 0)
+            break;
+        n++;
+    } while ((el = now() - t0) < (quick ? 0.5 : 1.5));
+    el = now() - t0;
+    close(fd);
+    unlink(path);
+    free(buf);
+    return n ? (double)n / el : 0;
+}
+
+static void report_sync_floor(void)
+{
+    static const size_t sz[] = {4096, 8192, 16384, 32768};
+    printf("\n## fdatasync floor (pwrite over allocated blocks + fdatasync)\n\n");
+    fprintf(report, "\n### fdatasync floor\n\nThe ceiling of any durable commit on this "
+                    "disk: pwrite of N bytes over already-allocated blocks, then "
+                    "fdatasync (median of %d runs).\n\n| bytes per commit | syncs/s |\n"
+                    "|---|---|\n", runs);
+    for (size_t i = 0; i < sizeof sz / sizeof *sz; i++) {
+        double r[16];
+        int k = runs < 16 ? runs : 16;
+        for (int j = 0; j < k; j++)
+            r[j] = sync_floor(sz[i]);
+        for (int a = 1; a < k; a++)
+            for (int b = a; b > 0 && r[b] < r[b - 1]; b--) {
+                double x = r[b];
+                r[b] = r[b - 1];
+                r[b - 1] = x;
+            }
+        printf("  %zu bytes: %.0f syncs/s\n", sz[i], r[k / 2]);
+        fprintf(report, "| %zu | %.0f |\n", sz[i], r[k / 2]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -682,7 +741,7 @@ int main(int argc, char **argv)
         } else
             die("usage: bench [--quick] [--runs K] [--engines a,b] [--workloads a,b] "
                 "[--dir DIR] [--out FILE] [--sizes n,n] [--cold-size-mb N]\n"
-                "workloads: single-put group-commit bulk-put point-get range-scan "
+                "workloads: sync-floor single-put group-commit bulk-put point-get range-scan "
                 "cold-open reader-writer put-latency");
     }
     if (runs < 1)
@@ -700,6 +759,8 @@ int main(int argc, char **argv)
         die("cannot write %s: %s", out_path, strerror(errno));
     make_doc();
     describe_machine();
+    if (!workloads_arg[0] || strstr(workloads_arg, "sync-floor"))
+        report_sync_floor();
     run_workload("single-put", "durable puts/s", 1, w_single_put);
     run_workload("group-commit", "commits/s, 2 threads", 0, w_group_commit);
     run_workload("bulk-put", "keys/s (batches of 1000)", 0, w_bulk);

@@ -96,9 +96,9 @@ typedef enum {
 BLAZEDB_API BlazeDB *blazedb_open(const char *path, const char *password);
 
 /**
- * Closes the handle.  Every transaction and iterator of the handle must have
- * been ended first, and no other thread may be using the handle; closing
- * does not wait for them.  When this is the last handle on the database (in
+ * Closes the handle.  Iterators and transactions still open on it are
+ * closed and rolled back first (their pointers become invalid).  No other
+ * thread may be using the handle: closing does not wait.  When this is the last handle on the database (in
  * any process), the log is checkpointed into the main file and truncated.
  * NULL is ignored.  A call on a closed handle returns BLAZEDB_MISUSE (the
  * library remembers the last 1024 closed handles; beyond that, using a
@@ -265,7 +265,10 @@ BLAZEDB_API BlazeDBResult blazedb_txn_begin(BlazeDB *db, unsigned flags,
  * Commits and frees the transaction.  For a write transaction, returns only
  * once the commit is durable (per the durability option).  On failure the
  * transaction is rolled back and freed all the same.  Committing a read
- * transaction just ends it.  NULL: INVALID_ARGUMENT.
+ * transaction just ends it.  NULL: INVALID_ARGUMENT.  A write transaction
+ * with iterators still open is rolled back (MISUSE).  Iterators still open on
+ * the transaction when it ends answer MISUSE from then on and must still be
+ * closed with blazedb_iter_close.
  */
 BLAZEDB_API BlazeDBResult blazedb_txn_commit(BlazeDBTxn *txn);
 

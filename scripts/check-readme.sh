@@ -2,10 +2,12 @@
 # check-readme.sh — the README's KV example must be examples/kv_tour.c
 # exactly, must compile as the README says, and must print what the README
 # shows.  Installed by the Makefile as build/tests/test_readme so that
-# `make test` runs it.  Usage: check-readme.sh [REPO_ROOT [LIB_DIR]]
+# `make test` runs it.  Usage: check-readme.sh [REPO_ROOT [LIB_DIR [FLAGS]]]
+# (FLAGS: extra compiler flags the library was built with, e.g. sanitizers)
 set -euo pipefail
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 libdir=${2:-$root/build}
+extra=${3:-}
 cd "$root"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/blazedb-readme.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -21,7 +23,8 @@ if ! cmp -s "$tmp/readme.c" "$tmp/example.c"; then
     exit 1
 fi
 # 2. it compiles as the README says (with the library just built)
-cc -Wall -Wextra -Werror -Iinclude examples/kv_tour.c "$libdir/libblazedb.a" \
+# shellcheck disable=SC2086  # extra holds several flags
+cc -Wall -Wextra -Werror $extra -Iinclude examples/kv_tour.c "$libdir/libblazedb.a" \
    -lcrypto -largon2 -lpthread -o "$tmp/kv_tour"
 # 3. it prints what the README shows
 awk '/^which prints$/{s=1;next} s&&/^```$/{if(c)exit;c=1;next} c' README.md > "$tmp/expected"

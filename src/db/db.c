@@ -29,6 +29,10 @@ struct BlazeDB {
     size_t max_key;
     BlazeDBKdf kdf_default;
     _Atomic uint64_t reads, writes;
+    /* open transactions and iterators, ended by blazedb_close */
+    pthread_mutex_t live_mu;
+    BlazeDBTxn *live_txns;
+    BlazeDBIterator *live_iters;
 };
 
 struct BlazeDBTxn {
@@ -37,6 +41,7 @@ struct BlazeDBTxn {
     int iters;                  /* iterators open on this txn */
     BlazeDBResult failed;       /* a write failed midway: the B-tree may be
                                    half-modified, so commit must roll back */
+    BlazeDBTxn *prev, *next;    /* in db->live_txns */
 };
 
 struct BlazeDBIterator {
@@ -49,7 +54,70 @@ struct BlazeDBIterator {
     size_t lo_len, hi_len, prefix_len;
     int lo_excl, hi_incl, has_lo, has_hi, reverse;
     int state;                  /* 0 not started, 1 on a key, 2 done */
+    BlazeDBIterator *prev, *next; /* in db->live_iters */
+    int linked;
 };
+
+/* ---- live transactions and iterators ---------------------------------------- */
+
+#define LIVE_LINK(head, x)                  \
+    do {                                    \
+        (x)->prev = NULL;                   \
+        (x)->next = (head);                 \
+        if (head)                           \
+            (head)->prev = (x);             \
+        (head) = (x);                       \
+    } while (0)
+
+#define LIVE_UNLINK(head, x)                \
+    do {                                    \
+        if ((x)->prev)                      \
+            (x)->prev->next = (x)->next;    \
+        else                                \
+            (head) = (x)->next;             \
+        if ((x)->next)                      \
+            (x)->next->prev = (x)->prev;    \
+        (x)->prev = (x)->next = NULL;       \
+    } while (0)
+
+static void txn_link(BlazeDBTxn *t)
+{
+    pthread_mutex_lock(&t->db->live_mu);
+    LIVE_LINK(t->db->live_txns, t);
+    pthread_mutex_unlock(&t->db->live_mu);
+}
+
+static int commit_pt(PagerTxn *pt);
+static void iter_free(BlazeDBIterator *it);
+
+/*
+ * Ends a transaction: iterators still open on it let go of its pages (they
+ * answer MISUSE from then on, and still need blazedb_iter_close), then it
+ * commits (commit != 0) or aborts, and is unlinked and freed.
+ */
+static int txn_end(BlazeDBTxn *t, int commit)
+{
+    BlazeDB *db = t->db;
+    pthread_mutex_lock(&db->live_mu);
+    for (BlazeDBIterator *it = db->live_iters; it; it = it->next) {
+        if (it->txn != t)
+            continue;
+        if (it->c)
+            btc_close(it->c);
+        it->c = NULL;
+        it->txn = NULL;
+        it->state = 3;
+    }
+    LIVE_UNLINK(db->live_txns, t);
+    pthread_mutex_unlock(&db->live_mu);
+    int rc = BLAZEDB_OK;
+    if (commit)
+        rc = commit_pt(t->pt);
+    else
+        pager_abort(t->pt);
+    free(t);
+    return rc;
+}
 
 static _Thread_local char tl_open_err[DB_ERRLEN];
 
@@ -244,6 +312,7 @@ BlazeDBResult db_open_vfs(const char *path, const char *password,
     if (db->max_key > BLAZEDB_MAX_KEY)
         db->max_key = BLAZEDB_MAX_KEY;
     db->kdf_default = o.kdf;
+    pthread_mutex_init(&db->live_mu, NULL);
     db->magic = DB_MAGIC_OPEN;
     *out = db;
     return BLAZEDB_OK;
@@ -267,8 +336,26 @@ void blazedb_close(BlazeDB *db)
 {
     if (!db_ok(db))
         return;
+    /* end what the caller left open: iterators first, they use the txns */
+    for (;;) {
+        pthread_mutex_lock(&db->live_mu);
+        BlazeDBIterator *it = db->live_iters;
+        pthread_mutex_unlock(&db->live_mu);
+        if (!it)
+            break;
+        iter_free(it);
+    }
+    for (;;) {
+        pthread_mutex_lock(&db->live_mu);
+        BlazeDBTxn *t = db->live_txns;
+        pthread_mutex_unlock(&db->live_mu);
+        if (!t)
+            break;
+        txn_end(t, 0);
+    }
     pager_close(db->p);
     db->p = NULL;
+    pthread_mutex_destroy(&db->live_mu);
     db->magic = DB_MAGIC_CLOSED;
     pthread_mutex_lock(&closed_mu);
     free(closed_ring[closed_next]);
@@ -335,6 +422,7 @@ BlazeDBResult blazedb_txn_begin(BlazeDB *db, unsigned flags, BlazeDBTxn **out)
         return (BlazeDBResult)rc;
     }
     t->db = db;
+    txn_link(t);
     *out = t;
     return BLAZEDB_OK;
 }
@@ -347,29 +435,23 @@ BlazeDBResult blazedb_txn_commit(BlazeDBTxn *t)
         BlazeDBResult r = t->failed;
         err(t->db, r, "an earlier write in this transaction failed (%s); it was rolled back",
             blazedb_strerror(r));
-        pager_abort(t->pt);
-        free(t);
+        txn_end(t, 0);
         return r;
     }
     if (t->iters) {
         BlazeDBResult r = err(t->db, BLAZEDB_MISUSE,
                               "%d iterator(s) still open on the transaction; it was rolled back",
                               t->iters);
-        pager_abort(t->pt);
-        free(t);
+        txn_end(t, 0);
         return r;
     }
-    int rc = commit_pt(t->pt);
-    free(t);
-    return (BlazeDBResult)rc;
+    return (BlazeDBResult)txn_end(t, 1);
 }
 
 void blazedb_txn_abort(BlazeDBTxn *t)
 {
-    if (!t)
-        return;
-    pager_abort(t->pt);
-    free(t);
+    if (t)
+        txn_end(t, 0);
 }
 
 BlazeDBResult blazedb_txn_put(BlazeDBTxn *t, const void *key, size_t klen,
@@ -584,6 +666,11 @@ static uint8_t *dup_bytes(const void *p, size_t n)
 
 static void iter_free(BlazeDBIterator *it)
 {
+    if (it->linked) {
+        pthread_mutex_lock(&it->db->live_mu);
+        LIVE_UNLINK(it->db->live_iters, it);
+        pthread_mutex_unlock(&it->db->live_mu);
+    }
     if (it->c)
         btc_close(it->c);
     if (it->own)
@@ -660,6 +747,10 @@ BlazeDBResult blazedb_iter_open(BlazeDB *db, BlazeDBTxn *txn, const BlazeDBRange
         iter_free(it);
         return (BlazeDBResult)rc;
     }
+    pthread_mutex_lock(&db->live_mu);
+    LIVE_LINK(db->live_iters, it);
+    it->linked = 1;
+    pthread_mutex_unlock(&db->live_mu);
     *out = it;
     return BLAZEDB_OK;
 }
@@ -739,6 +830,8 @@ BlazeDBResult blazedb_iter_next(BlazeDBIterator *it)
 {
     if (!it)
         return BLAZEDB_INVALID_ARGUMENT;
+    if (it->state == 3)
+        return err(it->db, BLAZEDB_MISUSE, "the iterator's transaction has ended");
     if (it->state == 2)
         return BLAZEDB_NOT_FOUND;
     int rc;
