@@ -366,6 +366,15 @@ void blazedb_close(BlazeDB *db)
 
 void blazedb_free(void *ptr) { free(ptr); }
 
+BlazeDBResult db_set_errmsg(BlazeDBResult rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tl_open_err, sizeof tl_open_err, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
 const char *blazedb_errmsg(BlazeDB *db)
 {
     if (!db)

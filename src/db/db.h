@@ -27,4 +27,12 @@ BlazeDBResult db_open_vfs(const char *path, const char *password,
  */
 BlazeDBResult db_check(BlazeDB *db, char *msg, size_t msglen);
 
+/*
+ * Sets the calling thread's message for calls made without a handle (what
+ * blazedb_errmsg(NULL) returns; printf-style) and returns rc.  For public
+ * functions that take no BlazeDB (open, documents, ...).
+ */
+BlazeDBResult db_set_errmsg(BlazeDBResult rc, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #endif /* BLAZEDB_DB_H */
