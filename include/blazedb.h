@@ -275,6 +275,24 @@ BLAZEDB_API BlazeDBResult blazedb_txn_commit(BlazeDBTxn *txn);
 /** Rolls back and frees the transaction.  NULL is ignored. */
 BLAZEDB_API void blazedb_txn_abort(BlazeDBTxn *txn);
 
+/**
+ * Savepoints: nested marks inside a write transaction.  blazedb_savepoint
+ * opens one and sets *level to its depth (1 for the outermost, 2 inside it,
+ * ...).  blazedb_savepoint_rollback(txn, L) undoes every change made since
+ * savepoint L was opened; L stays open and the savepoints inside it are
+ * discarded.  blazedb_savepoint_release(txn, L) closes L and those inside it,
+ * keeping their changes.  Opening costs O(1) (plus a copy of the small page
+ * allocation pool); afterwards each page changed for the first time keeps a
+ * copy of its old content, so memory grows with the pages changed, not with
+ * the database.  A write that failed inside a savepoint is undone by rolling
+ * back to it, after which the transaction can go on and commit.  Savepoints
+ * end with the transaction.  Errors: READONLY in a read transaction, MISUSE
+ * for a level that is not open, NOMEM.
+ */
+BLAZEDB_API BlazeDBResult blazedb_savepoint(BlazeDBTxn *txn, size_t *level);
+BLAZEDB_API BlazeDBResult blazedb_savepoint_rollback(BlazeDBTxn *txn, size_t level);
+BLAZEDB_API BlazeDBResult blazedb_savepoint_release(BlazeDBTxn *txn, size_t level);
+
 /** Upsert inside a write transaction (READONLY in a read one). */
 BLAZEDB_API BlazeDBResult blazedb_txn_put(BlazeDBTxn *txn, const void *key,
                                           size_t klen, const void *data,

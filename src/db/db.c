@@ -41,6 +41,8 @@ struct BlazeDBTxn {
     int iters;                  /* iterators open on this txn */
     BlazeDBResult failed;       /* a write failed midway: the B-tree may be
                                    half-modified, so commit must roll back */
+    size_t failed_level;        /* savepoints open when it failed: rolling
+                                   back to one of them clears `failed` */
     BlazeDBTxn *prev, *next;    /* in db->live_txns */
 };
 
@@ -181,6 +183,10 @@ static PagerRoot *main_root(PagerTxn *t)
 static int commit_pt(PagerTxn *pt)
 {
     if (pager_txn_is_write(pt)) {
+        /* savepoints end with the transaction; dropping them first spares
+         * the free-tree update their undo copies */
+        if (pager_savepoint_depth(pt))
+            pager_savepoint_release(pt, 1);
         int rc = freelist_commit(pt);
         if (rc) {
             pager_abort(pt);
@@ -463,6 +469,60 @@ void blazedb_txn_abort(BlazeDBTxn *t)
         txn_end(t, 0);
 }
 
+/* A write failed midway: the tree may be half-modified.  Only a rollback
+ * (of the transaction, or to a savepoint taken before) can clear it. */
+static void txn_fail(BlazeDBTxn *t, BlazeDBResult rc)
+{
+    if (!t->failed) {
+        t->failed = rc;
+        t->failed_level = pager_savepoint_depth(t->pt);
+    }
+}
+
+BlazeDBResult blazedb_savepoint(BlazeDBTxn *t, size_t *level)
+{
+    if (!t || !level)
+        return BLAZEDB_INVALID_ARGUMENT;
+    *level = 0;
+    if (!pager_txn_is_write(t->pt))
+        return err(t->db, BLAZEDB_READONLY, "savepoint in a read transaction");
+    if (t->failed)
+        return err(t->db, BLAZEDB_MISUSE, "an earlier write in this transaction failed");
+    return (BlazeDBResult)pager_savepoint(t->pt, level);
+}
+
+BlazeDBResult blazedb_savepoint_rollback(BlazeDBTxn *t, size_t level)
+{
+    if (!t)
+        return BLAZEDB_INVALID_ARGUMENT;
+    if (!pager_txn_is_write(t->pt))
+        return err(t->db, BLAZEDB_READONLY, "no savepoints in a read transaction");
+    int rc = pager_savepoint_rollback(t->pt, level);
+    if (rc == BLAZEDB_MISUSE)
+        return (BlazeDBResult)rc;
+    if (rc) {
+        txn_fail(t, (BlazeDBResult)rc);
+        return (BlazeDBResult)rc;
+    }
+    if (t->failed && level <= t->failed_level)
+        t->failed = BLAZEDB_OK;
+    return BLAZEDB_OK;
+}
+
+BlazeDBResult blazedb_savepoint_release(BlazeDBTxn *t, size_t level)
+{
+    if (!t)
+        return BLAZEDB_INVALID_ARGUMENT;
+    if (!pager_txn_is_write(t->pt))
+        return err(t->db, BLAZEDB_READONLY, "no savepoints in a read transaction");
+    int rc = pager_savepoint_release(t->pt, level);
+    if (rc && rc != BLAZEDB_MISUSE)
+        txn_fail(t, (BlazeDBResult)rc);
+    if (t->failed && t->failed_level >= level)
+        t->failed_level = level - 1; /* only a rollback further out clears it now */
+    return (BlazeDBResult)rc;
+}
+
 BlazeDBResult blazedb_txn_put(BlazeDBTxn *t, const void *key, size_t klen,
                               const void *data, size_t length)
 {
@@ -479,7 +539,7 @@ BlazeDBResult blazedb_txn_put(BlazeDBTxn *t, const void *key, size_t klen,
     rc = (BlazeDBResult)btree_put(t->pt, main_root(t->pt), key, klen,
                                   data ? data : "", length, NULL);
     if (rc)
-        t->failed = rc;
+        txn_fail(t, rc);
     return rc;
 }
 
@@ -520,7 +580,7 @@ BlazeDBResult blazedb_txn_delete(BlazeDBTxn *t, const void *key, size_t klen)
     atomic_fetch_add_explicit(&t->db->writes, 1, memory_order_relaxed);
     rc = (BlazeDBResult)btree_delete(t->pt, main_root(t->pt), key, klen, NULL);
     if (rc)
-        t->failed = rc;
+        txn_fail(t, rc);
     return rc;
 }
 

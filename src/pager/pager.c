@@ -36,7 +36,29 @@
 
 typedef struct {
     Page page;                  /* must be first */
+    uint64_t birth;             /* PagerTxn.births when it became dirty */
+    uint64_t sp_mark;           /* savepoint epoch it was last saved for */
 } DirtyPage;
+
+/* One undo record of a savepoint: the content a dirty page had when the
+ * savepoint was taken (copy != NULL), or a dirty page that was freed since
+ * (copy == NULL: put it back on rollback). */
+typedef struct {
+    DirtyPage *d;
+    uint8_t *copy;
+    uint64_t old_mark;
+} SpUndo;
+
+typedef struct {
+    uint64_t epoch;             /* pages with sp_mark < epoch are unsaved */
+    uint64_t births;            /* pages born after have birth > births */
+    PagerMeta meta;
+    size_t nfreed;
+    Pgno *pool;
+    size_t npool;
+    SpUndo *undo;
+    size_t nundo, cundo;
+} PagerSp;
 
 /* pgno -> DirtyPage*, open addressing with tombstones */
 typedef struct {
@@ -127,6 +149,10 @@ struct PagerTxn {
      * may still hold them (their page numbers may meanwhile be reused). */
     DirtyPage **grave;
     size_t ngrave, cgrave;
+    /* savepoints, innermost last */
+    PagerSp *sp;
+    size_t nsp, csp;
+    uint64_t sp_epoch, births;
 };
 
 static _Thread_local uint8_t tl_raw[65536];
@@ -465,6 +491,177 @@ void pager_unpin(PagerTxn *t, Page *pg)
     cache_unpin(&t->p->cache, (CacheEntry *)pg);
 }
 
+/* ---- savepoints ------------------------------------------------------------------ */
+
+/*
+ * A savepoint records the transaction's meta, freed-list length and pool,
+ * and from then on the old content of every dirty page the first time it
+ * changes (pager_dirty) or is freed (pager_free).  Pages allocated after it
+ * are recognised by their birth number.  Rolling back applies the undo
+ * records of the inner savepoints and then its own, newest first; releasing
+ * hands the records the enclosing savepoint still needs to it.
+ */
+
+static void sp_free(PagerSp *sp)
+{
+    for (size_t i = 0; i < sp->nundo; i++)
+        free(sp->undo[i].copy);
+    free(sp->undo);
+    free(sp->pool);
+    memset(sp, 0, sizeof *sp);
+}
+
+static int sp_push(PagerSp *sp, DirtyPage *d, uint8_t *copy, uint64_t old_mark)
+{
+    if (sp->nundo == sp->cundo) {
+        size_t nc = sp->cundo ? sp->cundo * 2 : 16;
+        SpUndo *nu = realloc(sp->undo, nc * sizeof *nu);
+        if (!nu)
+            return -1;
+        sp->undo = nu;
+        sp->cundo = nc;
+    }
+    sp->undo[sp->nundo++] = (SpUndo){d, copy, old_mark};
+    return 0;
+}
+
+int pager_savepoint(PagerTxn *t, size_t *level)
+{
+    Pager *p = t->p;
+    if (!t->write)
+        return pager_error(p, BLAZEDB_READONLY, "savepoint in a read transaction");
+    if (t->nsp == t->csp) {
+        size_t nc = t->csp ? t->csp * 2 : 4;
+        PagerSp *ns = realloc(t->sp, nc * sizeof *ns);
+        if (!ns)
+            return pager_error(p, BLAZEDB_NOMEM, "out of memory for a savepoint");
+        t->sp = ns;
+        t->csp = nc;
+    }
+    PagerSp *sp = &t->sp[t->nsp];
+    memset(sp, 0, sizeof *sp);
+    sp->pool = malloc((t->npool ? t->npool : 1) * sizeof *sp->pool);
+    if (!sp->pool)
+        return pager_error(p, BLAZEDB_NOMEM, "out of memory for a savepoint");
+    if (t->npool)
+        memcpy(sp->pool, t->pool, t->npool * sizeof *sp->pool);
+    sp->npool = t->npool;
+    sp->epoch = ++t->sp_epoch;
+    sp->births = t->births;
+    sp->meta = t->meta;
+    sp->nfreed = t->nfreed;
+    t->nsp++;
+    *level = t->nsp;
+    return BLAZEDB_OK;
+}
+
+size_t pager_savepoint_depth(const PagerTxn *t) { return t->nsp; }
+
+/* Takes d out of the grave (it goes back into the dirty map). */
+static void grave_take(PagerTxn *t, DirtyPage *d)
+{
+    for (size_t i = t->ngrave; i-- > 0;)
+        if (t->grave[i] == d) {
+            t->grave[i] = t->grave[--t->ngrave];
+            return;
+        }
+}
+
+static int grave_put(PagerTxn *t, DirtyPage *d)
+{
+    if (t->ngrave == t->cgrave) {
+        size_t nc = t->cgrave ? t->cgrave * 2 : 16;
+        DirtyPage **ng = realloc(t->grave, nc * sizeof *ng);
+        if (!ng)
+            return -1;
+        t->grave = ng;
+        t->cgrave = nc;
+    }
+    t->grave[t->ngrave++] = d;
+    return 0;
+}
+
+int pager_savepoint_rollback(PagerTxn *t, size_t level)
+{
+    Pager *p = t->p;
+    if (level == 0 || level > t->nsp)
+        return pager_error(p, BLAZEDB_MISUSE, "no savepoint %zu (%zu open)", level, t->nsp);
+    PagerSp *target = &t->sp[level - 1];
+    /* 1. pages born since the savepoint leave the dirty map (into the
+     *    grave: a cursor may still point at them) */
+    for (size_t i = 0; i < t->dirty.cap; i++) {
+        if (!t->dirty.keys[i] || t->dirty.keys[i] == TOMB)
+            continue;
+        DirtyPage *d = t->dirty.vals[i];
+        if (d->birth <= target->births)
+            continue;
+        if (grave_put(t, d))
+            return pager_error(p, BLAZEDB_NOMEM, "out of memory in a rollback");
+        t->dirty.keys[i] = TOMB;
+        t->dirty.vals[i] = NULL;
+        t->dirty.n--;
+    }
+    /* 2. undo records, newest first, from the innermost savepoint out */
+    for (size_t s = t->nsp; s-- > level - 1;) {
+        PagerSp *sp = &t->sp[s];
+        for (size_t i = sp->nundo; i-- > 0;) {
+            SpUndo *u = &sp->undo[i];
+            if (u->copy) {
+                memcpy(u->d->page.data, u->copy, p->payload);
+                free(u->copy);
+            } else if (u->d->birth <= target->births) {
+                grave_take(t, u->d);
+                if (dm_put(&t->dirty, u->d))
+                    return pager_error(p, BLAZEDB_NOMEM, "out of memory in a rollback");
+            }
+            u->d->sp_mark = u->old_mark;
+        }
+        sp->nundo = 0;
+        if (s > level - 1)
+            sp_free(sp);
+    }
+    t->nsp = level;
+    /* 3. the transaction's own state */
+    t->meta = target->meta;
+    t->nfreed = target->nfreed;
+    if (target->npool > t->cpool) {
+        Pgno *np = realloc(t->pool, target->npool * sizeof *np);
+        if (!np)
+            return pager_error(p, BLAZEDB_NOMEM, "out of memory in a rollback");
+        t->pool = np;
+        t->cpool = target->npool;
+    }
+    if (target->npool)
+        memcpy(t->pool, target->pool, target->npool * sizeof *t->pool);
+    t->npool = target->npool;
+    t->change_seq++;
+    return BLAZEDB_OK;
+}
+
+int pager_savepoint_release(PagerTxn *t, size_t level)
+{
+    Pager *p = t->p;
+    if (level == 0 || level > t->nsp)
+        return pager_error(p, BLAZEDB_MISUSE, "no savepoint %zu (%zu open)", level, t->nsp);
+    PagerSp *parent = level >= 2 ? &t->sp[level - 2] : NULL;
+    for (size_t s = level - 1; s < t->nsp; s++) {
+        PagerSp *sp = &t->sp[s];
+        for (size_t i = 0; i < sp->nundo; i++) {
+            SpUndo *u = &sp->undo[i];
+            int keep = parent && (u->copy ? u->old_mark < parent->epoch
+                                          : u->d->birth <= parent->births);
+            if (keep && sp_push(parent, u->d, u->copy, u->old_mark))
+                return pager_error(p, BLAZEDB_NOMEM, "out of memory releasing a savepoint");
+            if (!keep)
+                free(u->copy);
+        }
+        sp->nundo = 0;
+        sp_free(sp);
+    }
+    t->nsp = level - 1;
+    return BLAZEDB_OK;
+}
+
 /* ---- allocation --------------------------------------------------------------- */
 
 int pager_alloc(PagerTxn *t, Page **out)
@@ -494,7 +691,8 @@ int pager_alloc(PagerTxn *t, Page **out)
     DirtyPage *d = calloc(1, sizeof *d);
     uint8_t *data = d ? calloc(1, p->payload) : NULL;
     if (!d || !data || (d->page.data = data, d->page.pgno = pgno,
-                        d->page.ctr = t->txnid, dm_put(&t->dirty, d))) {
+                        d->page.ctr = t->txnid, d->birth = ++t->births,
+                        d->sp_mark = t->sp_epoch, dm_put(&t->dirty, d))) {
         free(data);
         free(d);
         push_pgno(&t->pool, &t->npool, &t->cpool, pgno);
@@ -512,9 +710,13 @@ int pager_free(PagerTxn *t, PageRef ref)
         return pager_error(p, BLAZEDB_READONLY, "free in a read transaction");
     t->change_seq++;
     if (ref.ctr == t->txnid) {
-        DirtyPage *d = dm_remove(&t->dirty, ref.pgno);
+        DirtyPage *d = dm_get(&t->dirty, ref.pgno);
         if (!d)
             return pager_error(p, BLAZEDB_CORRUPT, "double free of page %u", ref.pgno);
+        if (t->nsp && d->birth <= t->sp[t->nsp - 1].births &&
+            sp_push(&t->sp[t->nsp - 1], d, NULL, d->sp_mark))
+            return pager_error(p, BLAZEDB_NOMEM, "out of memory");
+        dm_remove(&t->dirty, ref.pgno);
         if (t->ngrave == t->cgrave) {
             size_t nc = t->cgrave ? t->cgrave * 2 : 16;
             DirtyPage **ng = realloc(t->grave, nc * sizeof *ng);
@@ -538,6 +740,18 @@ int pager_free(PagerTxn *t, PageRef ref)
 int pager_dirty(PagerTxn *t, Page *pg, Page **out)
 {
     if (pager_is_dirty(t, pg)) {
+        DirtyPage *d = (DirtyPage *)pg;
+        if (t->nsp && d->sp_mark < t->sp[t->nsp - 1].epoch) {
+            /* first change since the innermost savepoint: keep the old
+             * content for a rollback to it */
+            uint8_t *copy = malloc(t->p->payload);
+            if (!copy || sp_push(&t->sp[t->nsp - 1], d, copy, d->sp_mark)) {
+                free(copy);
+                return pager_error(t->p, BLAZEDB_NOMEM, "out of memory for a savepoint");
+            }
+            memcpy(copy, pg->data, t->p->payload);
+            d->sp_mark = t->sp[t->nsp - 1].epoch;
+        }
         t->change_seq++; /* the caller is about to modify it: cursors must notice */
         *out = pg;
         return BLAZEDB_OK;
@@ -836,6 +1050,9 @@ static int recover(Pager *p, int reset_slots)
 
 static void txn_free(PagerTxn *t)
 {
+    for (size_t i = 0; i < t->nsp; i++)
+        sp_free(&t->sp[i]);
+    free(t->sp);
     for (size_t i = 0; i < t->ngrave; i++)
         dirty_page_free(t->grave[i]);
     free(t->grave);

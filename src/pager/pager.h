@@ -160,6 +160,21 @@ PagerMeta *pager_txn_meta(PagerTxn *t);
  * cursors use it to notice that the tree changed under them. */
 uint64_t pager_txn_change_seq(const PagerTxn *t);
 
+/* ---- savepoints ---------------------------------------------------------- */
+
+/* Marks the write transaction's current state; *level (1, 2, ...) names it.
+ * Costs O(1) plus a copy of the allocation pool; afterwards the first change
+ * to each dirty page keeps a copy of its old content. */
+int pager_savepoint(PagerTxn *t, size_t *level);
+/* Returns the transaction to the state of savepoint `level`, which stays
+ * open; savepoints inside it are discarded.  MISUSE if there is no such
+ * savepoint.  Cursors notice through the change sequence. */
+int pager_savepoint_rollback(PagerTxn *t, size_t level);
+/* Forgets savepoint `level` and those inside it, keeping the changes. */
+int pager_savepoint_release(PagerTxn *t, size_t level);
+/* Savepoints open (0 = none). */
+size_t pager_savepoint_depth(const PagerTxn *t);
+
 /* ---- pages ------------------------------------------------------------ */
 
 /* Reads and pins the page version `ref` (authenticating it against ref.ctr
