@@ -401,6 +401,213 @@ typedef struct {
 /** Fills `st` (whose struct_size the caller sets). */
 BLAZEDB_API BlazeDBResult blazedb_stats(BlazeDB *db, BlazeDBStats *st);
 
+/* ------------------------------------------------------------------------ */
+/* Part 3: documents                                                         */
+/* ------------------------------------------------------------------------ */
+/*
+ * A BlazeDBDoc is a mutable, in-memory document: an object (map of named,
+ * typed fields).  Its binary form (blazedb_doc_encode) is what the database
+ * stores; its JSON form is lossless both ways.  docs/DOCUMENTS.md specifies
+ * the value model, the binary encoding byte by byte and the JSON mapping.
+ *
+ * Types: null, bool, int (int64), double, string (UTF-8, may contain NUL),
+ * bytes, uuid (16 bytes), date (int64 ms since 1970-01-01T00:00:00Z),
+ * array, object, vector (float32, finite).  Every NaN is stored as the one
+ * quiet NaN, so equal documents have equal encodings.
+ *
+ * Paths name a value inside the document: field names separated by '.',
+ * "" is the whole document.  A segment made of decimal digits without a
+ * leading zero indexes an array when the value reached so far is an array
+ * (and names a field otherwise): "tags.2", "a.b.0.c".  A field whose name
+ * contains '.' or is empty cannot be named by a path; it is reachable only
+ * through blazedb_doc_field_name/blazedb_doc_get_json on its parent, or by
+ * writing JSON.  Paths are NUL-terminated; field names are valid UTF-8
+ * without NUL, at most 65535 bytes.
+ *
+ * Limits: nesting depth 64 (the document itself is level 1; a set that
+ * would nest deeper fails with INVALID_ARGUMENT); encoded size at most
+ * BLAZEDB_MAX_VALUE (blazedb_doc_encode answers TOO_BIG beyond).
+ *
+ * Errors: calls that fail return a code and set the calling thread's
+ * message, read with blazedb_errmsg(NULL).  NULL where a document or an
+ * out-pointer is required gives INVALID_ARGUMENT.
+ *
+ * Threads: a document belongs to one thread at a time, readers included
+ * (encoding writes a size cache inside the document).  Different documents
+ * may be used from different threads freely.
+ *
+ * Borrowed pointers (strings, bytes, vectors, field names) stay valid until
+ * the document is next changed or freed.
+ */
+
+/** An in-memory document (always an object at the top).  Opaque. */
+typedef struct BlazeDBDoc BlazeDBDoc;
+
+/** The type of the value at a path; MISSING when there is none. */
+typedef enum {
+    BLAZEDB_TYPE_MISSING = 0,
+    BLAZEDB_TYPE_NULL = 1,
+    BLAZEDB_TYPE_BOOL = 2,
+    BLAZEDB_TYPE_INT = 3,
+    BLAZEDB_TYPE_DOUBLE = 4,
+    BLAZEDB_TYPE_STRING = 5,
+    BLAZEDB_TYPE_BYTES = 6,
+    BLAZEDB_TYPE_UUID = 7,
+    BLAZEDB_TYPE_DATE = 8,
+    BLAZEDB_TYPE_ARRAY = 9,
+    BLAZEDB_TYPE_OBJECT = 10,
+    BLAZEDB_TYPE_VECTOR = 11
+} BlazeDBType;
+
+/** Largest nesting depth of a document (the document itself is level 1). */
+#define BLAZEDB_DOC_MAX_DEPTH 64
+/** Largest field name, in bytes. */
+#define BLAZEDB_DOC_MAX_NAME 65535u
+
+/** Flag for blazedb_doc_to_json / blazedb_doc_get_json: indent by two
+ *  spaces, one member per line. */
+#define BLAZEDB_JSON_PRETTY 0x1u
+
+/** A new empty document; free with blazedb_doc_free.  Errors: NOMEM. */
+BLAZEDB_API BlazeDBResult blazedb_doc_new(BlazeDBDoc **out);
+
+/** Frees a document.  NULL is ignored. */
+BLAZEDB_API void blazedb_doc_free(BlazeDBDoc *doc);
+
+/** A deep copy.  Errors: NOMEM. */
+BLAZEDB_API BlazeDBResult blazedb_doc_clone(const BlazeDBDoc *doc, BlazeDBDoc **out);
+
+/**
+ * Parses JSON text (json[0..len), UTF-8; need not be NUL-terminated) whose
+ * top level must be an object.  Tagged forms ({"$date": ...}, {"$uuid": ...},
+ * {"$bytes": ...}, {"$vector": [...]}, {"$double": "NaN"}, {"$object": {...}})
+ * give the other types.  On failure *out = NULL.
+ * Errors: INVALID_ARGUMENT with the byte offset in the message (malformed
+ * JSON, invalid UTF-8, duplicate field name, unknown or malformed tag,
+ * number beyond the double range, depth > 64, top level not an object),
+ * TOO_BIG (len > BLAZEDB_MAX_VALUE), NOMEM.
+ */
+BLAZEDB_API BlazeDBResult blazedb_doc_from_json(const char *json, size_t len,
+                                                BlazeDBDoc **out);
+
+/**
+ * Writes the document as JSON (fields in name order; compact unless flags
+ * has BLAZEDB_JSON_PRETTY).  *out is malloc'd and NUL-terminated (release
+ * with blazedb_free); *len (may be NULL) excludes the NUL.  Reading the text
+ * back with blazedb_doc_from_json gives an identical document.
+ * Errors: NOMEM.
+ */
+BLAZEDB_API BlazeDBResult blazedb_doc_to_json(const BlazeDBDoc *doc, unsigned flags,
+                                              char **out, size_t *len);
+
+/**
+ * The binary form: canonical (equal documents give equal bytes).  *out is
+ * malloc'd (release with blazedb_free).  Errors: TOO_BIG, NOMEM.
+ */
+BLAZEDB_API BlazeDBResult blazedb_doc_encode(const BlazeDBDoc *doc, void **out,
+                                             size_t *len);
+
+/**
+ * Rebuilds a document from its binary form, checking every byte (any input
+ * is safe).  Errors: CORRUPT with the byte offset in the message (malformed
+ * or non-canonical bytes, or not an object at the top), TOO_BIG, NOMEM.
+ */
+BLAZEDB_API BlazeDBResult blazedb_doc_decode(const void *buf, size_t len,
+                                             BlazeDBDoc **out);
+
+/** The type at `path`; BLAZEDB_TYPE_MISSING when absent, when the path is
+ *  malformed, or when doc or path is NULL. */
+BLAZEDB_API BlazeDBType blazedb_doc_type(const BlazeDBDoc *doc, const char *path);
+
+/*
+ * Typed getters.  Errors: NOT_FOUND when nothing is at `path` (or the path is
+ * malformed), INVALID_ARGUMENT when the value has another type (the message
+ * names both types).  blazedb_doc_get_double also converts an int (exactly
+ * when |i| <= 2^53).  On failure the out-values are left unchanged.
+ */
+BLAZEDB_API BlazeDBResult blazedb_doc_get_bool(const BlazeDBDoc *doc, const char *path,
+                                               int *out);
+BLAZEDB_API BlazeDBResult blazedb_doc_get_int(const BlazeDBDoc *doc, const char *path,
+                                              int64_t *out);
+BLAZEDB_API BlazeDBResult blazedb_doc_get_double(const BlazeDBDoc *doc, const char *path,
+                                                 double *out);
+/** Milliseconds since the Unix epoch, UTC. */
+BLAZEDB_API BlazeDBResult blazedb_doc_get_date(const BlazeDBDoc *doc, const char *path,
+                                               int64_t *ms);
+/** Borrowed UTF-8, NUL-terminated (the NUL is not counted in *len; the
+ *  string itself may contain NUL).  `len` may be NULL. */
+BLAZEDB_API BlazeDBResult blazedb_doc_get_string(const BlazeDBDoc *doc, const char *path,
+                                                 const char **s, size_t *len);
+/** Borrowed bytes (non-NULL even when *len is 0). */
+BLAZEDB_API BlazeDBResult blazedb_doc_get_bytes(const BlazeDBDoc *doc, const char *path,
+                                                const void **p, size_t *len);
+BLAZEDB_API BlazeDBResult blazedb_doc_get_uuid(const BlazeDBDoc *doc, const char *path,
+                                               uint8_t out[16]);
+/** Borrowed float32 elements (non-NULL even when *n is 0). */
+BLAZEDB_API BlazeDBResult blazedb_doc_get_vector(const BlazeDBDoc *doc, const char *path,
+                                                 const float **v, size_t *n);
+/**
+ * Any value (subtree or scalar) as JSON, in the form blazedb_doc_set_json
+ * accepts.  *out malloc'd, NUL-terminated (blazedb_free); `len` may be NULL.
+ * Errors: NOT_FOUND, NOMEM.
+ */
+BLAZEDB_API BlazeDBResult blazedb_doc_get_json(const BlazeDBDoc *doc, const char *path,
+                                               unsigned flags, char **out, size_t *len);
+
+/*
+ * Setters: store a value at `path`, replacing what was there and creating
+ * missing intermediate objects ("a.b.c" on an empty document makes a and
+ * a.b objects).  A numeric segment on an array replaces that element, or
+ * appends when it equals the array's length.  "" is accepted only by
+ * blazedb_doc_set_json with an object (it replaces the whole document).
+ * On failure the document is unchanged.
+ * Errors: INVALID_ARGUMENT (NULL doc/path, empty path segment, a scalar or
+ * vector in the way, array index beyond the length, field name not valid
+ * UTF-8 or too long, depth > 64, string not UTF-8, non-finite vector
+ * element, NULL data with a non-zero length), NOMEM.
+ */
+BLAZEDB_API BlazeDBResult blazedb_doc_set_null(BlazeDBDoc *doc, const char *path);
+BLAZEDB_API BlazeDBResult blazedb_doc_set_bool(BlazeDBDoc *doc, const char *path, int v);
+BLAZEDB_API BlazeDBResult blazedb_doc_set_int(BlazeDBDoc *doc, const char *path, int64_t v);
+/** Any double; every NaN is stored as the canonical quiet NaN. */
+BLAZEDB_API BlazeDBResult blazedb_doc_set_double(BlazeDBDoc *doc, const char *path, double v);
+BLAZEDB_API BlazeDBResult blazedb_doc_set_date(BlazeDBDoc *doc, const char *path, int64_t ms);
+/** Copies a NUL-terminated UTF-8 string. */
+BLAZEDB_API BlazeDBResult blazedb_doc_set_string(BlazeDBDoc *doc, const char *path,
+                                                 const char *s);
+/** Copies len bytes of UTF-8 (may contain NUL). */
+BLAZEDB_API BlazeDBResult blazedb_doc_set_stringn(BlazeDBDoc *doc, const char *path,
+                                                  const char *s, size_t len);
+BLAZEDB_API BlazeDBResult blazedb_doc_set_bytes(BlazeDBDoc *doc, const char *path,
+                                                const void *p, size_t len);
+BLAZEDB_API BlazeDBResult blazedb_doc_set_uuid(BlazeDBDoc *doc, const char *path,
+                                               const uint8_t uuid[16]);
+/** Copies n finite float32 values (n may be 0). */
+BLAZEDB_API BlazeDBResult blazedb_doc_set_vector(BlazeDBDoc *doc, const char *path,
+                                                 const float *v, size_t n);
+/** Parses JSON (any value, same mapping and errors as blazedb_doc_from_json)
+ *  and stores it at `path`. */
+BLAZEDB_API BlazeDBResult blazedb_doc_set_json(BlazeDBDoc *doc, const char *path,
+                                               const char *json, size_t len);
+/** Appends a JSON value to the array at `path` (created when absent).
+ *  INVALID_ARGUMENT when something other than an array is there. */
+BLAZEDB_API BlazeDBResult blazedb_doc_array_append_json(BlazeDBDoc *doc, const char *path,
+                                                        const char *json, size_t len);
+
+/** Removes the value at `path` (array elements after it move down one).
+ *  OK when absent.  Errors: INVALID_ARGUMENT (NULL, "" or a malformed path). */
+BLAZEDB_API BlazeDBResult blazedb_doc_unset(BlazeDBDoc *doc, const char *path);
+
+/** Number of fields of the object, or elements of the array or vector, at
+ *  `path`; 0 for anything else (missing included). */
+BLAZEDB_API size_t blazedb_doc_len(const BlazeDBDoc *doc, const char *path);
+
+/** Name of the i-th field (in name order: bytewise, shorter first) of the
+ *  object at `path`; borrowed, NUL-terminated.  NULL when there is no
+ *  object there or i >= its length. */
+BLAZEDB_API const char *blazedb_doc_field_name(const BlazeDBDoc *doc, const char *path,
+                                               size_t i);
+
 #ifdef __cplusplus
 }
 #endif

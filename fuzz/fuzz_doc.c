@@ -1,0 +1,78 @@
+/*
+ * fuzz_doc.c — hostile document bytes and JSON text.  The input goes to
+ * the binary decoder (validate, decode, a few lookups and element/field
+ * views) and to the JSON reader.  Whatever decodes must re-encode to the
+ * very same bytes (the binary format is canonical), and whatever JSON
+ * parses must survive JSON -> value -> JSON -> value unchanged and
+ * binary -> value unchanged.  Any error code is fine; a crash, hang, leak,
+ * sanitizer report or broken round trip is not.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/doc/docbin.h"
+#include "../src/doc/json.h"
+#include "../src/doc/value.h"
+
+static void check_value(const DocValue *v)
+{
+    char err[DOC_ERRMAX];
+    uint8_t *e;
+    size_t n;
+    DocValue *back;
+    if (docbin_encode(v, &e, &n, err) != BLAZEDB_OK)
+        abort();
+    if (docbin_decode(e, n, &back, err) != BLAZEDB_OK || !doc_equal(v, back))
+        abort();
+    doc_free(back);
+    free(e);
+    char *t;
+    size_t tl;
+    if (doc_to_json(v, 0, &t, &tl, err) != BLAZEDB_OK)
+        abort();
+    if (doc_from_json(t, tl, &back, err) != BLAZEDB_OK || !doc_equal(v, back))
+        abort();
+    doc_free(back);
+    free(t);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char err[DOC_ERRMAX];
+    DocValue *v = NULL;
+    static const char *paths[] = {"", "a", "a.b", "0", "1.0", "tags.2", "a.0.b.1", "$object"};
+
+    /* binary */
+    BlazeDBResult rc = docbin_decode(data, size, &v, err);
+    if (docbin_validate(data, size, err) != rc)
+        abort();
+    if (rc == BLAZEDB_OK) {
+        uint8_t *e;
+        size_t n;
+        if (docbin_encode(v, &e, &n, err) != BLAZEDB_OK || n != size || memcmp(e, data, n))
+            abort();
+        free(e);
+        check_value(v);
+        doc_free(v);
+    }
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        DocView view, el;
+        if (docbin_lookup(data, size, paths[i], &view) != BLAZEDB_OK)
+            continue;
+        const uint8_t *nm;
+        size_t nl;
+        for (size_t k = 0; k < view.count && k < 4; k++) {
+            if (view.type == DOC_ARRAY)
+                docbin_view_elem(&view, k, &el);
+            else if (view.type == DOC_OBJECT)
+                docbin_view_field(&view, k, &nm, &nl, &el);
+        }
+    }
+
+    /* JSON */
+    if (doc_from_json((const char *)data, size, &v, err) == BLAZEDB_OK) {
+        check_value(v);
+        doc_free(v);
+    }
+    return 0;
+}

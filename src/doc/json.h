@@ -1,0 +1,41 @@
+/*
+ * json.h — JSON text <-> DocValue, lossless both ways (the mapping is
+ * specified in docs/DOCUMENTS.md).  A strict RFC 8259 reader written for
+ * this mapping (exact int64, big integers as doubles, UTF-8 validated,
+ * duplicate keys rejected, depth limited, byte offsets in every message) and
+ * a writer that prints doubles so they read back bit for bit.
+ *
+ * Owns: the JSON mapping and the tagged forms ($double, $date, $uuid,
+ * $bytes, $vector, $object).  Not: the value model (value.h).
+ */
+#ifndef BLAZEDB_DOC_JSON_H
+#define BLAZEDB_DOC_JSON_H
+
+#include <stddef.h>
+
+#include "value.h"
+
+/*
+ * Parses one JSON value (any type) from text[0..len); only whitespace may
+ * follow it.  Errors: INVALID_ARGUMENT with "... at byte N" (malformed
+ * JSON, invalid UTF-8, duplicate key, unknown or malformed tag, number out
+ * of range, nesting deeper than DOC_MAX_DEPTH), TOO_BIG (len larger than
+ * BLAZEDB_MAX_VALUE), NOMEM.
+ */
+BlazeDBResult doc_from_json(const char *text, size_t len, DocValue **out,
+                            char err[DOC_ERRMAX]);
+
+#define DOC_JSON_PRETTY 1u
+
+/* Writes v as JSON; *out is malloc'd and NUL-terminated, *len excludes the
+ * NUL.  Errors: NOMEM. */
+BlazeDBResult doc_to_json(const DocValue *v, unsigned flags, char **out, size_t *len,
+                          char err[DOC_ERRMAX]);
+
+/* Dates: ms since the epoch <-> "YYYY-MM-DDTHH:MM:SS.mmmZ" (years 0..9999).
+ * doc_date_format writes 25 bytes incl. NUL and returns 0 when the year is
+ * out of range; doc_date_parse returns 1 on success. */
+int doc_date_format(int64_t ms, char out[25]);
+int doc_date_parse(const char *s, size_t len, int64_t *ms);
+
+#endif /* BLAZEDB_DOC_JSON_H */
