@@ -608,6 +608,189 @@ BLAZEDB_API size_t blazedb_doc_len(const BlazeDBDoc *doc, const char *path);
 BLAZEDB_API const char *blazedb_doc_field_name(const BlazeDBDoc *doc, const char *path,
                                                size_t i);
 
+/* ------------------------------------------------------------------------ */
+/* Part 4: collections                                                       */
+/* ------------------------------------------------------------------------ */
+/*
+ * Documents live in named collections.  Every call below takes the handle
+ * and a transaction: txn == NULL runs the call in a transaction of its own
+ * (one durable commit for a write); a caller's transaction (read or write,
+ * see blazedb_txn_begin) makes it part of that transaction, and reads see
+ * the transaction's own writes.  A write that fails inside a caller's
+ * transaction is undone by itself (an internal savepoint) and leaves the
+ * transaction usable.
+ *
+ * Engine-maintained fields:
+ *   id         a string, unique in the collection.  Given by the caller, or a
+ *              new UUIDv7 (time-ordered, 36 characters) when the document
+ *              has none; any other type is INVALID_ARGUMENT.  At most
+ *              max_key_size bytes (BlazeDBStats).
+ *   createdAt  date of the first insert; updatedAt, date of the last write.
+ *              Set by the engine (overwriting what the caller put there)
+ *              unless the collection was created with
+ *              BLAZEDB_COLL_NO_TIMESTAMPS.
+ *   isDeleted  true after blazedb_soft_delete: the document is hidden from
+ *              get, exists, count and cursors until purged, replaced by an
+ *              upsert, or deleted.
+ * Insert, replace and upsert write these fields into the caller's document,
+ * so after the call it equals what was stored.
+ *
+ * Collection names: 1..255 bytes of UTF-8 without control characters.  A
+ * collection is created by blazedb_collection_create or implicitly by the
+ * first insert or upsert; other calls on a missing collection return
+ * NOT_FOUND with a message naming it.
+ *
+ * Every write appends change records (blazedb_changes), in commit order.
+ * Errors common to all: INVALID_ARGUMENT (NULL or invalid arguments),
+ * MISUSE (closed handle; earlier failure in the transaction), READONLY
+ * (write in a read transaction or read-only handle), BUSY, IO_ERROR, FULL,
+ * CORRUPT, NOMEM.  Thread-safety: as for transactions.
+ */
+
+/** Collection options (versioned by struct_size). */
+typedef struct {
+    uint32_t struct_size;       /* blazedb_collection_options_init sets it */
+    uint32_t flags;             /* BLAZEDB_COLL_* */
+} BlazeDBCollectionOptions;
+
+/** The engine does not maintain createdAt/updatedAt in this collection. */
+#define BLAZEDB_COLL_NO_TIMESTAMPS 0x1u
+
+BLAZEDB_API void blazedb_collection_options_init(BlazeDBCollectionOptions *opts);
+/** Creates a collection (opts may be NULL).  EXISTS when it exists. */
+BLAZEDB_API BlazeDBResult blazedb_collection_create(BlazeDB *db, BlazeDBTxn *txn,
+                                                    const char *name,
+                                                    const BlazeDBCollectionOptions *opts);
+/** Drops a collection and all its documents (its pages are freed).
+ *  NOT_FOUND when absent. */
+BLAZEDB_API BlazeDBResult blazedb_collection_drop(BlazeDB *db, BlazeDBTxn *txn,
+                                                  const char *name);
+/** Renames (O(1): the documents do not move).  NOT_FOUND, EXISTS. */
+BLAZEDB_API BlazeDBResult blazedb_collection_rename(BlazeDB *db, BlazeDBTxn *txn,
+                                                    const char *from, const char *to);
+/**
+ * The collections, in name order: *names is one malloc'd block (release
+ * with blazedb_free) holding *n NUL-terminated names and a NULL after them.
+ */
+BLAZEDB_API BlazeDBResult blazedb_collection_list(BlazeDB *db, BlazeDBTxn *txn,
+                                                  char ***names, size_t *n);
+/** Documents in the collection (soft-deleted ones excluded), O(1) from
+ *  stored counters. */
+BLAZEDB_API BlazeDBResult blazedb_count(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                                        uint64_t *n);
+
+/** Inserts a document (see the engine-maintained fields above).  EXISTS
+ *  when its id is taken (by a soft-deleted document too). */
+BLAZEDB_API BlazeDBResult blazedb_insert(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                                         BlazeDBDoc *doc);
+/** Inserts n documents, all or none, in one transaction (one sync when
+ *  txn is NULL). */
+BLAZEDB_API BlazeDBResult blazedb_insert_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                                              BlazeDBDoc *const *docs, size_t n);
+/** Replaces the document with the same id (createdAt is kept).  NOT_FOUND
+ *  when there is none (or it is soft-deleted). */
+BLAZEDB_API BlazeDBResult blazedb_replace(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                                          BlazeDBDoc *doc);
+/** Replaces the document with the same id, or inserts it. */
+BLAZEDB_API BlazeDBResult blazedb_upsert(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                                         BlazeDBDoc *doc);
+/**
+ * Changes some fields of document `id`: `set` (may be NULL) is merged in
+ * depth: each of its non-object values replaces the value at the same path
+ * (objects on the way are created), objects are descended into (an empty
+ * object is stored as is); then each path of `unset` is removed.  Patch
+ * field names may not contain '.', and the id cannot change.  NOT_FOUND
+ * when the document is absent.
+ */
+BLAZEDB_API BlazeDBResult blazedb_patch(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                                        const char *id, const BlazeDBDoc *set,
+                                        const char *const *unset, size_t nunset);
+
+/** The document `id`: *out is a new document (blazedb_doc_free).  NOT_FOUND
+ *  when absent or soft-deleted. */
+BLAZEDB_API BlazeDBResult blazedb_get_doc(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                                          const char *id, BlazeDBDoc **out);
+/** out[i] = document ids[i], or NULL when absent; one snapshot. */
+BLAZEDB_API BlazeDBResult blazedb_get_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                                           const char *const *ids, size_t n, BlazeDBDoc **out);
+BLAZEDB_API BlazeDBResult blazedb_exists(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                                         const char *id, int *exists);
+
+/** Deletes document `id` for good.  NOT_FOUND when absent. */
+BLAZEDB_API BlazeDBResult blazedb_delete_doc(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                                             const char *id);
+/** Deletes those of `ids` that exist; *deleted (may be NULL) counts them. */
+BLAZEDB_API BlazeDBResult blazedb_delete_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                                              const char *const *ids, size_t n,
+                                              uint64_t *deleted);
+/** Deletes every document, keeping the collection. */
+BLAZEDB_API BlazeDBResult blazedb_delete_all(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                                             uint64_t *deleted);
+/** Marks document `id` deleted (isDeleted = true, updatedAt = now).
+ *  NOT_FOUND when absent or already soft-deleted. */
+BLAZEDB_API BlazeDBResult blazedb_soft_delete(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                                              const char *id);
+/** Removes the soft-deleted documents; touches only them. */
+BLAZEDB_API BlazeDBResult blazedb_purge(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                                        uint64_t *purged);
+
+/**
+ * A cursor over a collection's documents in id order (bytewise), starting
+ * at the first id >= start_id (NULL: the first).  It reads the snapshot of
+ * `txn`, or of a read transaction of its own when txn is NULL (then close
+ * it promptly: it holds a snapshot).  With a caller's transaction it must
+ * be closed before the transaction ends.
+ */
+typedef struct BlazeDBDocCursor BlazeDBDocCursor;
+BLAZEDB_API BlazeDBResult blazedb_doc_cursor_open(BlazeDB *db, BlazeDBTxn *txn,
+                                                  const char *coll, const char *start_id,
+                                                  BlazeDBDocCursor **out);
+/** The next document (a new one, blazedb_doc_free), or NOT_FOUND at the end. */
+BLAZEDB_API BlazeDBResult blazedb_doc_cursor_next(BlazeDBDocCursor *cur, BlazeDBDoc **doc);
+BLAZEDB_API void blazedb_doc_cursor_close(BlazeDBDocCursor *cur);
+
+/** Change kinds. */
+typedef enum {
+    BLAZEDB_CHANGE_INSERT = 1,
+    BLAZEDB_CHANGE_UPDATE = 2,
+    BLAZEDB_CHANGE_DELETE = 3    /* also a soft delete (doc then carries
+                                    isDeleted) and a purge (no doc) */
+} BlazeDBChangeKind;
+
+/** One change record; every pointer is borrowed for the callback only. */
+typedef struct {
+    uint64_t txn_id;            /* the commit (its sequence number) */
+    uint32_t seq;               /* order within the commit */
+    BlazeDBChangeKind kind;
+    const char *collection;     /* not NUL-terminated */
+    size_t collection_len;
+    const char *id;             /* not NUL-terminated */
+    size_t id_len;
+    const void *doc;            /* the new document in binary form
+                                   (blazedb_doc_decode); doc_len 0 for a
+                                   delete */
+    size_t doc_len;
+} BlazeDBChange;
+
+/**
+ * Calls fn for each change record of commits after `after_txn`, in commit
+ * order, in the snapshot of txn (or of the latest commit when NULL); fn
+ * returns non-zero to stop.  *last_txn (may be NULL) is the commit of the
+ * last record passed (after_txn when none): pass it back to continue.  The
+ * records of the last 10,000 commits are kept; older ones are trimmed.
+ */
+BLAZEDB_API BlazeDBResult blazedb_changes(BlazeDB *db, BlazeDBTxn *txn, uint64_t after_txn,
+                                          int (*fn)(const BlazeDBChange *change, void *arg),
+                                          void *arg, uint64_t *last_txn);
+
+/**
+ * Runs fn in a new transaction (flags as for blazedb_txn_begin): commits
+ * when fn returns BLAZEDB_OK, rolls back and returns fn's code otherwise.
+ */
+BLAZEDB_API BlazeDBResult blazedb_run_txn(BlazeDB *db, unsigned flags,
+                                          BlazeDBResult (*fn)(BlazeDBTxn *txn, void *arg),
+                                          void *arg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,6 +18,7 @@
 
 #include "../btree/btree.h"
 #include "../pager/pager.h"
+#include "../catalog/catalog.h"
 
 #define DB_MAGIC_OPEN 0x424c415a45444221ull
 #define DB_MAGIC_CLOSED 0x434c4f5345444442ull
@@ -91,6 +92,7 @@ static void txn_link(BlazeDBTxn *t)
 
 static int commit_pt(PagerTxn *pt);
 static void iter_free(BlazeDBIterator *it);
+static void txn_fail(BlazeDBTxn *t, BlazeDBResult rc);
 
 /*
  * Ends a transaction: iterators still open on it let go of its pages (they
@@ -371,6 +373,37 @@ void blazedb_close(BlazeDB *db)
 }
 
 void blazedb_free(void *ptr) { free(ptr); }
+
+/* ---- internal accessors for the other public-API modules (db.h) ------------- */
+
+int db_handle_ok(BlazeDB *db) { return db_ok(db); }
+Pager *db_pager(BlazeDB *db) { return db->p; }
+size_t db_max_key(BlazeDB *db) { return db->max_key; }
+BlazeDB *db_txn_db(BlazeDBTxn *t) { return t->db; }
+PagerTxn *db_txn_pt(BlazeDBTxn *t) { return t->pt; }
+void db_txn_mark_failed(BlazeDBTxn *t, BlazeDBResult rc) { txn_fail(t, rc); }
+
+BlazeDBResult db_error(BlazeDB *db, BlazeDBResult rc, const char *fmt, ...)
+{
+    char buf[DB_ERRLEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (db_ok(db))
+        pager_error(db->p, rc, "%s", buf);
+    return rc;
+}
+
+BlazeDBResult db_txn_writable(BlazeDBTxn *t)
+{
+    if (!pager_txn_is_write(t->pt))
+        return err(t->db, BLAZEDB_READONLY, "write in a read transaction");
+    if (t->failed)
+        return err(t->db, BLAZEDB_MISUSE,
+                   "an earlier write in this transaction failed; roll it back");
+    return BLAZEDB_OK;
+}
 
 BlazeDBResult db_set_errmsg(BlazeDBResult rc, const char *fmt, ...)
 {
@@ -1094,6 +1127,8 @@ BlazeDBResult db_check(BlazeDB *db, char *msg, size_t msglen)
             continue;
         rc = btree_check(pt, &m->roots[i], check_visit, &cm);
     }
+    if (!rc)
+        rc = cat_check(pt, check_visit, &cm);
     if (!rc)
         rc = freelist_check(pt, check_visit, check_visit, &cm);
     if (rc) {

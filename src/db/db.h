@@ -11,6 +11,7 @@
 
 #include "blazedb.h"
 #include "../os/os.h"
+#include "../pager/pager.h"
 
 /* blazedb_open_ex with an explicit vfs (e.g. an os_fault vfs).  vfs == NULL
  * means os_default_vfs(). */
@@ -26,6 +27,22 @@ BlazeDBResult db_open_vfs(const char *path, const char *password,
  * Returns BLAZEDB_OK, or BLAZEDB_CORRUPT with a description in msg.
  */
 BlazeDBResult db_check(BlazeDB *db, char *msg, size_t msglen);
+
+/* ---- for the other public-API modules (collection.c, docapi.c) ---------- */
+
+int db_handle_ok(BlazeDB *db);              /* an open handle */
+Pager *db_pager(BlazeDB *db);
+size_t db_max_key(BlazeDB *db);             /* largest key of this database */
+BlazeDB *db_txn_db(BlazeDBTxn *t);
+PagerTxn *db_txn_pt(BlazeDBTxn *t);
+/* OK for a usable write transaction; READONLY or MISUSE (earlier failure)
+ * with the message set otherwise. */
+BlazeDBResult db_txn_writable(BlazeDBTxn *t);
+/* A write failed midway: poison the transaction (see blazedb_txn_commit). */
+void db_txn_mark_failed(BlazeDBTxn *t, BlazeDBResult rc);
+/* Sets the handle's message (printf-style) and returns rc. */
+BlazeDBResult db_error(BlazeDB *db, BlazeDBResult rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * Sets the calling thread's message for calls made without a handle (what

@@ -65,7 +65,8 @@ typedef struct Page {
 enum {
     PAGER_ROOT_MAIN = 0,    /* byte-KV tree of the public KV API */
     PAGER_ROOT_FREE = 1,    /* free-page tree (btree/freelist.c) */
-    PAGER_ROOT_CATALOG = 2  /* reserved for collections (documents layer) */
+    PAGER_ROOT_CATALOG = 2, /* collections (catalog/catalog.c) */
+    PAGER_ROOT_CHANGES = 3  /* change log (catalog/catalog.c) */
 };
 
 typedef struct {
