@@ -791,6 +791,118 @@ BLAZEDB_API BlazeDBResult blazedb_run_txn(BlazeDB *db, unsigned flags,
                                           BlazeDBResult (*fn)(BlazeDBTxn *txn, void *arg),
                                           void *arg);
 
+/* ------------------------------------------------------------------------ */
+/* Part 5: queries, observers, live queries                                  */
+/* ------------------------------------------------------------------------ */
+/*
+ * A BlazeDBQuery names a collection, a filter (conditions joined by AND),
+ * an order and a limit.  For now it runs as a scan of the collection
+ * (indexes and the SQL front end come with the query work); it is also what
+ * filters observers and defines live queries.
+ *
+ * Semantics (docs/QUERIES.md): a condition compares the value at a path
+ * with a constant.  A missing or null value, or a null constant, makes the
+ * comparison unknown, which excludes the document (SQL's rule); IS NULL and
+ * IS NOT NULL are never unknown (missing counts as null).  Values compare
+ * in one total order across types: null, bool, numbers (int and double by
+ * value), dates, strings (bytewise = code point order), bytes, uuids,
+ * arrays, objects, vectors.  ORDER BY sorts by that order (then by id);
+ * descending reverses a key.
+ */
+
+typedef struct BlazeDBQuery BlazeDBQuery;
+
+typedef enum {
+    BLAZEDB_OP_EQ = 1,
+    BLAZEDB_OP_NE = 2,
+    BLAZEDB_OP_LT = 3,
+    BLAZEDB_OP_LE = 4,
+    BLAZEDB_OP_GT = 5,
+    BLAZEDB_OP_GE = 6,
+    BLAZEDB_OP_IS_NULL = 7,     /* no value */
+    BLAZEDB_OP_IS_NOT_NULL = 8  /* no value */
+} BlazeDBOp;
+
+/** A query over collection `coll` with no condition, no order and no
+ *  limit.  Free with blazedb_query_free.  Errors (blazedb_errmsg(NULL)):
+ *  INVALID_ARGUMENT, NOMEM. */
+BLAZEDB_API BlazeDBResult blazedb_query_new(const char *coll, BlazeDBQuery **out);
+BLAZEDB_API void blazedb_query_free(BlazeDBQuery *q);
+/** Adds the condition `path op value` (value: JSON text in the lossless
+ *  mapping, e.g. "42", "\"Oslo\"", "{\"$date\":\"2024-01-01T00:00:00Z\"}";
+ *  NULL for the IS [NOT] NULL operators). */
+BLAZEDB_API BlazeDBResult blazedb_query_where(BlazeDBQuery *q, const char *path, BlazeDBOp op,
+                                              const char *json_value);
+/** Adds a sort key (the first call is the primary key). */
+BLAZEDB_API BlazeDBResult blazedb_query_order_by(BlazeDBQuery *q, const char *path,
+                                                 int descending);
+/** At most `limit` documents (UINT64_MAX, the default: no limit). */
+BLAZEDB_API BlazeDBResult blazedb_query_limit(BlazeDBQuery *q, uint64_t limit);
+/** 1 when `doc` passes the query's conditions. */
+BLAZEDB_API int blazedb_query_matches(const BlazeDBQuery *q, const BlazeDBDoc *doc);
+/**
+ * Runs the query in `txn`'s snapshot (or the latest when NULL): *docs is a
+ * malloc'd array of *n new documents, in order; release both with
+ * blazedb_query_free_docs.  A missing collection gives no documents.
+ */
+BLAZEDB_API BlazeDBResult blazedb_query_run(BlazeDB *db, BlazeDBTxn *txn, const BlazeDBQuery *q,
+                                            BlazeDBDoc ***docs, size_t *n);
+BLAZEDB_API void blazedb_query_free_docs(BlazeDBDoc **docs, size_t n);
+
+/**
+ * Observers.  fn receives the change records of one commit (those of
+ * collection `coll`, or of every collection when NULL; with a filter, only
+ * inserts and updates whose new document matches it, and every delete),
+ * once per commit, in commit order, for commits after the registration.
+ * Delivery happens on this handle: right after each of its own commits, in
+ * the committing thread and before the commit call returns (the commit is
+ * durable by then); and for commits of other handles or processes, at the
+ * latest when this handle next begins a transaction (any document call
+ * does) or calls blazedb_poll, in that calling thread.  Callbacks run one
+ * at a time per handle; one may read the database, and may unobserve or
+ * close a live query, but no dispatch happens inside it.  Change records
+ * of the last 10,000 commits are kept: an observer of a handle that stays
+ * idle for longer misses the older ones.  *id names the observer.
+ */
+typedef void (*BlazeDBObserverFn)(const BlazeDBChange *changes, size_t n, void *arg);
+BLAZEDB_API BlazeDBResult blazedb_observe(BlazeDB *db, const char *coll,
+                                          const BlazeDBQuery *filter, BlazeDBObserverFn fn,
+                                          void *arg, uint64_t *id);
+/** Removes an observer.  NOT_FOUND when there is no such observer. */
+BLAZEDB_API BlazeDBResult blazedb_unobserve(BlazeDB *db, uint64_t id);
+/** Delivers, now, the changes committed since the last delivery. */
+BLAZEDB_API BlazeDBResult blazedb_poll(BlazeDB *db);
+
+/**
+ * Live queries: the result of a query (filter, order, limit) kept up to
+ * date from the change records, without re-running the query.  fn is
+ * called first with the initial result (all "entered", in order), then
+ * after each commit that changes the result, with the documents that
+ * entered it, the ids of those that left it, and those in it that changed
+ * (all borrowed for the call), at the same moments as observers.  The
+ * current result is read with blazedb_live_query_count/_get (borrowed until
+ * the next delivery).  Memory: every matching document of the collection
+ * is kept, not only the first `limit`.  Close with blazedb_live_query_close
+ * (also after the handle was closed: it then only frees).
+ */
+typedef struct BlazeDBLiveQuery BlazeDBLiveQuery;
+typedef struct {
+    const BlazeDBDoc *const *entered;
+    size_t n_entered;
+    const char *const *left;            /* ids */
+    size_t n_left;
+    const BlazeDBDoc *const *changed;
+    size_t n_changed;
+    uint64_t txn_id;                    /* the commit (the snapshot at first) */
+} BlazeDBLiveUpdate;
+typedef void (*BlazeDBLiveFn)(const BlazeDBLiveUpdate *update, void *arg);
+BLAZEDB_API BlazeDBResult blazedb_live_query_open(BlazeDB *db, const BlazeDBQuery *q,
+                                                  BlazeDBLiveFn fn, void *arg,
+                                                  BlazeDBLiveQuery **out);
+BLAZEDB_API size_t blazedb_live_query_count(const BlazeDBLiveQuery *lq);
+BLAZEDB_API const BlazeDBDoc *blazedb_live_query_get(const BlazeDBLiveQuery *lq, size_t i);
+BLAZEDB_API void blazedb_live_query_close(BlazeDBLiveQuery *lq);
+
 #ifdef __cplusplus
 }
 #endif

@@ -34,6 +34,7 @@ struct BlazeDB {
     pthread_mutex_t live_mu;
     BlazeDBTxn *live_txns;
     BlazeDBIterator *live_iters;
+    struct DbObs *obs;          /* observers (query.c), NULL when none */
 };
 
 struct BlazeDBTxn {
@@ -115,11 +116,14 @@ static int txn_end(BlazeDBTxn *t, int commit)
     LIVE_UNLINK(db->live_txns, t);
     pthread_mutex_unlock(&db->live_mu);
     int rc = BLAZEDB_OK;
+    int wrote = commit && pager_txn_is_write(t->pt);
     if (commit)
         rc = commit_pt(t->pt);
     else
         pager_abort(t->pt);
     free(t);
+    if (wrote && rc == BLAZEDB_OK)
+        db_obs_dispatch(db); /* observers see the commit before we return */
     return rc;
 }
 
@@ -361,6 +365,7 @@ void blazedb_close(BlazeDB *db)
             break;
         txn_end(t, 0);
     }
+    db_obs_free(db);
     pager_close(db->p);
     db->p = NULL;
     pthread_mutex_destroy(&db->live_mu);
@@ -382,6 +387,9 @@ size_t db_max_key(BlazeDB *db) { return db->max_key; }
 BlazeDB *db_txn_db(BlazeDBTxn *t) { return t->db; }
 PagerTxn *db_txn_pt(BlazeDBTxn *t) { return t->pt; }
 void db_txn_mark_failed(BlazeDBTxn *t, BlazeDBResult rc) { txn_fail(t, rc); }
+struct DbObs **db_obs_slot(BlazeDB *db) { return &db->obs; }
+uint64_t db_published_txn(BlazeDB *db) { return pager_published_txn(db->p); }
+uint64_t db_txn_snapshot(BlazeDBTxn *t) { return pager_txn_meta(t->pt)->txnid; }
 
 BlazeDBResult db_error(BlazeDB *db, BlazeDBResult rc, const char *fmt, ...)
 {
@@ -461,6 +469,7 @@ BlazeDBResult blazedb_txn_begin(BlazeDB *db, unsigned flags, BlazeDBTxn **out)
         return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
     if (flags & ~BLAZEDB_TXN_READONLY)
         return err(db, BLAZEDB_INVALID_ARGUMENT, "unknown transaction flags 0x%x", flags);
+    db_obs_dispatch(db); /* commits of other handles reach observers here */
     BlazeDBTxn *t = calloc(1, sizeof *t);
     if (!t)
         return err(db, BLAZEDB_NOMEM, "out of memory");

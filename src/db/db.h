@@ -40,6 +40,19 @@ PagerTxn *db_txn_pt(BlazeDBTxn *t);
 BlazeDBResult db_txn_writable(BlazeDBTxn *t);
 /* A write failed midway: poison the transaction (see blazedb_txn_commit). */
 void db_txn_mark_failed(BlazeDBTxn *t, BlazeDBResult rc);
+/* Observers (query.c): the handle's slot for them, the dispatcher (called
+ * after each commit of a write transaction and at each transaction begin;
+ * cheap when there are none), and their teardown at close. */
+struct DbObs;
+struct DbObs **db_obs_slot(BlazeDB *db);
+void db_obs_dispatch(BlazeDB *db);
+void db_obs_free(BlazeDB *db);
+/* The id of the latest published commit. */
+uint64_t db_published_txn(BlazeDB *db);
+/* The commit a transaction reads (for a write transaction: the one it
+ * will be). */
+uint64_t db_txn_snapshot(BlazeDBTxn *t);
+
 /* Sets the handle's message (printf-style) and returns rc. */
 BlazeDBResult db_error(BlazeDB *db, BlazeDBResult rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -1252,6 +1252,7 @@ int pager_begin(Pager *p, int write, PagerTxn **out)
 }
 
 int pager_txn_is_write(const PagerTxn *t) { return t->write; }
+uint64_t pager_published_txn(Pager *p) { return atomic_load(&p->sh->txn_hint); }
 Pager *pager_txn_pager(PagerTxn *t) { return t->p; }
 uint64_t pager_txn_id(const PagerTxn *t) { return t->txnid; }
 PagerMeta *pager_txn_meta(PagerTxn *t) { return &t->meta; }

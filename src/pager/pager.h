@@ -150,6 +150,8 @@ int pager_commit(PagerTxn *t);
 void pager_abort(PagerTxn *t);
 
 int pager_txn_is_write(const PagerTxn *t);
+/* The id of the latest published (durable) commit, read without a lock. */
+uint64_t pager_published_txn(Pager *p);
 Pager *pager_txn_pager(PagerTxn *t);
 /* The id this write transaction will commit as (last commit + 1), or the id
  * of the snapshot for a read transaction. */

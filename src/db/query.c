@@ -1,0 +1,953 @@
+/*
+ * query.c — the query builder (filter, order, limit) and its scan executor,
+ * observers of committed changes, and live queries kept up to date from the
+ * change log.
+ *
+ * Observers: a handle keeps a list of observers and the last commit it has
+ * dispatched.  Dispatch reads the change log after that commit and calls
+ * each observer once per commit with that commit's changes (filtered by
+ * collection and predicate), in commit order, one dispatch at a time per
+ * handle.  It runs after each successful commit of a write transaction on
+ * the handle (in the committing thread, before the commit call returns),
+ * at the start of every transaction on the handle (so commits of other
+ * handles and processes arrive at the latest when this one next begins a
+ * transaction), and in blazedb_poll.  A callback may read the database; a
+ * dispatch started inside a callback does nothing.
+ *
+ * Live queries keep every matching document of their collection in memory,
+ * sorted by the query's order (then by id); the result is the first `limit`
+ * of them.  A commit's changes update that set in O(log n) each, and only
+ * the documents whose place crossed the limit, or that changed, are
+ * reported: the query is never re-run.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blazedb.h"
+#include "db.h"
+#include "../doc/value.h"
+#include "../query/filter.h"
+
+/* Must match docapi.c: a document is a handle on its value tree. */
+struct BlazeDBDoc {
+    DocValue *root;
+};
+
+/* ---- the query object ---------------------------------------------------------- */
+
+typedef struct {
+    char *path;
+    QfOp op;
+    DocValue *value; /* NULL for IS [NOT] NULL */
+} Cond;
+
+typedef struct {
+    char *path;
+    int desc;
+} Order;
+
+struct BlazeDBQuery {
+    char *coll;
+    Cond *conds;
+    size_t nconds;
+    Order *order;
+    size_t norder;
+    uint64_t limit; /* UINT64_MAX: none */
+};
+
+BlazeDBResult blazedb_query_new(const char *coll, BlazeDBQuery **out)
+{
+    if (out)
+        *out = NULL;
+    if (!coll || !*coll || !out)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT, "collection name or out is NULL/empty");
+    BlazeDBQuery *q = calloc(1, sizeof *q);
+    if (!q || !(q->coll = strdup(coll))) {
+        free(q);
+        return db_set_errmsg(BLAZEDB_NOMEM, "out of memory");
+    }
+    q->limit = UINT64_MAX;
+    *out = q;
+    return BLAZEDB_OK;
+}
+
+void blazedb_query_free(BlazeDBQuery *q)
+{
+    if (!q)
+        return;
+    for (size_t i = 0; i < q->nconds; i++) {
+        free(q->conds[i].path);
+        doc_free(q->conds[i].value);
+    }
+    for (size_t i = 0; i < q->norder; i++)
+        free(q->order[i].path);
+    free(q->conds);
+    free(q->order);
+    free(q->coll);
+    free(q);
+}
+
+/* Parses one JSON value (any type, the lossless mapping). */
+static BlazeDBResult parse_value(const char *json, DocValue **out)
+{
+    size_t n = strlen(json);
+    char *wrap = malloc(n + 8);
+    if (!wrap)
+        return db_set_errmsg(BLAZEDB_NOMEM, "out of memory");
+    memcpy(wrap, "{\"v\":", 5);
+    memcpy(wrap + 5, json, n);
+    wrap[5 + n] = '}';
+    BlazeDBDoc *d = NULL;
+    BlazeDBResult rc = blazedb_doc_from_json(wrap, n + 6, &d);
+    free(wrap);
+    if (rc)
+        return db_set_errmsg(rc, "the value is not valid JSON: %s", json);
+    DocValue *v = doc_path_get(d->root, "v");
+    *out = v ? doc_clone(v) : NULL;
+    blazedb_doc_free(d);
+    return *out ? BLAZEDB_OK : db_set_errmsg(BLAZEDB_NOMEM, "out of memory");
+}
+
+BlazeDBResult blazedb_query_where(BlazeDBQuery *q, const char *path, BlazeDBOp op,
+                                  const char *json_value)
+{
+    if (!q || !path || !*path)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT, "query or path is NULL/empty");
+    if (op < BLAZEDB_OP_EQ || op > BLAZEDB_OP_IS_NOT_NULL)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT, "unknown operator %d", (int)op);
+    int unary = op == BLAZEDB_OP_IS_NULL || op == BLAZEDB_OP_IS_NOT_NULL;
+    if (!unary && !json_value)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT, "the operator needs a value");
+    DocValue *v = NULL;
+    BlazeDBResult rc;
+    if (!unary && (rc = parse_value(json_value, &v)))
+        return rc;
+    Cond *nc = realloc(q->conds, (q->nconds + 1) * sizeof *nc);
+    char *p = strdup(path);
+    if (!nc || !p) {
+        if (nc)
+            q->conds = nc;
+        free(p);
+        doc_free(v);
+        return db_set_errmsg(BLAZEDB_NOMEM, "out of memory");
+    }
+    q->conds = nc;
+    q->conds[q->nconds++] = (Cond){p, (QfOp)op, v};
+    return BLAZEDB_OK;
+}
+
+BlazeDBResult blazedb_query_order_by(BlazeDBQuery *q, const char *path, int descending)
+{
+    if (!q || !path || !*path)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT, "query or path is NULL/empty");
+    Order *no = realloc(q->order, (q->norder + 1) * sizeof *no);
+    char *p = strdup(path);
+    if (!no || !p) {
+        if (no)
+            q->order = no;
+        free(p);
+        return db_set_errmsg(BLAZEDB_NOMEM, "out of memory");
+    }
+    q->order = no;
+    q->order[q->norder++] = (Order){p, descending != 0};
+    return BLAZEDB_OK;
+}
+
+BlazeDBResult blazedb_query_limit(BlazeDBQuery *q, uint64_t limit)
+{
+    if (!q)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT, "query is NULL");
+    q->limit = limit;
+    return BLAZEDB_OK;
+}
+
+static int matches_value(const BlazeDBQuery *q, const DocValue *root)
+{
+    for (size_t i = 0; i < q->nconds; i++) {
+        const Cond *c = &q->conds[i];
+        if (!qf_test(doc_path_get(root, c->path), c->op, c->value))
+            return 0;
+    }
+    return 1;
+}
+
+int blazedb_query_matches(const BlazeDBQuery *q, const BlazeDBDoc *doc)
+{
+    return q && doc && matches_value(q, doc->root);
+}
+
+/* Order of two documents under q: its keys, then id. */
+static int order_cmp(const BlazeDBQuery *q, const DocValue *a, const DocValue *b)
+{
+    for (size_t i = 0; i < q->norder; i++) {
+        int c = qf_compare(doc_path_get(a, q->order[i].path), doc_path_get(b, q->order[i].path));
+        if (c)
+            return q->order[i].desc ? -c : c;
+    }
+    return qf_compare(doc_path_get(a, "id"), doc_path_get(b, "id"));
+}
+
+static int qsort_cmp(const void *a, const void *b, void *q)
+{
+    const BlazeDBDoc *x = *(BlazeDBDoc *const *)a, *y = *(BlazeDBDoc *const *)b;
+    return order_cmp(q, x->root, y->root);
+}
+
+/* Every matching document of q's collection, sorted (no limit applied). */
+static BlazeDBResult scan_all(BlazeDB *db, BlazeDBTxn *txn, const BlazeDBQuery *q,
+                              BlazeDBDoc ***docs, size_t *n)
+{
+    *docs = NULL;
+    *n = 0;
+    BlazeDBDocCursor *cur = NULL;
+    BlazeDBResult rc = blazedb_doc_cursor_open(db, txn, q->coll, NULL, &cur);
+    if (rc == BLAZEDB_NOT_FOUND)
+        return BLAZEDB_OK; /* no collection: nothing matches */
+    if (rc)
+        return rc;
+    size_t cap = 0;
+    BlazeDBDoc *d;
+    while ((rc = blazedb_doc_cursor_next(cur, &d)) == BLAZEDB_OK) {
+        if (!matches_value(q, d->root)) {
+            blazedb_doc_free(d);
+            continue;
+        }
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            BlazeDBDoc **nd = realloc(*docs, nc * sizeof *nd);
+            if (!nd) {
+                blazedb_doc_free(d);
+                rc = BLAZEDB_NOMEM;
+                break;
+            }
+            *docs = nd;
+            cap = nc;
+        }
+        (*docs)[(*n)++] = d;
+    }
+    blazedb_doc_cursor_close(cur);
+    if (rc == BLAZEDB_NOT_FOUND)
+        rc = BLAZEDB_OK;
+    if (rc == BLAZEDB_OK && *n > 1)
+        qsort_r(*docs, *n, sizeof **docs, qsort_cmp, (void *)q);
+    if (rc) {
+        blazedb_query_free_docs(*docs, *n);
+        *docs = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+BlazeDBResult blazedb_query_run(BlazeDB *db, BlazeDBTxn *txn, const BlazeDBQuery *q,
+                                BlazeDBDoc ***docs, size_t *n)
+{
+    if (docs)
+        *docs = NULL;
+    if (n)
+        *n = 0;
+    if (!q || !docs || !n)
+        return db_error(db, BLAZEDB_INVALID_ARGUMENT, "query, docs or n is NULL");
+    BlazeDBResult rc = scan_all(db, txn, q, docs, n);
+    if (rc == BLAZEDB_OK && *n > q->limit) {
+        for (size_t i = (size_t)q->limit; i < *n; i++)
+            blazedb_doc_free((*docs)[i]);
+        *n = (size_t)q->limit;
+    }
+    return rc;
+}
+
+void blazedb_query_free_docs(BlazeDBDoc **docs, size_t n)
+{
+    if (!docs)
+        return;
+    for (size_t i = 0; i < n; i++)
+        blazedb_doc_free(docs[i]);
+    free(docs);
+}
+
+/* ---- observers --------------------------------------------------------------------- */
+
+typedef struct LiveSet LiveSet;
+
+typedef struct Observer {
+    uint64_t id;
+    char *coll;                 /* NULL: every collection */
+    BlazeDBQuery *filter;       /* owned copy, or NULL */
+    BlazeDBObserverFn fn;
+    void *arg;
+    uint64_t since;             /* deliver commits after this one */
+    BlazeDBLiveQuery *live;     /* a live query's observer */
+    int removed;
+    struct Observer *next;
+} Observer;
+
+struct DbObs {
+    pthread_mutex_t mu;         /* the list */
+    pthread_mutex_t dispatch_mu;
+    Observer *list;
+    uint64_t next_id;
+    _Atomic int count;
+    uint64_t upto;              /* last commit dispatched (dispatch_mu) */
+};
+
+static _Thread_local int tl_dispatching;
+
+static struct DbObs *obs_get(BlazeDB *db, int create)
+{
+    struct DbObs **slot = db_obs_slot(db);
+    if (!*slot && create) {
+        struct DbObs *o = calloc(1, sizeof *o);
+        if (!o)
+            return NULL;
+        pthread_mutex_init(&o->mu, NULL);
+        pthread_mutex_init(&o->dispatch_mu, NULL);
+        o->next_id = 1;
+        *slot = o;
+    }
+    return *slot;
+}
+
+static BlazeDBQuery *query_copy(const BlazeDBQuery *q)
+{
+    BlazeDBQuery *c = NULL;
+    if (blazedb_query_new(q->coll, &c))
+        return NULL;
+    for (size_t i = 0; i < q->nconds; i++) {
+        Cond *nc = realloc(c->conds, (c->nconds + 1) * sizeof *nc);
+        if (!nc)
+            goto fail;
+        c->conds = nc;
+        Cond k = {strdup(q->conds[i].path), q->conds[i].op,
+                  q->conds[i].value ? doc_clone(q->conds[i].value) : NULL};
+        c->conds[c->nconds++] = k;
+        if (!k.path || (q->conds[i].value && !k.value))
+            goto fail;
+    }
+    for (size_t i = 0; i < q->norder; i++)
+        if (blazedb_query_order_by(c, q->order[i].path, q->order[i].desc))
+            goto fail;
+    c->limit = q->limit;
+    return c;
+fail:
+    blazedb_query_free(c);
+    return NULL;
+}
+
+static void live_apply(BlazeDBLiveQuery *lq, const BlazeDBChange *ch, size_t n);
+static void live_free(BlazeDBLiveQuery *lq);
+static void live_detach(BlazeDBLiveQuery *lq);
+
+static int live_is_zombie(const BlazeDBLiveQuery *lq);
+
+/* A live query belongs to its caller, except one closed from inside a
+ * callback (a zombie), which goes with its observer. */
+static void observer_free(Observer *o)
+{
+    free(o->coll);
+    blazedb_query_free(o->filter);
+    if (o->live && live_is_zombie(o->live))
+        live_free(o->live);
+    free(o);
+}
+
+/* A change record copied out of the change log. */
+typedef struct {
+    BlazeDBChange ch;
+    char *buf; /* collection, id, doc */
+} ChangeCopy;
+
+typedef struct {
+    ChangeCopy *v;
+    size_t n, cap;
+    int oom;
+} Batch;
+
+static int collect(const BlazeDBChange *ch, void *arg)
+{
+    Batch *b = arg;
+    if (b->n == b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 64;
+        ChangeCopy *nv = realloc(b->v, nc * sizeof *nv);
+        if (!nv) {
+            b->oom = 1;
+            return 1;
+        }
+        b->v = nv;
+        b->cap = nc;
+    }
+    size_t len = ch->collection_len + ch->id_len + ch->doc_len;
+    char *buf = malloc(len ? len : 1);
+    if (!buf) {
+        b->oom = 1;
+        return 1;
+    }
+    memcpy(buf, ch->collection, ch->collection_len);
+    memcpy(buf + ch->collection_len, ch->id, ch->id_len);
+    if (ch->doc_len)
+        memcpy(buf + ch->collection_len + ch->id_len, ch->doc, ch->doc_len);
+    ChangeCopy *c = &b->v[b->n++];
+    c->ch = *ch;
+    c->buf = buf;
+    c->ch.collection = buf;
+    c->ch.id = buf + ch->collection_len;
+    c->ch.doc = ch->doc_len ? buf + ch->collection_len + ch->id_len : NULL;
+    return 0;
+}
+
+static int coll_is(const BlazeDBChange *ch, const char *coll)
+{
+    return strlen(coll) == ch->collection_len && memcmp(coll, ch->collection, ch->collection_len) == 0;
+}
+
+/* Delivers one commit's changes (ch[0..n)) to observer o. */
+static void deliver(Observer *o, const BlazeDBChange *ch, size_t n, BlazeDBChange *scratch)
+{
+    if (o->live) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (coll_is(&ch[i], o->coll))
+                scratch[k++] = ch[i];
+        if (k)
+            live_apply(o->live, scratch, k);
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (o->coll && !coll_is(&ch[i], o->coll))
+            continue;
+        if (o->filter && ch[i].doc_len) {
+            BlazeDBDoc *d = NULL;
+            if (blazedb_doc_decode(ch[i].doc, ch[i].doc_len, &d) != BLAZEDB_OK)
+                continue;
+            int m = matches_value(o->filter, d->root);
+            blazedb_doc_free(d);
+            if (!m)
+                continue;
+        }
+        scratch[k++] = ch[i];
+    }
+    if (k)
+        o->fn(scratch, k, o->arg);
+}
+
+void db_obs_dispatch(BlazeDB *db)
+{
+    struct DbObs *o = *db_obs_slot(db);
+    if (!o || atomic_load(&o->count) == 0 || tl_dispatching)
+        return;
+    pthread_mutex_lock(&o->dispatch_mu);
+    tl_dispatching = 1;
+    Batch b = {0};
+    uint64_t last = o->upto;
+    if (db_published_txn(db) > o->upto &&
+        blazedb_changes(db, NULL, o->upto, collect, &b, &last) == BLAZEDB_OK && !b.oom) {
+        /* snapshot of the observers */
+        pthread_mutex_lock(&o->mu);
+        size_t nobs = 0;
+        for (Observer *p = o->list; p; p = p->next)
+            nobs++;
+        Observer **obs = malloc((nobs ? nobs : 1) * sizeof *obs);
+        size_t k = 0;
+        for (Observer *p = o->list; obs && p; p = p->next)
+            if (!p->removed)
+                obs[k++] = p;
+        pthread_mutex_unlock(&o->mu);
+        BlazeDBChange *group = malloc((b.n ? b.n : 1) * sizeof *group);
+        BlazeDBChange *scratch = malloc((b.n ? b.n : 1) * sizeof *scratch);
+        if (obs && group && scratch) {
+            for (size_t i = 0; i < b.n;) {
+                size_t j = i;
+                while (j < b.n && b.v[j].ch.txn_id == b.v[i].ch.txn_id) {
+                    group[j - i] = b.v[j].ch;
+                    j++;
+                }
+                for (size_t x = 0; x < k; x++)
+                    if (!obs[x]->removed && obs[x]->since < b.v[i].ch.txn_id)
+                        deliver(obs[x], group, j - i, scratch);
+                i = j;
+            }
+            o->upto = last > o->upto ? last : o->upto;
+        }
+        free(obs);
+        free(group);
+        free(scratch);
+    }
+    for (size_t i = 0; i < b.n; i++)
+        free(b.v[i].buf);
+    free(b.v);
+    /* free what was removed meanwhile (callbacks may unobserve) */
+    pthread_mutex_lock(&o->mu);
+    for (Observer **pp = &o->list; *pp;) {
+        Observer *p = *pp;
+        if (p->removed) {
+            *pp = p->next;
+            observer_free(p);
+        } else {
+            pp = &p->next;
+        }
+    }
+    pthread_mutex_unlock(&o->mu);
+    tl_dispatching = 0;
+    pthread_mutex_unlock(&o->dispatch_mu);
+}
+
+/* Adds an observer; *since is set to the commit it starts after.  Caller
+ * holds dispatch_mu. */
+static BlazeDBResult add_observer(BlazeDB *db, struct DbObs *o, Observer *ob)
+{
+    pthread_mutex_lock(&o->mu);
+    if (atomic_load(&o->count) == 0)
+        o->upto = ob->since;
+    ob->id = o->next_id++;
+    ob->next = o->list;
+    o->list = ob;
+    atomic_fetch_add(&o->count, 1);
+    pthread_mutex_unlock(&o->mu);
+    (void)db;
+    return BLAZEDB_OK;
+}
+
+BlazeDBResult blazedb_observe(BlazeDB *db, const char *coll, const BlazeDBQuery *filter,
+                              BlazeDBObserverFn fn, void *arg, uint64_t *id)
+{
+    if (id)
+        *id = 0;
+    if (!db_handle_ok(db))
+        return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
+    if (!fn || !id)
+        return db_error(db, BLAZEDB_INVALID_ARGUMENT, "fn or id is NULL");
+    struct DbObs *o = obs_get(db, 1);
+    Observer *ob = calloc(1, sizeof *ob);
+    if (!o || !ob || (coll && !(ob->coll = strdup(coll))) ||
+        (filter && !(ob->filter = query_copy(filter)))) {
+        if (ob)
+            observer_free(ob);
+        return db_error(db, BLAZEDB_NOMEM, "out of memory");
+    }
+    ob->fn = fn;
+    ob->arg = arg;
+    int nested = tl_dispatching;
+    if (!nested)
+        pthread_mutex_lock(&o->dispatch_mu);
+    ob->since = db_published_txn(db);
+    add_observer(db, o, ob);
+    *id = ob->id;
+    if (!nested)
+        pthread_mutex_unlock(&o->dispatch_mu);
+    return BLAZEDB_OK;
+}
+
+static BlazeDBResult remove_observer(BlazeDB *db, uint64_t id, BlazeDBLiveQuery *live)
+{
+    struct DbObs *o = obs_get(db, 0);
+    if (!o)
+        return db_error(db, BLAZEDB_NOT_FOUND, "no observer %llu", (unsigned long long)id);
+    int nested = tl_dispatching;
+    if (!nested)
+        pthread_mutex_lock(&o->dispatch_mu);
+    pthread_mutex_lock(&o->mu);
+    BlazeDBResult rc = BLAZEDB_NOT_FOUND;
+    for (Observer **pp = &o->list; *pp; pp = &(*pp)->next) {
+        Observer *p = *pp;
+        if (p->removed || (live ? p->live != live : p->id != id))
+            continue;
+        rc = BLAZEDB_OK;
+        atomic_fetch_sub(&o->count, 1);
+        if (nested) {
+            p->removed = 1; /* freed when the dispatch ends */
+        } else {
+            *pp = p->next;
+            observer_free(p);
+        }
+        break;
+    }
+    pthread_mutex_unlock(&o->mu);
+    if (!nested)
+        pthread_mutex_unlock(&o->dispatch_mu);
+    if (rc)
+        db_error(db, rc, "no observer %llu", (unsigned long long)id);
+    return rc;
+}
+
+BlazeDBResult blazedb_unobserve(BlazeDB *db, uint64_t id)
+{
+    if (!db_handle_ok(db))
+        return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
+    return remove_observer(db, id, NULL);
+}
+
+BlazeDBResult blazedb_poll(BlazeDB *db)
+{
+    if (!db_handle_ok(db))
+        return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
+    db_obs_dispatch(db);
+    return BLAZEDB_OK;
+}
+
+void db_obs_free(BlazeDB *db)
+{
+    struct DbObs **slot = db_obs_slot(db);
+    struct DbObs *o = *slot;
+    if (!o)
+        return;
+    while (o->list) {
+        Observer *p = o->list;
+        o->list = p->next;
+        if (p->live && !live_is_zombie(p->live)) {
+            live_detach(p->live); /* the caller's pointer now only closes */
+            p->live = NULL;
+        }
+        observer_free(p);
+    }
+    pthread_mutex_destroy(&o->mu);
+    pthread_mutex_destroy(&o->dispatch_mu);
+    free(o);
+    *slot = NULL;
+}
+
+/* ---- live queries -------------------------------------------------------------------- */
+
+struct BlazeDBLiveQuery {
+    BlazeDB *db;
+    Observer *ob;               /* NULL once the handle closed */
+    BlazeDBQuery *q;
+    BlazeDBLiveFn fn;
+    void *arg;
+    BlazeDBDoc **set;           /* every match, in order */
+    size_t n, cap;
+    BlazeDBDoc **ids;           /* the same documents hashed by id */
+    size_t idcap;               /* power of two, > 2 * n */
+    int zombie;                 /* closed inside a callback */
+};
+
+static int live_is_zombie(const BlazeDBLiveQuery *lq) { return lq->zombie; }
+static void live_detach(BlazeDBLiveQuery *lq) { lq->ob = NULL; }
+
+static void live_free(BlazeDBLiveQuery *lq)
+{
+    free(lq->ids);
+    blazedb_query_free_docs(lq->set, lq->n);
+    blazedb_query_free(lq->q);
+    free(lq);
+}
+
+static const char *doc_id_of(const BlazeDBDoc *d, size_t *len)
+{
+    DocValue *v = doc_path_get(d->root, "id");
+    if (!v || v->type != DOC_STRING) {
+        *len = 0;
+        return "";
+    }
+    *len = v->u.s.len;
+    return v->u.s.p;
+}
+
+/* Position where d belongs (first element not before it). */
+static size_t live_lower(const BlazeDBLiveQuery *lq, const DocValue *d)
+{
+    size_t lo = 0, hi = lq->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (order_cmp(lq->q, lq->set[mid]->root, d) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* ---- id hash: open addressing with backward-shift deletion ---- */
+
+static size_t id_hash(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    return (size_t)h;
+}
+
+static size_t ids_slot(const BlazeDBLiveQuery *lq, const char *id, size_t len)
+{
+    size_t m = lq->idcap - 1, j = id_hash(id, len) & m;
+    while (lq->ids[j]) {
+        size_t l;
+        const char *s = doc_id_of(lq->ids[j], &l);
+        if (l == len && memcmp(s, id, l) == 0)
+            break;
+        j = (j + 1) & m;
+    }
+    return j;
+}
+
+static int ids_rebuild(BlazeDBLiveQuery *lq, size_t want)
+{
+    size_t cap = 64;
+    while (cap < 2 * want + 2)
+        cap *= 2;
+    BlazeDBDoc **n = calloc(cap, sizeof *n);
+    if (!n)
+        return -1;
+    free(lq->ids);
+    lq->ids = n;
+    lq->idcap = cap;
+    for (size_t i = 0; i < lq->n; i++) {
+        size_t l;
+        const char *s = doc_id_of(lq->set[i], &l);
+        lq->ids[ids_slot(lq, s, l)] = lq->set[i];
+    }
+    return 0;
+}
+
+static void ids_remove(BlazeDBLiveQuery *lq, size_t j)
+{
+    size_t m = lq->idcap - 1;
+    lq->ids[j] = NULL;
+    for (size_t k = (j + 1) & m; lq->ids[k]; k = (k + 1) & m) {
+        size_t l;
+        const char *s = doc_id_of(lq->ids[k], &l);
+        size_t home = id_hash(s, l) & m;
+        /* move k back to j when j lies cyclically in [home, k) */
+        if ((k > j && (home <= j || home > k)) || (k < j && home <= j && home > k)) {
+            lq->ids[j] = lq->ids[k];
+            lq->ids[k] = NULL;
+            j = k;
+        }
+    }
+}
+
+/* Index of the document with this id, or SIZE_MAX: O(1) to find it, then
+ * a binary search by its own sort key. */
+static size_t live_find_id(const BlazeDBLiveQuery *lq, const char *id, size_t idlen)
+{
+    if (!lq->ids)
+        return SIZE_MAX;
+    BlazeDBDoc *d = lq->ids[ids_slot(lq, id, idlen)];
+    if (!d)
+        return SIZE_MAX;
+    size_t pos = live_lower(lq, d->root);
+    return pos < lq->n && lq->set[pos] == d ? pos : SIZE_MAX;
+}
+
+static int in_window(const BlazeDBLiveQuery *lq, size_t pos)
+{
+    return pos != SIZE_MAX && (uint64_t)pos < lq->q->limit;
+}
+
+typedef struct {
+    char *id;
+    size_t len;
+    int was_in;
+    int touched;
+    BlazeDBDoc *old_doc; /* kept alive for `left` reports */
+} Watch;
+
+static void live_apply(BlazeDBLiveQuery *lq, const BlazeDBChange *ch, size_t n)
+{
+    /* ids that may cross the window's edge: the touched ones, and those
+     * within n places of the limit */
+    size_t cap = 3 * n + 1, nw = 0;
+    Watch *w = calloc(cap, sizeof *w);
+    BlazeDBDoc **graveyard = calloc(n + 1, sizeof *graveyard);
+    size_t ngy = 0;
+    if (!w || !graveyard)
+        goto out;
+    if (lq->q->limit != UINT64_MAX) {
+        uint64_t L = lq->q->limit;
+        uint64_t from = L > n ? L - n : 0, to = L + n;
+        for (uint64_t i = from; i < to && i < lq->n; i++) {
+            size_t l;
+            const char *s = doc_id_of(lq->set[i], &l);
+            w[nw].id = malloc(l + 1);
+            if (!w[nw].id)
+                goto out;
+            memcpy(w[nw].id, s, l);
+            w[nw].len = l;
+            w[nw].was_in = i < L;
+            nw++;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t k;
+        for (k = 0; k < nw; k++)
+            if (w[k].len == ch[i].id_len && memcmp(w[k].id, ch[i].id, w[k].len) == 0)
+                break;
+        if (k == nw) {
+            w[nw].id = malloc(ch[i].id_len + 1);
+            if (!w[nw].id)
+                goto out;
+            memcpy(w[nw].id, ch[i].id, ch[i].id_len);
+            w[nw].len = ch[i].id_len;
+            w[nw].was_in = in_window(lq, live_find_id(lq, ch[i].id, ch[i].id_len));
+            nw++;
+        }
+        w[k].touched = 1;
+        /* apply: out with the old version, in with the new if it matches */
+        size_t pos = live_find_id(lq, ch[i].id, ch[i].id_len);
+        if (pos != SIZE_MAX) {
+            ids_remove(lq, ids_slot(lq, ch[i].id, ch[i].id_len));
+            graveyard[ngy++] = lq->set[pos];
+            memmove(lq->set + pos, lq->set + pos + 1, (lq->n - pos - 1) * sizeof *lq->set);
+            lq->n--;
+        }
+        BlazeDBDoc *d = NULL;
+        if (ch[i].kind != BLAZEDB_CHANGE_DELETE && ch[i].doc_len &&
+            blazedb_doc_decode(ch[i].doc, ch[i].doc_len, &d) == BLAZEDB_OK &&
+            matches_value(lq->q, d->root)) {
+            if (lq->n == lq->cap) {
+                size_t nc = lq->cap ? lq->cap * 2 : 64;
+                BlazeDBDoc **ns = realloc(lq->set, nc * sizeof *ns);
+                if (!ns) {
+                    blazedb_doc_free(d);
+                    goto out;
+                }
+                lq->set = ns;
+                lq->cap = nc;
+            }
+            if (2 * (lq->n + 1) + 2 > lq->idcap && ids_rebuild(lq, lq->n + 1)) {
+                blazedb_doc_free(d);
+                goto out;
+            }
+            size_t at = live_lower(lq, d->root);
+            memmove(lq->set + at + 1, lq->set + at, (lq->n - at) * sizeof *lq->set);
+            lq->set[at] = d;
+            lq->n++;
+            size_t l;
+            const char *sid = doc_id_of(d, &l);
+            lq->ids[ids_slot(lq, sid, l)] = d;
+        } else {
+            blazedb_doc_free(d);
+        }
+    }
+    /* report */
+    {
+        const BlazeDBDoc **entered = calloc(nw + 1, sizeof *entered);
+        const BlazeDBDoc **changed = calloc(nw + 1, sizeof *changed);
+        const char **left = calloc(nw + 1, sizeof *left);
+        size_t ne = 0, nc = 0, nl = 0;
+        if (entered && changed && left) {
+            for (size_t k = 0; k < nw; k++) {
+                size_t pos = live_find_id(lq, w[k].id, w[k].len);
+                int now_in = in_window(lq, pos);
+                w[k].id[w[k].len] = 0;
+                if (now_in && !w[k].was_in)
+                    entered[ne++] = lq->set[pos];
+                else if (!now_in && w[k].was_in)
+                    left[nl++] = w[k].id;
+                else if (now_in && w[k].touched)
+                    changed[nc++] = lq->set[pos];
+            }
+            if (ne || nl || nc) {
+                BlazeDBLiveUpdate u = {entered, ne, left, nl, changed, nc, ch[0].txn_id};
+                lq->fn(&u, lq->arg);
+            }
+        }
+        free(entered);
+        free(changed);
+        free(left);
+    }
+out:
+    for (size_t k = 0; w && k < nw; k++)
+        free(w[k].id);
+    free(w);
+    for (size_t i = 0; i < ngy; i++)
+        blazedb_doc_free(graveyard[i]);
+    free(graveyard);
+}
+
+BlazeDBResult blazedb_live_query_open(BlazeDB *db, const BlazeDBQuery *q, BlazeDBLiveFn fn,
+                                      void *arg, BlazeDBLiveQuery **out)
+{
+    if (out)
+        *out = NULL;
+    if (!db_handle_ok(db))
+        return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
+    if (!q || !fn || !out)
+        return db_error(db, BLAZEDB_INVALID_ARGUMENT, "query, fn or out is NULL");
+    if (tl_dispatching)
+        return db_error(db, BLAZEDB_MISUSE, "a live query cannot be opened inside a callback");
+    struct DbObs *o = obs_get(db, 1);
+    BlazeDBLiveQuery *lq = calloc(1, sizeof *lq);
+    Observer *ob = calloc(1, sizeof *ob);
+    if (!o || !lq || !ob || !(lq->q = query_copy(q)) || !(ob->coll = strdup(q->coll))) {
+        if (lq)
+            blazedb_query_free(lq->q);
+        free(lq);
+        if (ob)
+            free(ob->coll);
+        free(ob);
+        return db_error(db, BLAZEDB_NOMEM, "out of memory");
+    }
+    lq->db = db;
+    lq->fn = fn;
+    lq->arg = arg;
+    /* The first result, from one snapshot, while no dispatch runs: every
+     * later commit reaches the set exactly once. */
+    pthread_mutex_lock(&o->dispatch_mu);
+    tl_dispatching = 1;
+    BlazeDBTxn *t = NULL;
+    BlazeDBResult rc = blazedb_txn_begin(db, BLAZEDB_TXN_READONLY, &t);
+    if (rc == BLAZEDB_OK) {
+        ob->since = db_txn_snapshot(t);
+        rc = scan_all(db, t, lq->q, &lq->set, &lq->n);
+        lq->cap = lq->n;
+        if (rc == BLAZEDB_OK && ids_rebuild(lq, lq->n))
+            rc = db_error(db, BLAZEDB_NOMEM, "out of memory");
+        blazedb_txn_abort(t);
+    }
+    if (rc == BLAZEDB_OK) {
+        ob->live = lq;
+        lq->ob = ob;
+        add_observer(db, o, ob);
+    }
+    tl_dispatching = 0;
+    pthread_mutex_unlock(&o->dispatch_mu);
+    if (rc) {
+        free(ob->coll);
+        free(ob);
+        live_free(lq);
+        return rc;
+    }
+    /* the first result, as everything entering */
+    size_t k = lq->n < lq->q->limit ? lq->n : (size_t)lq->q->limit;
+    if (k) {
+        BlazeDBLiveUpdate u = {(const BlazeDBDoc *const *)lq->set, k, NULL, 0, NULL, 0,
+                               ob->since};
+        tl_dispatching = 1;
+        fn(&u, arg);
+        tl_dispatching = 0;
+    }
+    *out = lq;
+    return BLAZEDB_OK;
+}
+
+size_t blazedb_live_query_count(const BlazeDBLiveQuery *lq)
+{
+    if (!lq)
+        return 0;
+    return lq->n < lq->q->limit ? lq->n : (size_t)lq->q->limit;
+}
+
+const BlazeDBDoc *blazedb_live_query_get(const BlazeDBLiveQuery *lq, size_t i)
+{
+    return lq && i < blazedb_live_query_count(lq) ? lq->set[i] : NULL;
+}
+
+void blazedb_live_query_close(BlazeDBLiveQuery *lq)
+{
+    if (!lq)
+        return;
+    if (!lq->ob) { /* its handle was closed */
+        live_free(lq);
+        return;
+    }
+    if (tl_dispatching) {
+        lq->zombie = 1; /* freed with its observer when the dispatch ends */
+        remove_observer(lq->db, 0, lq);
+        return;
+    }
+    remove_observer(lq->db, 0, lq);
+    live_free(lq);
+}
