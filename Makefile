@@ -165,7 +165,7 @@ lib: $(LIB_A) $(B)/libblazedb.so $(B)/blazedb.pc
 tests: $(TEST_BINS) $(B)/tests/test_readme
 
 # The README's example, checked as a test (see scripts/check-readme.sh).
-$(B)/tests/test_readme: scripts/check-readme.sh $(LIB_A) README.md examples/kv_tour.c
+$(B)/tests/test_readme: scripts/check-readme.sh $(LIB_A) README.md $(wildcard examples/*.c)
 	@mkdir -p $(@D)
 	printf '#!/bin/sh\nexec bash "%s/scripts/check-readme.sh" "%s" "%s" "%s"\n' "$(CURDIR)" "$(CURDIR)" "$(CURDIR)/$(B)" "$(SAN)" > $@
 	chmod +x $@
