@@ -9,7 +9,9 @@
  *
  * Usage: bench [--quick] [--runs K] [--engines a,b] [--workloads a,b]
  *              [--dir DIR] [--out FILE] [--sizes 1000,100000,1000000]
- *              [--cold-size-mb N]
+ *              [--doc-sizes 0,100000,1000000] [--cold-size-mb N]
+ *
+ * The document workloads (doc-*) live in docs.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,22 +26,24 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engines.h"
+#include "bench.h"
 
-#define KL 36
+#define KL BENCH_KEY_LEN
 #define VL_MAX 200
 
-static const Engine *all_engines[] = {&engine_blazedb, &engine_sqlite_full,
-                                      &engine_sqlite_normal, &engine_sqlcipher, &engine_lmdb};
-#define NENG (int)(sizeof all_engines / sizeof all_engines[0])
+const Engine *const bench_engines[] = {&engine_blazedb, &engine_sqlite_full,
+                                       &engine_sqlite_normal, &engine_sqlcipher, &engine_lmdb};
+#define NENG (int)(sizeof bench_engines / sizeof bench_engines[0])
+const int bench_nengines = NENG;
 
-static int quick, runs = 1;
+int bench_quick;
+static int runs = 1;
 static char base_dir[512], out_path[512] = "bench/RESULTS.md";
 static char engines_arg[256], workloads_arg[256];
 static size_t sizes[8] = {1000, 100000, 1000000};
 static int nsizes = 3;
 static size_t cold_mb = 100;
-static FILE *report;
+FILE *bench_report;
 
 /* ---- data --------------------------------------------------------------- */
 
@@ -52,7 +56,7 @@ static uint64_t next_rand(void)
     return rng;
 }
 
-static char *make_keys(size_t n, uint64_t seed)
+char *bench_make_keys(size_t n, uint64_t seed)
 {
     rng = seed;
     char *keys = malloc(n * KL + 1);
@@ -79,7 +83,7 @@ static void make_doc(void)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static double now(void)
+double bench_now(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -92,7 +96,7 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static double pct(double *v, size_t n, double p)
+double bench_pct(double *v, size_t n, double p)
 {
     if (!n)
         return 0;
@@ -101,7 +105,7 @@ static double pct(double *v, size_t n, double p)
     return v[i];
 }
 
-static void die(const char *fmt, ...)
+void bench_die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -111,17 +115,17 @@ static void die(const char *fmt, ...)
     exit(1);
 }
 
-static void fresh_dir(char *dir, size_t len, const char *eng)
+void bench_fresh_dir(char *dir, size_t len, const char *eng)
 {
     static int seq;
     snprintf(dir, len, "%s/%s-%d", base_dir, eng, seq++);
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
     if (system(cmd) != 0)
-        die("cannot create %s", dir);
+        bench_die("cannot create %s", dir);
 }
 
-static void remove_dir(const char *dir)
+void bench_remove_dir(const char *dir)
 {
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -129,15 +133,20 @@ static void remove_dir(const char *dir)
         fprintf(stderr, "warning: could not remove %s\n", dir);
 }
 
+/* Whether the comma-separated `list` names `name` (all when empty); an
+ * item ending in '*' names every name that starts with the rest ("doc-*"). */
 static int selected(const char *list, const char *name)
 {
     if (!list[0])
         return 1;
-    char buf[300];
-    snprintf(buf, sizeof buf, ",%s,", list);
-    char pat[80];
-    snprintf(pat, sizeof pat, ",%s,", name);
-    return strstr(buf, pat) != NULL;
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n > 0 && p[n - 1] == '*' ? strncmp(name, p, n - 1) == 0
+                                     : strlen(name) == n && strncmp(name, p, n) == 0)
+            return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
 }
 
 static void load(const Engine *e, void *h, const char *keys, size_t n)
@@ -145,36 +154,30 @@ static void load(const Engine *e, void *h, const char *keys, size_t n)
     for (size_t i = 0; i < n; i += 1000) {
         size_t m = n - i < 1000 ? n - i : 1000;
         if (e->put_batch(h, keys + i * KL, KL, m, doc, doc_len))
-            die("%s: batch put failed", e->name);
+            bench_die("%s: batch put failed", e->name);
     }
 }
 
 /* ---- results table -------------------------------------------------------- */
 
-typedef struct {
-    const char *engine;
-    double ops, p50, p99; /* ops/s; latencies in microseconds (0 = n/a) */
-    int ok;
-} Row;
-
-static Row rows[NENG];
+static BenchRow rows[NENG];
 static int nrows;
 
 static void table(const char *title, const char *unit, int has_lat)
 {
     char line[256];
     printf("\n## %s\n\n", title);
-    fprintf(report, "\n### %s\n\n", title);
-    const Row *bz = NULL;
+    fprintf(bench_report, "\n### %s\n\n", title);
+    const BenchRow *bz = NULL;
     for (int i = 0; i < nrows; i++)
         if (rows[i].ok && strcmp(rows[i].engine, "blazedb") == 0)
             bz = &rows[i];
     snprintf(line, sizeof line, "| engine | %s |%s blazedb ratio |", unit,
              has_lat ? " p50 µs | p99 µs |" : "");
     printf("%s\n", line);
-    fprintf(report, "%s\n|---|---:|%s---:|\n", line, has_lat ? "---:|---:|" : "");
+    fprintf(bench_report, "%s\n|---|---:|%s---:|\n", line, has_lat ? "---:|---:|" : "");
     for (int i = 0; i < nrows; i++) {
-        const Row *r = &rows[i];
+        const BenchRow *r = &rows[i];
         char ratio[64] = "";
         if (!r->ok) {
             snprintf(line, sizeof line, "| %s | failed/unavailable |%s |", r->engine,
@@ -193,33 +196,44 @@ static void table(const char *title, const char *unit, int has_lat)
                 snprintf(line, sizeof line, "| %s | %.0f | %s |", r->engine, r->ops, ratio);
         }
         printf("%s\n", line);
-        fprintf(report, "%s\n", line);
+        fprintf(bench_report, "%s\n", line);
     }
-    fflush(report);
+    fflush(bench_report);
     fflush(stdout);
 }
 
 static void add_row(const char *engine, double ops, double p50, double p99, int ok)
 {
-    rows[nrows++] = (Row){engine, ops, p50, p99, ok};
+    rows[nrows++] = (BenchRow){engine, ops, p50, p99, ok};
 }
 
-/* Runs fn `runs` times and keeps the run with the median ops. */
-typedef int (*WorkFn)(const Engine *e, Row *out);
+int bench_workload_selected(const char *name) { return selected(workloads_arg, name); }
+int bench_engine_selected(const char *name) { return selected(engines_arg, name); }
 
-static void run_workload(const char *title, const char *unit, int has_lat, WorkFn fn)
+void bench_line(const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    printf("  %s\n", buf);
+    fprintf(bench_report, "- %s\n", buf);
+}
+
+void bench_run(const char *title, const char *unit, int has_lat, BenchKind kind, BenchFn fn)
 {
     if (!selected(workloads_arg, title))
         return;
     nrows = 0;
     for (int i = 0; i < NENG; i++) {
-        const Engine *e = all_engines[i];
-        if (!selected(engines_arg, e->name))
+        const Engine *e = bench_engines[i];
+        if (!selected(engines_arg, e->name) || (kind == BENCH_DOCS && !e->doc))
             continue;
-        Row r[16];
+        BenchRow r[16];
         int good = 0;
         for (int k = 0; k < runs && k < 16; k++) {
-            Row x = {e->name, 0, 0, 0, 0};
+            BenchRow x = {e->name, 0, 0, 0, 0};
             if (fn(e, &x) == 0) {
                 x.ok = 1;
                 r[good++] = x;
@@ -233,7 +247,7 @@ static void run_workload(const char *title, const char *unit, int has_lat, WorkF
         for (int a = 0; a < good; a++)
             for (int b = a + 1; b < good; b++)
                 if (r[b].ops < r[a].ops) {
-                    Row t = r[a];
+                    BenchRow t = r[a];
                     r[a] = r[b];
                     r[b] = t;
                 }
@@ -244,31 +258,31 @@ static void run_workload(const char *title, const char *unit, int has_lat, WorkF
 
 /* ---- workloads ------------------------------------------------------------ */
 
-static int w_single_put(const Engine *e, Row *out)
+static int w_single_put(const Engine *e, BenchRow *out)
 {
-    size_t n = quick ? 300 : 2000;
+    size_t n = bench_quick ? 300 : 2000;
     char dir[600];
-    fresh_dir(dir, sizeof dir, e->name);
+    bench_fresh_dir(dir, sizeof dir, e->name);
     void *h = e->open(dir);
     if (!h)
         return -1;
-    char *keys = make_keys(n, 1);
-    double *lat = malloc(n * sizeof *lat), t0 = now();
+    char *keys = bench_make_keys(n, 1);
+    double *lat = malloc(n * sizeof *lat), t0 = bench_now();
     for (size_t i = 0; i < n; i++) {
-        double s = now();
+        double s = bench_now();
         if (e->put1(h, keys + i * KL, KL, doc, doc_len))
-            die("%s: put failed", e->name);
-        lat[i] = (now() - s) * 1e6;
+            bench_die("%s: put failed", e->name);
+        lat[i] = (bench_now() - s) * 1e6;
     }
-    double el = now() - t0;
+    double el = bench_now() - t0;
     int ok = e->get(h, keys + (n / 2) * KL, KL) == (long)doc_len;
     e->close(h);
     out->ops = (double)n / el;
-    out->p50 = pct(lat, n, 0.5);
-    out->p99 = pct(lat, n, 0.99);
+    out->p50 = bench_pct(lat, n, 0.5);
+    out->p99 = bench_pct(lat, n, 0.99);
     free(lat);
     free(keys);
-    remove_dir(dir);
+    bench_remove_dir(dir);
     return ok ? 0 : -1;
 }
 
@@ -297,11 +311,11 @@ static void *writer_thread(void *arg)
     return NULL;
 }
 
-static int w_group_commit(const Engine *e, Row *out)
+static int w_group_commit(const Engine *e, BenchRow *out)
 {
-    double secs = quick ? 1.0 : 3.0;
+    double secs = bench_quick ? 1.0 : 3.0;
     char dir[600];
-    fresh_dir(dir, sizeof dir, e->name);
+    bench_fresh_dir(dir, sizeof dir, e->name);
     void *h = e->open(dir);
     if (!h)
         return -1;
@@ -312,11 +326,11 @@ static int w_group_commit(const Engine *e, Row *out)
         pthread_t th[2];
         for (int i = 0; i < nt; i++) {
             w[i] = (Worker){e, i == 0 ? h : e->open_more(h, dir), NULL, 5000, &stop, 0, 0, 0};
-            char *k = make_keys(5000, 100 + (uint64_t)i + 10 * (uint64_t)nt);
+            char *k = bench_make_keys(5000, 100 + (uint64_t)i + 10 * (uint64_t)nt);
             w[i].keys = k;
             pthread_create(&th[i], NULL, writer_thread, &w[i]);
         }
-        double t0 = now();
+        double t0 = bench_now();
         usleep((useconds_t)(secs * 1e6));
         stop = 1;
         long total = 0;
@@ -329,41 +343,41 @@ static int w_group_commit(const Engine *e, Row *out)
                 e->close_more(h, w[i].h);
             free((void *)w[i].keys);
         }
-        rates[nt - 1] = (double)total / (now() - t0);
+        rates[nt - 1] = (double)total / (bench_now() - t0);
         if (fail) {
             e->close(h);
-            remove_dir(dir);
+            bench_remove_dir(dir);
             return -1;
         }
     }
     e->close(h);
-    remove_dir(dir);
+    bench_remove_dir(dir);
     out->ops = rates[1];
     out->p50 = 0;
     out->p99 = 0;
     printf("  %s: 1 thread %.0f commits/s, 2 threads %.0f commits/s (%.2fx)\n", e->name,
            rates[0], rates[1], rates[1] / rates[0]);
-    fprintf(report, "- %s: 1 thread %.0f commits/s, 2 threads %.0f commits/s (%.2fx)\n",
+    fprintf(bench_report, "- %s: 1 thread %.0f commits/s, 2 threads %.0f commits/s (%.2fx)\n",
             e->name, rates[0], rates[1], rates[1] / rates[0]);
     return 0;
 }
 
-static int w_bulk(const Engine *e, Row *out)
+static int w_bulk(const Engine *e, BenchRow *out)
 {
-    size_t n = quick ? 20000 : 100000;
+    size_t n = bench_quick ? 20000 : 100000;
     char dir[600];
-    fresh_dir(dir, sizeof dir, e->name);
+    bench_fresh_dir(dir, sizeof dir, e->name);
     void *h = e->open(dir);
     if (!h)
         return -1;
-    char *keys = make_keys(n, 2);
-    double t0 = now();
+    char *keys = bench_make_keys(n, 2);
+    double t0 = bench_now();
     load(e, h, keys, n);
-    double el = now() - t0;
+    double el = bench_now() - t0;
     int ok = e->get(h, keys + (n - 1) * KL, KL) == (long)doc_len;
     e->close(h);
     free(keys);
-    remove_dir(dir);
+    bench_remove_dir(dir);
     out->ops = (double)n / el;
     return ok ? 0 : -1;
 }
@@ -371,18 +385,18 @@ static int w_bulk(const Engine *e, Row *out)
 /* A loaded database shared by the read workloads of one engine. */
 static int with_loaded(const Engine *e, size_t n, char *dir, size_t dlen, void **h, char **keys)
 {
-    fresh_dir(dir, dlen, e->name);
+    bench_fresh_dir(dir, dlen, e->name);
     *h = e->open(dir);
     if (!*h)
         return -1;
-    *keys = make_keys(n, 3);
+    *keys = bench_make_keys(n, 3);
     load(e, *h, *keys, n);
     return 0;
 }
 
-static int w_point_get(const Engine *e, Row *out)
+static int w_point_get(const Engine *e, BenchRow *out)
 {
-    size_t n = quick ? 20000 : 100000, ops = quick ? 200000 : 1000000;
+    size_t n = bench_quick ? 20000 : 100000, ops = bench_quick ? 200000 : 1000000;
     char dir[600], *keys;
     void *h;
     if (with_loaded(e, n, dir, sizeof dir, &h, &keys))
@@ -390,49 +404,49 @@ static int w_point_get(const Engine *e, Row *out)
     for (size_t i = 0; i < n; i++) /* warm */
         e->get(h, keys + i * KL, KL);
     size_t nlat = ops / 100;
-    double *lat = malloc(nlat * sizeof *lat), t0 = now();
+    double *lat = malloc(nlat * sizeof *lat), t0 = bench_now();
     int ok = 1;
     rng = 77;
     for (size_t i = 0; i < ops; i++) {
         size_t j = (size_t)(next_rand() % n);
         if (i % 100 == 0) {
-            double s = now();
+            double s = bench_now();
             ok &= e->get(h, keys + j * KL, KL) == (long)doc_len;
-            lat[i / 100] = (now() - s) * 1e6;
+            lat[i / 100] = (bench_now() - s) * 1e6;
         } else {
             ok &= e->get(h, keys + j * KL, KL) == (long)doc_len;
         }
     }
-    double el = now() - t0;
+    double el = bench_now() - t0;
     e->close(h);
     free(keys);
-    remove_dir(dir);
+    bench_remove_dir(dir);
     out->ops = (double)ops / el;
-    out->p50 = pct(lat, nlat, 0.5);
-    out->p99 = pct(lat, nlat, 0.99);
+    out->p50 = bench_pct(lat, nlat, 0.5);
+    out->p99 = bench_pct(lat, nlat, 0.99);
     free(lat);
     return ok ? 0 : -1;
 }
 
-static int w_scan(const Engine *e, Row *out)
+static int w_scan(const Engine *e, BenchRow *out)
 {
-    size_t n = quick ? 20000 : 100000, scans = quick ? 2000 : 20000;
+    size_t n = bench_quick ? 20000 : 100000, scans = bench_quick ? 2000 : 20000;
     char dir[600], *keys;
     void *h;
     if (with_loaded(e, n, dir, sizeof dir, &h, &keys))
         return -1;
     rng = 99;
     long total = 0;
-    double t0 = now();
+    double t0 = bench_now();
     for (size_t i = 0; i < scans; i++)
         total += e->scan(h, keys + (next_rand() % n) * KL, KL, 100);
-    double el = now() - t0;
+    double el = bench_now() - t0;
     e->close(h);
     free(keys);
-    remove_dir(dir);
+    bench_remove_dir(dir);
     out->ops = (double)scans / el;
     printf("  %s: %.0f keys/s\n", e->name, (double)total / el);
-    fprintf(report, "- %s: %.0f keys/s\n", e->name, (double)total / el);
+    fprintf(bench_report, "- %s: %.0f keys/s\n", e->name, (double)total / el);
     return total > (long)scans * 50 ? 0 : -1;
 }
 
@@ -450,10 +464,10 @@ static void drop_cache(const Engine *e, const char *dir)
     }
 }
 
-static int w_cold_open(const Engine *e, Row *out)
+static int w_cold_open(const Engine *e, BenchRow *out)
 {
     size_t n = cold_mb * 1024 * 1024 / 200;
-    if (quick)
+    if (bench_quick)
         n = 20000;
     char dir[600], *keys;
     void *h;
@@ -465,23 +479,23 @@ static int w_cold_open(const Engine *e, Row *out)
     int ok = 1;
     for (int r = 0; r < 5; r++) {
         drop_cache(e, dir);
-        double s = now();
+        double s = bench_now();
         void *h2 = e->open(dir);
         if (!h2) {
             ok = 0;
             break;
         }
         ok &= e->get(h2, keys + (n / 3) * KL, KL) == (long)doc_len;
-        t[r] = (now() - s) * 1e3;
+        t[r] = (bench_now() - s) * 1e3;
         if (t[r] < best)
             best = t[r];
         e->close(h2);
     }
     free(keys);
-    remove_dir(dir);
-    out->p50 = pct(t, 5, 0.5) * 1000; /* µs */
-    out->p99 = pct(t, 5, 1.0) * 1000;
-    out->ops = 1000.0 / pct(t, 5, 0.5); /* opens per second */
+    bench_remove_dir(dir);
+    out->p50 = bench_pct(t, 5, 0.5) * 1000; /* µs */
+    out->p99 = bench_pct(t, 5, 1.0) * 1000;
+    out->ops = 1000.0 / bench_pct(t, 5, 0.5); /* opens per second */
     free(t);
     return ok ? 0 : -1;
 }
@@ -503,10 +517,10 @@ static void *reader_thread(void *arg)
     return NULL;
 }
 
-static int w_reader_writer(const Engine *e, Row *out)
+static int w_reader_writer(const Engine *e, BenchRow *out)
 {
-    size_t n = quick ? 20000 : 100000;
-    double secs = quick ? 1.0 : 3.0;
+    size_t n = bench_quick ? 20000 : 100000;
+    double secs = bench_quick ? 1.0 : 3.0;
     char dir[600], *keys;
     void *h;
     if (with_loaded(e, n, dir, sizeof dir, &h, &keys))
@@ -515,19 +529,19 @@ static int w_reader_writer(const Engine *e, Row *out)
     for (int withw = 0; withw <= 1; withw++) {
         volatile int stop = 0;
         Worker r = {e, e->open_more(h, dir), keys, n, &stop, 0, 0, 0};
-        char *wkeys = make_keys(5000, 55);
+        char *wkeys = bench_make_keys(5000, 55);
         Worker w = {e, h, wkeys, 5000, &stop, 0, 0, 0};
         pthread_t tr, tw;
         pthread_create(&tr, NULL, reader_thread, &r);
         if (withw)
             pthread_create(&tw, NULL, writer_thread, &w);
-        double t0 = now();
+        double t0 = bench_now();
         usleep((useconds_t)(secs * 1e6));
         stop = 1;
         pthread_join(tr, NULL);
         if (withw)
             pthread_join(tw, NULL);
-        double rate = (double)r.reads / (now() - t0);
+        double rate = (double)r.reads / (bench_now() - t0);
         if (withw)
             with = rate;
         else
@@ -537,25 +551,25 @@ static int w_reader_writer(const Engine *e, Row *out)
         if (r.fail || w.fail) {
             e->close(h);
             free(keys);
-            remove_dir(dir);
+            bench_remove_dir(dir);
             return -1;
         }
     }
     e->close(h);
     free(keys);
-    remove_dir(dir);
+    bench_remove_dir(dir);
     out->ops = with;
     printf("  %s: reader alone %.0f gets/s, with a writer %.0f gets/s (%.0f%%)\n", e->name,
            alone, with, with / alone * 100);
-    fprintf(report, "- %s: reader alone %.0f gets/s, with a writer %.0f gets/s (%.0f%%)\n",
+    fprintf(bench_report, "- %s: reader alone %.0f gets/s, with a writer %.0f gets/s (%.0f%%)\n",
             e->name, alone, with, with / alone * 100);
     return 0;
 }
 
-static int w_latency_sizes(const Engine *e, Row *out)
+static int w_latency_sizes(const Engine *e, BenchRow *out)
 {
     char dir[600];
-    fresh_dir(dir, sizeof dir, e->name);
+    bench_fresh_dir(dir, sizeof dir, e->name);
     void *h = e->open(dir);
     if (!h)
         return -1;
@@ -566,22 +580,22 @@ static int w_latency_sizes(const Engine *e, Row *out)
     for (int s = 0; s < nsizes; s++) {
         size_t target = sizes[s];
         if (target > loaded) {
-            char *k = make_keys(target - loaded, 1000 + (uint64_t)s);
+            char *k = bench_make_keys(target - loaded, 1000 + (uint64_t)s);
             load(e, h, k, target - loaded);
             free(k);
             loaded = target;
         }
-        size_t m = quick ? 200 : 1000;
-        char *k = make_keys(m, 5000 + (uint64_t)s);
+        size_t m = bench_quick ? 200 : 1000;
+        char *k = bench_make_keys(m, 5000 + (uint64_t)s);
         double *lat = malloc(m * sizeof *lat);
         for (size_t i = 0; i < m; i++) {
-            double t0 = now();
+            double t0 = bench_now();
             if (e->put1(h, k + i * KL, KL, doc, doc_len))
-                die("%s: put failed", e->name);
-            lat[i] = (now() - t0) * 1e6;
+                bench_die("%s: put failed", e->name);
+            lat[i] = (bench_now() - t0) * 1e6;
         }
         loaded += m;
-        double p50 = pct(lat, m, 0.5), p99 = pct(lat, m, 0.99);
+        double p50 = bench_pct(lat, m, 0.5), p99 = bench_pct(lat, m, 0.99);
         if (s == 0)
             first = p50;
         last = p50;
@@ -591,9 +605,9 @@ static int w_latency_sizes(const Engine *e, Row *out)
         free(k);
     }
     e->close(h);
-    remove_dir(dir);
+    bench_remove_dir(dir);
     printf("%s\n", line);
-    fprintf(report, "-%s growth p50 %.2fx\n", line + 1, last / first);
+    fprintf(bench_report, "-%s growth p50 %.2fx\n", line + 1, last / first);
     out->ops = 1e6 / last;
     return 0;
 }
@@ -632,15 +646,15 @@ static void describe_machine(void)
     time_t t = time(NULL);
     char date[64];
     strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&t));
-    fprintf(report, "# Benchmark results\n\n");
-    fprintf(report, "Produced by `make bench` (`build/bench/bench%s`) on %s.\n\n",
-            quick ? " --quick" : "", date);
-    fprintf(report, "- CPU: %s, %ld cores\n- memory: %.1f GiB\n- kernel: %s %s\n"
+    fprintf(bench_report, "# Benchmark results\n\n");
+    fprintf(bench_report, "Produced by `make bench` (`build/bench/bench%s`) on %s.\n\n",
+            bench_quick ? " --quick" : "", date);
+    fprintf(bench_report, "- CPU: %s, %ld cores\n- memory: %.1f GiB\n- kernel: %s %s\n"
                     "- bench directory file system: %s (%s)\n- versions: %s\n"
                     "- runs per workload: %d (median reported)\n\n",
             model, sysconf(_SC_NPROCESSORS_ONLN), (double)mem_kb / 1048576.0, u.sysname,
             u.release, fs, base_dir, engines_versions(), runs);
-    fprintf(report,
+    fprintf(bench_report,
             "Values: %zu-byte JSON documents; keys: random UUIDv4 strings (36 bytes). "
             "BlazeDB is encrypted (AES-256-GCM), durability FULL, key derivation set "
             "to its cheapest setting (excluded from timings). SQLite and SQLCipher "
@@ -649,6 +663,7 @@ static void describe_machine(void)
             "(and, in brackets, the peer's p50 latency divided by BlazeDB's): above "
             "1 means BlazeDB is better.\n",
             doc_len);
+    docs_describe(bench_report);
     printf("machine: %s, %ld cores, %s; %s\n", model, sysconf(_SC_NPROCESSORS_ONLN), fs,
            engines_versions());
 }
@@ -673,15 +688,15 @@ static double sync_floor(size_t bytes)
             slots = 0;
     fdatasync(fd);
     size_t n = 0;
-    double t0 = now(), el;
+    double t0 = bench_now(), el;
     do {
         buf[0] = (char)n;
         if (slots == 0 || pwrite(fd, buf, bytes, (off_t)((n % slots) * bytes)) != (ssize_t)bytes ||
             fdatasync(fd) != 0)
             break;
         n++;
-    } while ((el = now() - t0) < (quick ? 0.5 : 1.5));
-    el = now() - t0;
+    } while ((el = bench_now() - t0) < (bench_quick ? 0.5 : 1.5));
+    el = bench_now() - t0;
     close(fd);
     unlink(path);
     free(buf);
@@ -692,7 +707,7 @@ static void report_sync_floor(void)
 {
     static const size_t sz[] = {4096, 8192, 16384, 32768};
     printf("\n## fdatasync floor (pwrite over allocated blocks + fdatasync)\n\n");
-    fprintf(report, "\n### fdatasync floor\n\nThe ceiling of any durable commit on this "
+    fprintf(bench_report, "\n### fdatasync floor\n\nThe ceiling of any durable commit on this "
                     "disk: pwrite of N bytes over already-allocated blocks, then "
                     "fdatasync (median of %d runs).\n\n| bytes per commit | syncs/s |\n"
                     "|---|---|\n", runs);
@@ -708,7 +723,7 @@ static void report_sync_floor(void)
                 r[b - 1] = x;
             }
         printf("  %zu bytes: %.0f syncs/s\n", sz[i], r[k / 2]);
-        fprintf(report, "| %zu | %.0f |\n", sz[i], r[k / 2]);
+        fprintf(bench_report, "| %zu | %.0f |\n", sz[i], r[k / 2]);
     }
 }
 
@@ -718,7 +733,7 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--quick") == 0)
-            quick = 1;
+            bench_quick = 1;
         else if (strcmp(a, "--runs") == 0 && v)
             runs = atoi(argv[++i]);
         else if (strcmp(a, "--engines") == 0 && v)
@@ -731,6 +746,8 @@ int main(int argc, char **argv)
             snprintf(out_path, sizeof out_path, "%s", argv[++i]);
         else if (strcmp(a, "--cold-size-mb") == 0 && v)
             cold_mb = (size_t)atol(argv[++i]);
+        else if (strcmp(a, "--doc-sizes") == 0 && v)
+            docs_set_sizes(argv[++i]);
         else if (strcmp(a, "--sizes") == 0 && v) {
             nsizes = 0;
             char *s = strdup(argv[++i]), *save = NULL;
@@ -739,43 +756,48 @@ int main(int argc, char **argv)
                 sizes[nsizes++] = (size_t)atol(tok);
             free(s);
         } else
-            die("usage: bench [--quick] [--runs K] [--engines a,b] [--workloads a,b] "
-                "[--dir DIR] [--out FILE] [--sizes n,n] [--cold-size-mb N]\n"
+            bench_die("usage: bench [--quick] [--runs K] [--engines a,b] [--workloads a,b] "
+                "[--dir DIR] [--out FILE] [--sizes n,n] [--doc-sizes n,n] "
+                "[--cold-size-mb N]\n"
                 "workloads: sync-floor single-put group-commit bulk-put point-get range-scan "
-                "cold-open reader-writer put-latency");
+                "cold-open reader-writer put-latency doc-insert doc-insert-many doc-get "
+                "doc-get-json doc-patch doc-delete doc-txn-mixed doc-insert-latency "
+                "doc-payload (an item ending in '*' selects by prefix: doc-*)");
     }
     if (runs < 1)
         runs = 1;
-    if (quick && nsizes == 3 && sizes[2] == 1000000)
+    if (bench_quick && nsizes == 3 && sizes[2] == 1000000)
         nsizes = 2;
+    docs_configure();
     int own_dir = !base_dir[0];
     if (own_dir) {
         snprintf(base_dir, sizeof base_dir, "/tmp/blazedb-bench-XXXXXX");
         if (!mkdtemp(base_dir))
-            die("mkdtemp: %s", strerror(errno));
+            bench_die("mkdtemp: %s", strerror(errno));
     }
-    report = fopen(out_path, "w");
-    if (!report)
-        die("cannot write %s: %s", out_path, strerror(errno));
+    bench_report = fopen(out_path, "w");
+    if (!bench_report)
+        bench_die("cannot write %s: %s", out_path, strerror(errno));
     make_doc();
     describe_machine();
-    if (!workloads_arg[0] || strstr(workloads_arg, "sync-floor"))
+    if (selected(workloads_arg, "sync-floor"))
         report_sync_floor();
-    run_workload("single-put", "durable puts/s", 1, w_single_put);
-    run_workload("group-commit", "commits/s, 2 threads", 0, w_group_commit);
-    run_workload("bulk-put", "keys/s (batches of 1000)", 0, w_bulk);
-    run_workload("point-get", "gets/s (cached)", 1, w_point_get);
-    run_workload("range-scan", "scans/s of 100 keys", 0, w_scan);
-    run_workload("cold-open", "opens/s (open + first get, cache dropped)", 1, w_cold_open);
-    run_workload("reader-writer", "reads/s with a writer", 0, w_reader_writer);
-    run_workload("put-latency", "1/p50 at the largest size", 0, w_latency_sizes);
-    fprintf(report, "\nColumn notes: cold-open's latency columns are the median and "
+    bench_run("single-put", "durable puts/s", 1, BENCH_KV, w_single_put);
+    bench_run("group-commit", "commits/s, 2 threads", 0, BENCH_KV, w_group_commit);
+    bench_run("bulk-put", "keys/s (batches of 1000)", 0, BENCH_KV, w_bulk);
+    bench_run("point-get", "gets/s (cached)", 1, BENCH_KV, w_point_get);
+    bench_run("range-scan", "scans/s of 100 keys", 0, BENCH_KV, w_scan);
+    bench_run("cold-open", "opens/s (open + first get, cache dropped)", 1, BENCH_KV, w_cold_open);
+    bench_run("reader-writer", "reads/s with a writer", 0, BENCH_KV, w_reader_writer);
+    bench_run("put-latency", "1/p50 at the largest size", 0, BENCH_KV, w_latency_sizes);
+    docs_run();
+    fprintf(bench_report, "\nColumn notes: cold-open's latency columns are the median and "
                     "worst of 5 opens of a closed database after dropping its files "
                     "from the OS cache; put-latency's table is 1e6 / (p50 µs) at the "
                     "largest size, the lines above it give p50/p99 per size.\n");
-    fclose(report);
+    fclose(bench_report);
     if (own_dir)
-        remove_dir(base_dir);
+        bench_remove_dir(base_dir);
     printf("\nwrote %s\n", out_path);
     return 0;
 }
