@@ -16,6 +16,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -293,6 +294,43 @@ int crypto_sha256(const void *data, size_t n, uint8_t out[32])
 int crypto_memcmp(const void *a, const void *b, size_t n) { return CRYPTO_memcmp(a, b, n); }
 
 void crypto_wipe(void *p, size_t n) { OPENSSL_cleanse(p, n); }
+
+/*
+ * Nonces: 12 random bytes per sealed page.  RAND_bytes per call costs more
+ * than the sealing of a small page, so each thread draws 1 KiB at a time.
+ * A forked child must never reuse its parent's unread bytes (two processes
+ * sealing with the same key and nonce would break GCM): a fork handler
+ * bumps a generation that invalidates every buffer.
+ */
+#define NONCE_POOL 1024
+static atomic_uint fork_gen;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void on_fork_child(void) { atomic_fetch_add(&fork_gen, 1); }
+static void register_fork(void) { pthread_atfork(NULL, NULL, on_fork_child); }
+
+static _Thread_local struct {
+    uint8_t b[NONCE_POOL];
+    size_t used;        /* bytes consumed; NONCE_POOL when empty */
+    unsigned gen;
+    int init;
+} tl_nonce;
+
+int crypto_nonce(uint8_t out[CRYPTO_NONCE_LEN])
+{
+    pthread_once(&fork_once, register_fork);
+    unsigned gen = atomic_load(&fork_gen);
+    if (!tl_nonce.init || tl_nonce.gen != gen || tl_nonce.used + CRYPTO_NONCE_LEN > NONCE_POOL) {
+        if (RAND_bytes(tl_nonce.b, NONCE_POOL) != 1)
+            return CRYPTO_EINTERNAL;
+        tl_nonce.used = 0;
+        tl_nonce.gen = gen;
+        tl_nonce.init = 1;
+    }
+    memcpy(out, tl_nonce.b + tl_nonce.used, CRYPTO_NONCE_LEN);
+    crypto_wipe(tl_nonce.b + tl_nonce.used, CRYPTO_NONCE_LEN);
+    tl_nonce.used += CRYPTO_NONCE_LEN;
+    return CRYPTO_OK;
+}
 
 int crypto_random(void *buf, size_t n)
 {

@@ -119,5 +119,8 @@ int crypto_aead_open(CryptoAead *a, const uint8_t nonce[CRYPTO_NONCE_LEN],
 
 /* Fresh random bytes from OpenSSL's CSPRNG (for nonces and keys). */
 int crypto_random(void *buf, size_t n);
+/* A fresh random AEAD nonce, from a per-thread pool of random bytes that a
+ * fork invalidates (cheaper than crypto_random per page). */
+int crypto_nonce(uint8_t out[CRYPTO_NONCE_LEN]);
 
 #endif /* BLAZEDB_CRYPTO_H */

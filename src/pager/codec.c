@@ -34,7 +34,7 @@ int codec_seal(CryptoAead *a, const uint8_t *payload, uint8_t *img,
     put_le32(tr + T_PGNO, t->pgno);
     tr[T_KIND] = t->kind;
     put_le32(tr + T_SALT, t->salt32);
-    if (!crypto_aead_is_plain(a) && crypto_random(tr + T_NONCE, CRYPTO_NONCE_LEN))
+    if (!crypto_aead_is_plain(a) && crypto_nonce(tr + T_NONCE))
         return -1;
     if (crypto_aead_seal(a, tr + T_NONCE, tr + T_CTR, T_AD_LEN, payload, plen,
                          img, tr + T_TAG))
