@@ -38,6 +38,9 @@ typedef struct {
     PagerTxn *pt;
     int own;            /* our own transaction: commit or abort at the end */
     size_t sp;          /* savepoint level in the caller's write txn, or 0 */
+    int seq_known;      /* next change-log sequence number known (this call) */
+    uint32_t seq;
+    int defer_cat;      /* store() leaves the catalog record to the caller */
 } Tx;
 
 static BlazeDBResult tx_begin(BlazeDB *db, BlazeDBTxn *txn, int write, Tx *x)
@@ -240,11 +243,12 @@ static int mark_deleted(Tx *x, const CatColl *c, const char *id, size_t idlen, i
 static int log_change(Tx *x, int kind, const CatColl *c, const char *coll, const char *id,
                       size_t idlen, const void *doc, size_t doclen)
 {
-    /* seq = 1 + the last seq this transaction used */
+    /* seq = 1 + the last seq this transaction used (looked up once per
+     * call: within one call nobody else writes) */
     PagerRoot *root = &pager_txn_meta(x->pt)->roots[PAGER_ROOT_CHANGES];
     uint64_t txn = pager_txn_id(x->pt);
-    uint32_t seq = 0;
-    if (root->count) {
+    uint32_t seq = x->seq_known ? x->seq : 0;
+    if (root->count && !x->seq_known) {
         uint8_t k[12];
         for (int i = 0; i < 8; i++)
             k[i] = (uint8_t)(txn >> (56 - 8 * i));
@@ -271,7 +275,12 @@ static int log_change(Tx *x, int kind, const CatColl *c, const char *coll, const
         if (rc)
             return rc;
     }
-    return cat_change(x->pt, &seq, kind, c, coll, strlen(coll), id, idlen, doc, doclen);
+    int rc = cat_change(x->pt, &seq, kind, c, coll, strlen(coll), id, idlen, doc, doclen);
+    if (rc == BLAZEDB_OK) {
+        x->seq = seq;
+        x->seq_known = 1;
+    }
+    return rc;
 }
 
 /*
@@ -297,7 +306,7 @@ static BlazeDBResult store(Tx *x, const char *coll, CatColl *c, const char *id, 
         if (old_deleted != now_deleted)
             r = mark_deleted(x, c, id, idlen, now_deleted);
     }
-    if (r == BLAZEDB_OK)
+    if (r == BLAZEDB_OK && !x->defer_cat)
         r = cat_put(x->pt, coll, strlen(coll), c);
     if (r == BLAZEDB_OK)
         r = log_change(x, now_deleted ? CAT_CHANGE_DELETE : kind, c, coll, id, idlen, bin, blen);
@@ -565,8 +574,11 @@ BlazeDBResult blazedb_insert_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll
         return rc;
     CatColl c;
     rc = load_coll(&x, coll, 1, &c);
+    x.defer_cat = 1; /* one catalog update for the whole batch */
     for (size_t i = 0; rc == BLAZEDB_OK && i < n; i++)
         rc = insert_one(&x, coll, &c, docs[i]);
+    if (rc == BLAZEDB_OK)
+        rc = (BlazeDBResult)cat_put(x.pt, coll, strlen(coll), &c);
     return tx_end(&x, rc);
 }
 
