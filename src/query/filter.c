@@ -39,10 +39,12 @@ static int cmp_int_double(int64_t i, double d)
         return -1;
     if (d < -9223372036854775808.0)
         return 1;
-    double t = trunc(d);
-    int64_t di = (int64_t)t;
+    /* the cast truncates toward zero; |d| >= 2^53 is an integer already,
+     * so (double)di is exact either way */
+    int64_t di = (int64_t)d;
     if (i != di)
         return i < di ? -1 : 1;
+    double t = (double)di;
     return t == d ? 0 : (d > t ? -1 : 1);
 }
 
