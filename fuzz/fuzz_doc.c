@@ -1,11 +1,13 @@
 /*
  * fuzz_doc.c — hostile document bytes and JSON text.  The input goes to
  * the binary decoder (validate, decode, a few lookups and element/field
- * views) and to the JSON reader.  Whatever decodes must re-encode to the
- * very same bytes (the binary format is canonical), and whatever JSON
- * parses must survive JSON -> value -> JSON -> value unchanged and
- * binary -> value unchanged.  Any error code is fine; a crash, hang, leak,
- * sanitizer report or broken round trip is not.
+ * views) and to both JSON readers (tree and direct-to-binary).  Whatever
+ * decodes must re-encode to the very same bytes (the binary format is
+ * canonical), whatever JSON parses must survive JSON -> value -> JSON ->
+ * value unchanged and binary -> value unchanged, and the direct reader must
+ * give the tree path's bytes, or its error code and message.  Any error
+ * code is fine; a crash, hang, leak, sanitizer report, broken round trip or
+ * disagreement between the readers is not.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -69,10 +71,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
-    /* JSON */
-    if (doc_from_json((const char *)data, size, &v, err) == BLAZEDB_OK) {
+    /* JSON, through the tree and straight to binary */
+    char err2[DOC_ERRMAX];
+    uint8_t *e1 = NULL, *e2 = NULL;
+    size_t n1 = 0, n2 = 0;
+    rc = doc_from_json((const char *)data, size, &v, err);
+    if (rc == BLAZEDB_OK) {
         check_value(v);
+        rc = docbin_encode(v, &e1, &n1, err);
         doc_free(v);
     }
+    if (doc_json_to_bin((const char *)data, size, &e2, &n2, err2) != rc)
+        abort();
+    if (rc == BLAZEDB_OK ? n1 != n2 || memcmp(e1, e2, n1) != 0 : strcmp(err, err2) != 0)
+        abort();
+    free(e1);
+    free(e2);
     return 0;
 }

@@ -6,7 +6,9 @@
  * tests over seeded random documents:
  *   value -> binary -> value, value -> JSON -> value (compact and pretty),
  *   JSON text -> doc -> JSON text, lookup == decoded subtree,
- * plus random mutations of valid encodings and JSON fed to the readers.
+ *   JSON text -> binary directly == JSON -> tree -> binary,
+ * plus random mutations of valid encodings and JSON fed to the readers
+ * (the direct JSON -> binary reader fails exactly as the tree reader).
  * The seed is printed; set BLAZEDB_TEST_SEED to replay one run.
  */
 #include <setjmp.h>
@@ -80,6 +82,37 @@ static void expect_rc(BlazeDBResult got, BlazeDBResult want, const char *frag)
     if (frag && !strstr(blazedb_errmsg(NULL), frag))
         fail_msg("message '%s' lacks '%s'", blazedb_errmsg(NULL), frag);
 }
+
+/* JSON -> binary directly (doc_json_to_bin) against the tree reader and the
+ * encoder: the same bytes, or the same error code and message. */
+static void same_as_tree(const char *j, size_t len)
+{
+    char e1[DOC_ERRMAX] = "", e2[DOC_ERRMAX] = "";
+    DocValue *v;
+    uint8_t *a = NULL, *b = (uint8_t *)1;
+    size_t al = 0, bl = 1;
+    BlazeDBResult r1 = doc_from_json(j, len, &v, e1);
+    if (r1 == BLAZEDB_OK) {
+        r1 = docbin_encode(v, &a, &al, e1);
+        doc_free(v);
+    }
+    BlazeDBResult r2 = doc_json_to_bin(j, len, &b, &bl, e2);
+    if (r1 != r2 || (r1 != BLAZEDB_OK && strcmp(e1, e2) != 0))
+        fail_msg("doc_json_to_bin(%.*s): rc %d '%s'; tree reader: rc %d '%s'",
+                 (int)(len < 300 ? len : 300), j, r2, e2, r1, e1);
+    if (r1 == BLAZEDB_OK) {
+        if (al != bl || memcmp(a, b, al) != 0)
+            fail_msg("doc_json_to_bin(%.*s): %zu bytes differ from the tree path's %zu",
+                     (int)(len < 300 ? len : 300), j, bl, al);
+    } else {
+        assert_null(b);
+        assert_int_equal(bl, 0);
+    }
+    free(a);
+    free(b);
+}
+
+static void same_as_tree_s(const char *j) { same_as_tree(j, strlen(j)); }
 
 /* ---- the public API, scalar by scalar ---------------------------------------- */
 
@@ -454,8 +487,10 @@ static void test_json_errors(void **state)
         {"{\"b\":1,\"a\":2,\"b\":3}", "duplicate"},
         {"{\"a\\u0000\":1}", "NUL"},
     };
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         json_fails(bad[i].in, strlen(bad[i].in), BLAZEDB_INVALID_ARGUMENT, bad[i].frag);
+        same_as_tree_s(bad[i].in);
+    }
     /* not UTF-8: in a string, in a name, outside strings; overlong; surrogate */
     json_fails("{\"a\":\"\xff\"}", 9, BLAZEDB_INVALID_ARGUMENT, "byte 6: invalid UTF-8");
     json_fails("{\"\xc3\":1}", 7, BLAZEDB_INVALID_ARGUMENT, "byte 2");
@@ -1045,6 +1080,14 @@ static void check_doc(const DocValue *root)
             fail_msg("from_json: %s\n%s", err, t1);
         if (!doc_equal(root, back))
             fail_msg("JSON round trip differs:\n%s", t1);
+        /* JSON -> binary directly gives the very bytes of the tree path */
+        uint8_t *e3;
+        size_t n3;
+        if (doc_json_to_bin(t1, l1, &e3, &n3, err) != BLAZEDB_OK)
+            fail_msg("json_to_bin: %s\n%s", err, t1);
+        if (n3 != n1 || memcmp(e3, e1, n1) != 0)
+            fail_msg("json_to_bin bytes differ from the encoder's:\n%s", t1);
+        free(e3);
         assert_int_equal(doc_to_json(back, flags, &t2, &l2, err), BLAZEDB_OK);
         assert_int_equal(l1, l2);
         assert_memory_equal(t1, t2, l1);
@@ -1151,6 +1194,7 @@ static void test_mutations(void **state)
                 default: if (jl) { memmove(j + at, j + at + 1, jl - at - 1); jl--; }
                 }
             }
+            same_as_tree(j, jl);
             rc = doc_from_json(j, jl, &v, err);
             assert_true(rc == BLAZEDB_OK || rc == BLAZEDB_INVALID_ARGUMENT);
             if (rc == BLAZEDB_OK) {
@@ -1176,6 +1220,182 @@ static void test_mutations(void **state)
            accepted);
 }
 
+/* ---- JSON -> binary without a tree ------------------------------------------------ */
+
+static void test_json_to_binary(void **state)
+{
+    (void)state;
+    /* tagged forms, valid and not, anywhere; the $object escape (which the
+     * direct reader hands to the tree reader) */
+    static const char *cases[] = {
+        "{\"d\":{\"$date\":\"2024-02-29T12:00:00.5Z\"},\"e\":{\"$date\":-5}}",
+        "{\"d\":{\"$date\":\"2023-02-29T00:00:00Z\"}}",
+        "{\"d\":{\"$date\":\"2024-01-01T00:00:00\\u0000Z\"}}",
+        "{\"d\":{\"$date\":1.5}}",
+        "{\"u\":{\"$uuid\":\"0190B2A4-7c1e-7d3a-9f00-1a2b3c4d5e6f\"}}",
+        "{\"u\":{\"$uuid\":\"0190b2a4\"}}",
+        "{\"b\":{\"$bytes\":\"aGk=\"},\"c\":{\"$bytes\":\"\"},\"d\":{\"$bytes\":\"AAECAw==\"}}",
+        "{\"b\":{\"$bytes\":\"aGl=\"}}",
+        "{\"b\":{\"$bytes\":[]}}",
+        "{\"n\":{\"$double\":\"NaN\"},\"i\":{\"$double\":\"-Infinity\"}}",
+        "{\"n\":{\"$double\":\"nan\"}}",
+        "{\"v\":{\"$vector\":[1,2.5,-3e2,16777217]},\"w\":{\"$vector\":[]}}",
+        "{\"v\":{\"$vector\":[1e39]}}",
+        "{\"v\":{\"$vector\":[1,{\"$double\":\"NaN\"}]}}",
+        "{\"v\":{\"$vector\":[{\"$date\":1}]}}",
+        "{\"v\":{\"$vector\":\"x\"}}",
+        "{\"x\":{\"$foo\":1}}",
+        "{\"x\":{\"$\":1}}",
+        "{\"x\":{\"$a-very-long-unknown-tag-name-of-more-than-forty-bytes\":1}}",
+        "{\"x\":{\"$date\":1,\"$uuid\":2}}",
+        "{\"x\":{\"$date\":1,\"$date\":2}}",
+        "{\"$date\":{\"$date\":5},\"a\":1}",
+        "{\"$date\":5}",
+        "[{\"$double\":\"Infinity\"},{\"$uuid\":\"00000000-0000-0000-0000-000000000000\"}]",
+        "\"just a string\"",
+        "{\"$object\":{\"$date\":5}}",
+        "{\"a\":{\"$object\":{\"$date\":5}}}",
+        "{\"a\":{\"$object\":{\"$date\":5},\"b\":1}}",
+        "{\"$object\":{\"$object\":{\"$object\":{\"$date\":1}},\"x\":2}}",
+        "{\"a\":{\"$object\":1}}",
+        "{\"a\":[{\"$object\":{\"b\":{\"$uuid\":\"bad\"}}}]}",
+        "{\"a\":{\"$object\":{}},\"b\":tru}",
+        "{\"b\":1,\"$object\":{\"$date\":5}}",
+        /* names: order is bytewise, a prefix first; NUL refused */
+        "{\"z\":1,\"\xc3\xa9\":2,\"a\":3,\"ab\":4,\"A\":5,\"\":6,\"a\\u0062c\":7}",
+        "{\"b\":1,\"a\\u0000\":2}",
+        "{\"b\":{\"y\":[1,{\"q\":2,\"p\":3}],\"x\":null},\"a\":[[],{}]}",
+        "  {\n \"b\" : [ 1 , 2 ] ,\t\"a\" :\r{ } }  ",
+        ("{\"a\":9223372036854775807,\"b\":-9223372036854775808,\"c\":9223372036854775808,"
+         "\"d\":-0.0,\"e\":1e-400,\"f\":0.1,\"g\":123456789012345678901234567890}"),
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        same_as_tree_s(cases[i]);
+
+    /* the exact bytes of the format example (docs/DOCUMENTS.md), from
+     * unsorted input */
+    char err[DOC_ERRMAX];
+    uint8_t *b;
+    size_t n;
+    static const uint8_t want[] = {0x0a, 0x01, 0x03, 0x01, 0x03, 0x05, 0x0d, 0x0e, 0x11,
+                                   'a', 0x03, 0x01, 'b', 'c', 0x09, 0x01, 0x02, 0x02, 0x03,
+                                   0x02, 0x01, 0x01, 'd', 0x05, 'h', 'i'};
+    const char *ex = "{\"d\":\"hi\",\"bc\":[true,null],\"a\":1}";
+    assert_int_equal(doc_json_to_bin(ex, strlen(ex), &b, &n, err), BLAZEDB_OK);
+    assert_int_equal(n, sizeof want);
+    assert_memory_equal(b, want, n);
+    free(b);
+
+    /* objects past the insertion sort (> 16 fields), in reverse order, and
+     * with a duplicate among them */
+    char *big = malloc(200000);
+    size_t k = 0;
+    big[k++] = '{';
+    for (int i = 40; i > 0; i--)
+        k += (size_t)sprintf(big + k, "%s\"f%02d\":%d", i < 40 ? "," : "", i, i);
+    big[k++] = '}';
+    same_as_tree(big, k);
+    memcpy(big + k - 1, ",\"f17\":0}", 9);
+    same_as_tree(big, k + 8);
+    {
+        DocValue *v;
+        assert_int_equal(doc_from_json(big, k + 8, &v, err), BLAZEDB_INVALID_ARGUMENT);
+        assert_non_null(strstr(err, "duplicate field name \"f17\""));
+        assert_int_equal(doc_json_to_bin(big, k + 8, &b, &n, err), BLAZEDB_INVALID_ARGUMENT);
+        assert_non_null(strstr(err, "duplicate field name \"f17\""));
+    }
+
+    /* offset widths 1, 2 and 4: data areas around 255 and 65535 bytes */
+    for (size_t len = 240; len < 270; len++) {
+        k = 0;
+        k += (size_t)sprintf(big, "{\"s\":[\"");
+        memset(big + k, 'x', len);
+        k += len;
+        k += (size_t)sprintf(big + k, "\"],\"t\":1}");
+        same_as_tree(big, k);
+    }
+    k = 0;
+    big[k++] = '[';
+    for (int i = 0; i < 30000; i++)
+        k += (size_t)sprintf(big + k, "%s%d", i ? "," : "", i % 100);
+    big[k++] = ']';
+    same_as_tree(big, k);
+    k = (size_t)sprintf(big, "{\"long\":[\"");
+    memset(big + k, 'y', 70000);
+    k += 70000;
+    k += (size_t)sprintf(big + k, "\"]}");
+    same_as_tree(big, k);
+    assert_int_equal(doc_json_to_bin(big, k, &b, &n, err), BLAZEDB_OK);
+    assert_int_equal(b[1], 4); /* the object's width */
+    free(b);
+    free(big);
+
+    /* deepest allowed nesting, and one level more */
+    char *ok = nested_json(64), *deep = nested_json(65);
+    same_as_tree_s(ok);
+    same_as_tree_s(deep);
+    free(ok);
+    free(deep);
+
+    /* arguments */
+    b = (uint8_t *)1;
+    n = 1;
+    assert_int_equal(doc_json_to_bin(NULL, 0, &b, &n, err), BLAZEDB_INVALID_ARGUMENT);
+    assert_null(b);
+    assert_int_equal(n, 0);
+    assert_int_equal(doc_json_to_bin("{}", (size_t)BLAZEDB_MAX_VALUE + 1, &b, &n, err),
+                     BLAZEDB_TOO_BIG);
+}
+
+static void test_json_to_binary_public(void **state)
+{
+    (void)state;
+    const char *j = "{\"name\":\"ann\",\"age\":41,\"when\":{\"$date\":86400000},"
+                    "\"tags\":[\"x\",{\"deep\":[1,2,3.5]}]}";
+    void *bin = NULL, *enc = NULL;
+    size_t n = 0, en = 0;
+    assert_int_equal(blazedb_json_to_binary(j, strlen(j), &bin, &n), BLAZEDB_OK);
+    BlazeDBDoc *d = from_json(j);
+    assert_int_equal(blazedb_doc_encode(d, &enc, &en), BLAZEDB_OK);
+    assert_int_equal(n, en);
+    assert_memory_equal(bin, enc, n);
+    blazedb_doc_free(d);
+    /* and it decodes back to the document */
+    assert_int_equal(blazedb_doc_decode(bin, n, &d), BLAZEDB_OK);
+    int64_t age = 0;
+    assert_int_equal(blazedb_doc_get_int(d, "age", &age), BLAZEDB_OK);
+    assert_true(age == 41);
+    blazedb_doc_free(d);
+    blazedb_free(bin);
+    blazedb_free(enc);
+
+    /* errors leave *out NULL and *outlen 0 and set the message */
+    bin = (void *)1;
+    n = 1;
+    expect_rc(blazedb_json_to_binary("[1,2]", 5, &bin, &n), BLAZEDB_INVALID_ARGUMENT,
+              "must be a JSON object, not array");
+    assert_null(bin);
+    assert_int_equal(n, 0);
+    expect_rc(blazedb_json_to_binary("{\"a\":1,\"a\":2}", 13, &bin, &n),
+              BLAZEDB_INVALID_ARGUMENT, "at byte 0: duplicate field name \"a\"");
+    expect_rc(blazedb_json_to_binary("{\"a\":[1,]}", 10, &bin, &n), BLAZEDB_INVALID_ARGUMENT,
+              "at byte 8");
+    expect_rc(blazedb_json_to_binary("{\"a\":{\"$date\":\"x\"}}", 20, &bin, &n),
+              BLAZEDB_INVALID_ARGUMENT, "malformed $date value");
+    expect_rc(blazedb_json_to_binary("{}", (size_t)BLAZEDB_MAX_VALUE + 1, &bin, &n),
+              BLAZEDB_TOO_BIG, NULL);
+    expect_rc(blazedb_json_to_binary(NULL, 2, &bin, &n), BLAZEDB_INVALID_ARGUMENT, "NULL");
+    expect_rc(blazedb_json_to_binary("{}", 2, NULL, &n), BLAZEDB_INVALID_ARGUMENT, "NULL");
+    expect_rc(blazedb_json_to_binary("{}", 2, &bin, NULL), BLAZEDB_INVALID_ARGUMENT, "NULL");
+    assert_null(bin);
+    /* the smallest document */
+    assert_int_equal(blazedb_json_to_binary(" {} ", 4, &bin, &n), BLAZEDB_OK);
+    static const uint8_t empty[] = {0x0a, 0x01, 0x00};
+    assert_int_equal(n, sizeof empty);
+    assert_memory_equal(bin, empty, n);
+    blazedb_free(bin);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1191,6 +1411,8 @@ int main(void)
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_property_roundtrips),
         cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_json_to_binary),
+        cmocka_unit_test(test_json_to_binary_public),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -90,6 +90,29 @@ BlazeDBResult blazedb_doc_from_json(const char *json, size_t len, BlazeDBDoc **o
     return *out ? BLAZEDB_OK : nomem();
 }
 
+BlazeDBResult blazedb_json_to_binary(const char *json, size_t len, void **out, size_t *outlen)
+{
+    char err[DOC_ERRMAX];
+    uint8_t *bin;
+    size_t n;
+    if (!out || !outlen)
+        return fail(BLAZEDB_INVALID_ARGUMENT, "out or outlen is NULL");
+    *out = NULL;
+    *outlen = 0;
+    BlazeDBResult rc = doc_json_to_bin(json, len, &bin, &n, err);
+    if (rc != BLAZEDB_OK)
+        return fail(rc, err);
+    if (bin[0] != DOC_OBJECT) {
+        int t = bin[0];
+        free(bin);
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT,
+                             "a document must be a JSON object, not %s", type_name(t));
+    }
+    *out = bin;
+    *outlen = n;
+    return BLAZEDB_OK;
+}
+
 static BlazeDBResult to_json(const DocValue *v, unsigned flags, char **out, size_t *len)
 {
     char err[DOC_ERRMAX];

@@ -1,7 +1,9 @@
 /*
  * docbin.c — the binary document encoding: encoder (two passes: sizes, then
- * bytes), validating decoder, and path lookup over the encoded bytes.  The
- * format is summarised in docbin.h and specified in docs/DOCUMENTS.md.
+ * bytes), the building blocks for writers without a tree (scalars and
+ * container headers), validating decoder, and path lookup over the encoded
+ * bytes.  The format is summarised in docbin.h and specified in
+ * docs/DOCUMENTS.md.
  */
 #include "docbin.h"
 
@@ -51,6 +53,50 @@ static int64_t rd_int(const uint8_t *p, unsigned w)
     int64_t v;
     memcpy(&v, &u, sizeof v);
     return v;
+}
+
+/* ---- building blocks for writers without a tree ---------------------------------- */
+
+size_t docbin_put_int(uint8_t *dst, DocType type, int64_t v)
+{
+    unsigned w = int_width(v);
+    dst[0] = (uint8_t)type;
+    wr_le(dst + 1, (uint64_t)v, w);
+    return 1 + w;
+}
+
+size_t docbin_put_double(uint8_t *dst, double d)
+{
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    if (isnan(d))
+        bits = DOC_CANON_NAN_BITS;
+    dst[0] = DOC_DOUBLE;
+    wr_le(dst + 1, bits, 8);
+    return 9;
+}
+
+size_t docbin_head_size(DocType type, size_t n, size_t dlen)
+{
+    unsigned w = off_width(dlen > n ? dlen : n);
+    return 2 + w + n * (type == DOC_OBJECT ? 2 : 1) * w;
+}
+
+void docbin_put_head(uint8_t *dst, DocType type, size_t n, size_t dlen, const size_t *ends)
+{
+    unsigned w = off_width(dlen > n ? dlen : n);
+    size_t k = n * (type == DOC_OBJECT ? 2 : 1);
+    dst[0] = (uint8_t)type;
+    dst[1] = (uint8_t)w;
+    wr_le(dst + 2, n, w);
+    dst += 2 + w;
+    if (w == 1) { /* the common case: containers under 256 bytes */
+        for (size_t i = 0; i < k; i++)
+            dst[i] = (uint8_t)ends[i];
+        return;
+    }
+    for (size_t i = 0; i < k; i++, dst += w)
+        wr_le(dst, ends[i], w);
 }
 
 /* ---- encoder -------------------------------------------------------------------- */
@@ -112,17 +158,8 @@ static size_t enc_write(const DocValue *v, uint8_t *dst)
     case DOC_NULL: return 1;
     case DOC_BOOL: dst[1] = (uint8_t)(v->u.b != 0); return 2;
     case DOC_INT:
-    case DOC_DATE: {
-        unsigned w = int_width(v->u.i);
-        wr_le(dst + 1, (uint64_t)v->u.i, w);
-        return 1 + w;
-    }
-    case DOC_DOUBLE: {
-        uint64_t bits;
-        memcpy(&bits, &v->u.d, 8);
-        wr_le(dst + 1, bits, 8);
-        return 9;
-    }
+    case DOC_DATE: return docbin_put_int(dst, (DocType)v->type, v->u.i);
+    case DOC_DOUBLE: return docbin_put_double(dst, v->u.d);
     case DOC_STRING:
     case DOC_BYTES:
         if (v->u.s.len)

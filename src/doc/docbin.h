@@ -52,6 +52,27 @@ BlazeDBResult docbin_encode(const DocValue *v, uint8_t **out, size_t *len,
                             char err[DOC_ERRMAX]);
 
 /*
+ * Building blocks for a writer that produces the encoding without building
+ * a tree (the JSON reader's direct path, json.h).  The writer owns the
+ * buffer and makes room first:
+ *   docbin_put_int     INT or DATE `v` in its minimal width: 2 to 9 bytes;
+ *   docbin_put_double  9 bytes, every NaN written as the canonical one;
+ *   docbin_head_size   bytes of an ARRAY or OBJECT header (tag, width, count
+ *                      and directory) for n elements/fields and a data area
+ *                      of dlen bytes;
+ *   docbin_put_head    writes that header; `ends` holds the directory in
+ *                      order: end[0..n) for an array, (nameend, valend)
+ *                      pairs for an object, offsets from the data area.
+ * Each put returns the bytes written.  The caller keeps the rest of the
+ * format (minimal sizes, sorted unique names, UTF-8) true.
+ */
+#define DOCBIN_SCALAR_MAX 9 /* most bytes docbin_put_int/double write */
+size_t docbin_put_int(uint8_t *dst, DocType type, int64_t v);
+size_t docbin_put_double(uint8_t *dst, double d);
+size_t docbin_head_size(DocType type, size_t n, size_t dlen);
+void docbin_put_head(uint8_t *dst, DocType type, size_t n, size_t dlen, const size_t *ends);
+
+/*
  * Checks that buf[0..len) is one canonical encoded value and builds its
  * tree.  Every count, offset and length is checked against the bytes that
  * remain before anything is allocated; depth is limited to DOC_MAX_DEPTH.

@@ -1,15 +1,19 @@
 /*
- * json.c — JSON text <-> DocValue (see json.h and docs/DOCUMENTS.md).
+ * json.c — JSON text <-> DocValue, and JSON text -> binary encoding without
+ * a tree (see json.h and docs/DOCUMENTS.md).
  *
  * Why not a JSON library: jansson (the candidate that keeps int64 exact)
  * parses at about 24 MB/s here, builds a hash table per object that we
  * would copy again, and rejects integer literals beyond int64 ("too big
  * integer") where our mapping reads them as doubles.  This reader goes
- * straight to DocValue in one pass.
+ * straight to DocValue (doc_from_json), or straight to the bytes
+ * (doc_json_to_bin), in one pass.
  *
  * Numbers are converted with the C locale whatever the process locale.
  */
 #include "json.h"
+
+#include "docbin.h"
 
 #include <locale.h>
 #include <math.h>
@@ -133,7 +137,7 @@ typedef struct {
     int oom;
 } Buf;
 
-static int buf_grow(Buf *b, size_t more)
+static int buf_grow_slow(Buf *b, size_t more)
 {
     if (b->oom)
         return 0;
@@ -152,6 +156,12 @@ static int buf_grow(Buf *b, size_t more)
     return 1;
 }
 
+/* Makes room for `more` bytes; 0 (and b->oom set) when out of memory. */
+static inline int buf_grow(Buf *b, size_t more)
+{
+    return (!b->oom && b->n + more <= b->cap) || buf_grow_slow(b, more);
+}
+
 static void put(Buf *b, const void *s, size_t n)
 {
     if (n && buf_grow(b, n)) {
@@ -168,14 +178,41 @@ static void putc1(Buf *b, char c)
 
 static void puts0(Buf *b, const char *s) { put(b, s, strlen(s)); }
 
-/* ---- the reader ------------------------------------------------------------------ */
+/* ---- the reader: shared by both paths ------------------------------------------ */
+
+/*
+ * There are two readers over one lexer (strings, numbers, tagged forms):
+ *   - the tree reader (doc_from_json) builds a DocValue tree;
+ *   - the direct reader (doc_json_to_bin) writes the canonical binary
+ *     encoding as it reads, without a tree and without an allocation per
+ *     value (see "the reader, JSON -> binary" below).
+ * They check the same things in the same order, so they fail on the same
+ * byte with the same message, and the direct reader's bytes equal
+ * docbin_encode of the tree reader's value (test_doc and fuzz_doc check
+ * both).
+ */
+
+/* Field directory of an object being sorted by the direct reader. */
+typedef struct {
+    const uint8_t *name;
+    size_t nlen;
+    size_t ns, ve; /* the field's name start and value end in the data area */
+} FieldRec;
 
 typedef struct {
     const uint8_t *s, *end, *start;
     int depth;
     char *err;
-    Buf scratch;
-    int had_nul; /* the last string read contained \u0000 */
+    int had_nul;       /* the last string read contained \u0000 */
+    Buf scratch;       /* tree reader: the last string read */
+    /* direct reader */
+    Buf out;           /* the encoding written so far */
+    size_t *ends;      /* directories of the open containers, innermost last */
+    size_t nends, ends_cap;
+    FieldRec *recs;    /* scratch for sorting one object's fields */
+    size_t recs_cap;
+    Buf tmp;           /* scratch copy of one object's data area */
+    int fallback;      /* hand the input to the tree reader (see bin_object) */
 } P;
 
 static size_t off(const P *p, const uint8_t *at) { return (size_t)(at - p->start); }
@@ -193,8 +230,10 @@ static BlazeDBResult poom(P *p)
 
 static void skip_ws(P *p)
 {
-    while (p->s < p->end && (*p->s == ' ' || *p->s == '\n' || *p->s == '\r' || *p->s == '\t'))
-        p->s++;
+    const uint8_t *s = p->s, *end = p->end; /* locals: stores to the output alias p */
+    while (s < end && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t'))
+        s++;
+    p->s = s;
 }
 
 static int hex4(const uint8_t *s, unsigned *v)
@@ -237,15 +276,33 @@ static size_t utf8_seq(const uint8_t *s, const uint8_t *end)
     return doc_utf8_valid(s, n) ? n : 0;
 }
 
-/* Reads a string (p->s at the opening quote) into p->scratch. */
-static BlazeDBResult read_string(P *p)
+/* 1 when one of the 8 bytes of w is not plain string content: below 0x20,
+ * 0x80 or above, '"' or '\\' (may also flag a plain byte after a special
+ * one; the caller then goes byte by byte). */
+static int special8(uint64_t w)
 {
-    Buf *b = &p->scratch;
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+    uint64_t ctl = (w - ones * 0x20) & ~w;
+    quote = (quote - ones) & ~quote;
+    bslash = (bslash - ones) & ~bslash;
+    return ((ctl | quote | bslash | w) & high) != 0;
+}
+
+/* Reads a string (p->s at the opening quote) and appends its UTF-8 to b. */
+static BlazeDBResult read_string(P *p, Buf *b)
+{
     const uint8_t *s = p->s + 1, *end = p->end;
-    b->n = 0;
     p->had_nul = 0;
     for (;;) {
         const uint8_t *run = s;
+        while (end - s >= 8) {
+            uint64_t w;
+            memcpy(&w, s, 8);
+            if (special8(w))
+                break;
+            s += 8;
+        }
         while (s < end && *s != '"' && *s != '\\' && *s >= 0x20 && *s < 0x80)
             s++;
         put(b, run, (size_t)(s - run));
@@ -301,10 +358,13 @@ static BlazeDBResult read_string(P *p)
     }
 }
 
-static BlazeDBResult read_number(P *p, DocValue **out)
+/* Reads a number (p->s at its first character): *is_int and *i for an
+ * integer literal within int64, else *d. */
+static BlazeDBResult read_number(P *p, int *is_int, int64_t *i, double *d)
 {
     const uint8_t *st = p->s, *s = p->s, *end = p->end;
     int neg = 0, isint = 1;
+    *is_int = 0;
     if (s < end && *s == '-') {
         neg = 1;
         s++;
@@ -342,17 +402,18 @@ static BlazeDBResult read_number(P *p, DocValue **out)
         uint64_t mag = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
         int fits = 1;
         for (const uint8_t *q = dig; q < dend && fits; q++) {
-            uint64_t d = (uint64_t)(*q - '0');
-            if (mag > (lim - d) / 10)
+            uint64_t dg = (uint64_t)(*q - '0');
+            if (mag > (lim - dg) / 10)
                 fits = 0;
             else
-                mag = mag * 10 + d;
+                mag = mag * 10 + dg;
         }
         if (fits) {
-            int64_t v = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+            *i = neg ? (int64_t)(0 - mag) : (int64_t)mag;
             if (neg && mag == (uint64_t)INT64_MAX + 1)
-                v = INT64_MIN;
-            return (*out = doc_new_int(v)) ? BLAZEDB_OK : poom(p);
+                *i = INT64_MIN;
+            *is_int = 1;
+            return BLAZEDB_OK;
         }
     }
     /* Exact fast path (Clinger): at most 15 significant digits and a power
@@ -394,9 +455,10 @@ static BlazeDBResult read_number(P *p, DocValue **out)
             e10 += eneg ? -ev : ev;
         }
         if (ok && e10 >= -22 && e10 <= 22) {
-            double d = (double)m;
-            d = e10 < 0 ? d / pow10[-e10] : d * pow10[e10];
-            return (*out = doc_new_double(neg ? -d : d)) ? BLAZEDB_OK : poom(p);
+            double x = (double)m;
+            x = e10 < 0 ? x / pow10[-e10] : x * pow10[e10];
+            *d = neg ? -x : x;
+            return BLAZEDB_OK;
         }
     }
     size_t n = (size_t)(s - st);
@@ -405,15 +467,15 @@ static BlazeDBResult read_number(P *p, DocValue **out)
         return poom(p);
     memcpy(tmp, st, n);
     tmp[n] = 0;
-    double d = strtod(tmp, NULL);
+    locale_t old = enter_c_locale();
+    *d = strtod(tmp, NULL);
+    leave_c_locale(old);
     if (tmp != small)
         free(tmp);
-    if (isinf(d))
+    if (isinf(*d))
         return perr(p, st, "number out of the range of a double");
-    return (*out = doc_new_double(d)) ? BLAZEDB_OK : poom(p);
+    return BLAZEDB_OK;
 }
-
-static BlazeDBResult read_value(P *p, DocValue **out);
 
 static const uint8_t b64dig[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -491,59 +553,60 @@ static int uuid_parse(const char *s, size_t n, uint8_t u[16])
     return 1;
 }
 
-static BlazeDBResult finish_literal(P *p, DocValue *o);
+static int tag_is(const char *tag, size_t n, const char *name)
+{
+    return n == strlen(name) && memcmp(tag, name, n) == 0;
+}
+
+static int str_is(const DocValue *v, const char *s)
+{
+    return v->u.s.len == strlen(s) && memcmp(v->u.s.p, s, v->u.s.len) == 0;
+}
+
+/* At most 40 bytes of a tag name go into a message. */
+static int tag_shown(size_t tlen) { return (int)(tlen < 40 ? tlen : 40); }
 
 /*
- * Interprets a one-field object whose name starts with '$' (a tagged form).
- * Consumes `obj`; returns the new value in *out.
+ * The value of a tagged form other than $object: `tag` (tlen bytes) is the
+ * one field's name, `v` its value as read (borrowed; strings need no NUL),
+ * `at` the object's first byte (for messages).  *out is a new value.
+ * Shared by both readers.
  */
-static BlazeDBResult interpret_tag(P *p, DocValue *obj, const uint8_t *at, DocValue **out)
+static BlazeDBResult tag_value(P *p, const char *tag, size_t tlen, const DocValue *v,
+                               const uint8_t *at, DocValue **out)
 {
-    DocField *f = &obj->u.o.f[0];
-    DocValue *v = f->val, *r = NULL;
-    const char *tag = f->name;
+    DocValue *r = NULL;
     char msg[128];
     int badin = 1;
-    if (strcmp(tag, "$object") == 0) {
-        if (v->type != DOC_OBJECT)
-            goto bad_form;
-        f->val = NULL;
-        doc_free(obj);
-        BlazeDBResult rc = finish_literal(p, v);
-        if (rc != BLAZEDB_OK) {
-            doc_free(v);
-            return rc;
-        }
-        *out = v;
-        return BLAZEDB_OK;
-    } else if (strcmp(tag, "$double") == 0) {
+    *out = NULL;
+    if (tag_is(tag, tlen, "$double")) {
         if (v->type != DOC_STRING)
             goto bad_form;
-        if (strcmp(v->u.s.p, "NaN") == 0) r = doc_new_double(NAN);
-        else if (strcmp(v->u.s.p, "Infinity") == 0) r = doc_new_double(INFINITY);
-        else if (strcmp(v->u.s.p, "-Infinity") == 0) r = doc_new_double(-INFINITY);
+        if (str_is(v, "NaN")) r = doc_new_double(NAN);
+        else if (str_is(v, "Infinity")) r = doc_new_double(INFINITY);
+        else if (str_is(v, "-Infinity")) r = doc_new_double(-INFINITY);
         else goto bad_form;
-    } else if (strcmp(tag, "$date") == 0) {
+    } else if (tag_is(tag, tlen, "$date")) {
         int64_t ms;
         if (v->type == DOC_INT)
             r = doc_new_date(v->u.i);
-        else if (v->type == DOC_STRING && v->u.s.len == strlen(v->u.s.p) &&
+        else if (v->type == DOC_STRING && !memchr(v->u.s.p, 0, v->u.s.len) &&
                  doc_date_parse(v->u.s.p, v->u.s.len, &ms))
             r = doc_new_date(ms);
         else
             goto bad_form;
-    } else if (strcmp(tag, "$uuid") == 0) {
+    } else if (tag_is(tag, tlen, "$uuid")) {
         uint8_t u[16];
         if (v->type != DOC_STRING || !uuid_parse(v->u.s.p, v->u.s.len, u))
             goto bad_form;
         r = doc_new_uuid(u);
-    } else if (strcmp(tag, "$bytes") == 0) {
+    } else if (tag_is(tag, tlen, "$bytes")) {
         if (v->type != DOC_STRING)
             goto bad_form;
         r = b64_decode(v->u.s.p, v->u.s.len, &badin);
         if (!r && badin)
             goto bad_form;
-    } else if (strcmp(tag, "$vector") == 0) {
+    } else if (tag_is(tag, tlen, "$vector")) {
         if (v->type != DOC_ARRAY)
             goto bad_form;
         r = doc_new_vector(NULL, 0);
@@ -561,7 +624,6 @@ static BlazeDBResult interpret_tag(P *p, DocValue *obj, const uint8_t *at, DocVa
                     ;
                 else {
                     doc_free(r);
-                    doc_free(obj);
                     snprintf(msg, sizeof msg,
                              "$vector element %zu is not a finite float32 number", i);
                     return perr(p, at, msg);
@@ -574,20 +636,49 @@ static BlazeDBResult interpret_tag(P *p, DocValue *obj, const uint8_t *at, DocVa
             r = NULL;
         }
     } else {
-        snprintf(msg, sizeof msg, "unknown tag \"%.40s\" (to store such an object, "
-                 "wrap it: {\"$object\": {...}})", tag);
-        doc_free(obj);
+        snprintf(msg, sizeof msg, "unknown tag \"%.*s\" (to store such an object, "
+                 "wrap it: {\"$object\": {...}})", tag_shown(tlen), tag);
         return perr(p, at, msg);
     }
-    doc_free(obj);
     if (!r)
         return poom(p);
     *out = r;
     return BLAZEDB_OK;
 bad_form:
-    snprintf(msg, sizeof msg, "malformed %.40s value", tag);
-    doc_free(obj);
+    snprintf(msg, sizeof msg, "malformed %.*s value", tag_shown(tlen), tag);
     return perr(p, at, msg);
+}
+
+/* ---- the reader, JSON -> DocValue tree -------------------------------------------- */
+
+static BlazeDBResult finish_literal(P *p, DocValue *o);
+
+/*
+ * Interprets a one-field object whose name starts with '$' (a tagged form).
+ * Consumes `obj`; returns the new value in *out.
+ */
+static BlazeDBResult interpret_tag(P *p, DocValue *obj, const uint8_t *at, DocValue **out)
+{
+    DocField *f = &obj->u.o.f[0];
+    DocValue *v = f->val;
+    BlazeDBResult rc;
+    if (tag_is(f->name, f->nlen, "$object")) {
+        if (v->type != DOC_OBJECT) {
+            doc_free(obj);
+            return perr(p, at, "malformed $object value");
+        }
+        f->val = NULL;
+        doc_free(obj);
+        if ((rc = finish_literal(p, v)) != BLAZEDB_OK) {
+            doc_free(v);
+            return rc;
+        }
+        *out = v;
+        return BLAZEDB_OK;
+    }
+    rc = tag_value(p, f->name, f->nlen, v, at, out);
+    doc_free(obj);
+    return rc;
 }
 
 static int is_tag_candidate(const DocValue *v)
@@ -640,6 +731,8 @@ static BlazeDBResult finish_literal(P *p, DocValue *o)
     return BLAZEDB_OK;
 }
 
+static BlazeDBResult read_value(P *p, DocValue **out);
+
 /* Reads an object, leaving it uninterpreted (see above). */
 static BlazeDBResult read_object(P *p, DocValue **out)
 {
@@ -664,7 +757,8 @@ static BlazeDBResult read_object(P *p, DocValue **out)
             goto fail;
         }
         const uint8_t *kat = p->s;
-        if ((rc = read_string(p)) != BLAZEDB_OK)
+        p->scratch.n = 0;
+        if ((rc = read_string(p, &p->scratch)) != BLAZEDB_OK)
             goto fail;
         if (p->scratch.n > DOC_MAX_NAME || p->had_nul) {
             rc = perr(p, kat, "field name longer than 65535 bytes or containing NUL");
@@ -776,81 +870,522 @@ fail:
     return rc;
 }
 
-static BlazeDBResult read_value(P *p, DocValue **out)
+/* The error for a byte that cannot start a value. */
+static BlazeDBResult bad_value_start(P *p)
 {
     if (p->s >= p->end)
         return perr(p, p->s, "value expected, end of input found");
-    size_t room = (size_t)(p->end - p->s);
-    switch (*p->s) {
-    case '{': return read_object(p, out);
-    case '[': return read_array(p, out);
-    case '"': {
-        BlazeDBResult rc = read_string(p);
-        if (rc != BLAZEDB_OK)
-            return rc;
-        return (*out = doc_new_string(p->scratch.n ? p->scratch.p : "", p->scratch.n))
-                   ? BLAZEDB_OK : poom(p);
-    }
-    case 't':
-        if (room >= 4 && memcmp(p->s, "true", 4) == 0) {
-            p->s += 4;
-            return (*out = doc_new_bool(1)) ? BLAZEDB_OK : poom(p);
-        }
-        break;
-    case 'f':
-        if (room >= 5 && memcmp(p->s, "false", 5) == 0) {
-            p->s += 5;
-            return (*out = doc_new_bool(0)) ? BLAZEDB_OK : poom(p);
-        }
-        break;
-    case 'n':
-        if (room >= 4 && memcmp(p->s, "null", 4) == 0) {
-            p->s += 4;
-            return (*out = doc_new(DOC_NULL)) ? BLAZEDB_OK : poom(p);
-        }
-        break;
-    default:
-        if (*p->s == '-' || (*p->s >= '0' && *p->s <= '9'))
-            return read_number(p, out);
-        break;
-    }
     if (*p->s >= 0x80 && !utf8_seq(p->s, p->end))
         return perr(p, p->s, "invalid UTF-8");
     return perr(p, p->s, "unexpected character");
 }
 
+/* 1 and p->s moved past `word` when the input continues with it. */
+static int take_word(P *p, const char *word, size_t n)
+{
+    if ((size_t)(p->end - p->s) < n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (p->s[i] != (uint8_t)word[i])
+            return 0;
+    p->s += n;
+    return 1;
+}
+
+static BlazeDBResult read_value(P *p, DocValue **out)
+{
+    BlazeDBResult rc;
+    if (p->s >= p->end)
+        return bad_value_start(p);
+    switch (*p->s) {
+    case '{': return read_object(p, out);
+    case '[': return read_array(p, out);
+    case '"':
+        p->scratch.n = 0;
+        if ((rc = read_string(p, &p->scratch)) != BLAZEDB_OK)
+            return rc;
+        *out = doc_new_string(p->scratch.n ? p->scratch.p : "", p->scratch.n);
+        break;
+    case 't':
+        if (!take_word(p, "true", 4))
+            return bad_value_start(p);
+        *out = doc_new_bool(1);
+        break;
+    case 'f':
+        if (!take_word(p, "false", 5))
+            return bad_value_start(p);
+        *out = doc_new_bool(0);
+        break;
+    case 'n':
+        if (!take_word(p, "null", 4))
+            return bad_value_start(p);
+        *out = doc_new(DOC_NULL);
+        break;
+    default: {
+        int is_int;
+        int64_t i;
+        double d;
+        if (*p->s != '-' && (*p->s < '0' || *p->s > '9'))
+            return bad_value_start(p);
+        if ((rc = read_number(p, &is_int, &i, &d)) != BLAZEDB_OK)
+            return rc;
+        *out = is_int ? doc_new_int(i) : doc_new_double(d);
+        break;
+    }
+    }
+    return *out ? BLAZEDB_OK : poom(p);
+}
+
+/* Common checks before reading; 0 when the input is refused (rc set). */
+static int reader_start(P *p, const char *text, size_t len, char *err, BlazeDBResult *rc)
+{
+    memset(p, 0, sizeof *p);
+    p->err = err;
+    if (!text) {
+        *rc = doc_err(err, BLAZEDB_INVALID_ARGUMENT, "JSON text is NULL");
+        return 0;
+    }
+    if (len > BLAZEDB_MAX_VALUE) {
+        *rc = doc_err(err, BLAZEDB_TOO_BIG, "JSON text of %zu bytes is larger than %u",
+                      len, BLAZEDB_MAX_VALUE);
+        return 0;
+    }
+    p->s = p->start = (const uint8_t *)text;
+    p->end = p->s + len;
+    skip_ws(p);
+    return 1;
+}
+
+/* After the value: only whitespace may follow. */
+static BlazeDBResult reader_end(P *p)
+{
+    skip_ws(p);
+    return p->s == p->end ? BLAZEDB_OK : perr(p, p->s, "unexpected data after the JSON value");
+}
+
 BlazeDBResult doc_from_json(const char *text, size_t len, DocValue **out,
                             char err[DOC_ERRMAX])
 {
-    *out = NULL;
-    if (!text)
-        return doc_err(err, BLAZEDB_INVALID_ARGUMENT, "JSON text is NULL");
-    if (len > BLAZEDB_MAX_VALUE)
-        return doc_err(err, BLAZEDB_TOO_BIG, "JSON text of %zu bytes is larger than %u",
-                       len, BLAZEDB_MAX_VALUE);
     P p;
-    memset(&p, 0, sizeof p);
-    p.s = p.start = (const uint8_t *)text;
-    p.end = p.s + len;
-    p.err = err;
-    locale_t old = enter_c_locale();
-    skip_ws(&p);
+    BlazeDBResult rc;
     DocValue *v = NULL;
-    BlazeDBResult rc = read_value(&p, &v);
+    *out = NULL;
+    if (!reader_start(&p, text, len, err, &rc))
+        return rc;
+    rc = read_value(&p, &v);
     if (rc == BLAZEDB_OK)
         rc = finish_normal(&p, v, &v);
-    if (rc == BLAZEDB_OK) {
-        skip_ws(&p);
-        if (p.s != p.end) {
-            rc = perr(&p, p.s, "unexpected data after the JSON value");
-            doc_free(v);
-        } else {
-            *out = v;
-        }
-    }
-    leave_c_locale(old);
+    if (rc == BLAZEDB_OK && (rc = reader_end(&p)) != BLAZEDB_OK)
+        doc_free(v);
+    else if (rc == BLAZEDB_OK)
+        *out = v;
     free(p.scratch.p);
     return rc;
+}
+
+/* ---- the reader, JSON -> binary directly -------------------------------------------- */
+
+/*
+ * bin_value appends the encoding of the value at p->s to p->out.  A
+ * container's encoding starts with its header, whose size is known only at
+ * the end (the offset width depends on the count and the data size), so a
+ * container is written as its data area first, with its directory entries
+ * pushed on p->ends (relative to the data area), and at the close the data
+ * area moves up by the header's size and the header is written in front
+ * (bin_close).  Objects are written in input order and reordered by name at
+ * the close when they are not already sorted (bin_sort_fields); a one-field
+ * '$' object is replaced by the value it stands for (bin_tag).
+ *
+ * What the direct reader leaves to the tree reader (p->fallback, then
+ * json_to_bin_via_tree reads the whole input again):
+ *   - an object whose first field is named "$object": whether its value is
+ *     read literally depends on fields not read yet (see finish_normal);
+ *     such objects are rare (the writer emits them only to escape an object
+ *     with one '$' field);
+ *   - an encoding growing past BLAZEDB_MAX_VALUE (the tree path answers
+ *     TOO_BIG, or an error found later in the text).
+ * The answer is the same either way; only the time differs.
+ */
+
+static BlazeDBResult bin_value(P *p);
+
+static BlazeDBResult fall_back(P *p)
+{
+    p->fallback = 1;
+    return BLAZEDB_INTERNAL_ERROR; /* unwinds; doc_json_to_bin sees the flag */
+}
+
+static int ends_grow(P *p)
+{
+    size_t cap = p->ends_cap ? p->ends_cap * 2 : 64;
+    size_t *e = realloc(p->ends, cap * sizeof *e);
+    if (!e)
+        return 0;
+    p->ends = e;
+    p->ends_cap = cap;
+    return 1;
+}
+
+/* Appends one directory entry (a) or two (a and b, when two is set). */
+static inline int ends_push(P *p, size_t a, size_t b, int two)
+{
+    size_t n = p->nends;
+    if (n + 2 > p->ends_cap && !ends_grow(p))
+        return 0;
+    p->ends[n] = a;
+    p->ends[n + 1] = b;
+    p->nends = n + 1 + (two != 0);
+    return 1;
+}
+
+/*
+ * Writes the header of the container whose data area is p->out[start..)
+ * and whose directory is p->ends[base..) in front of the data area, which
+ * moves up.  With `recs` (an object's fields in name order, see
+ * bin_sort_fields) the fields are moved into that order on the way.
+ */
+static BlazeDBResult bin_close(P *p, DocType type, size_t start, size_t base,
+                               const FieldRec *recs)
+{
+    size_t k = p->nends - base, n = type == DOC_OBJECT ? k / 2 : k;
+    size_t dlen = p->out.n - start, head = docbin_head_size(type, n, dlen);
+    size_t *e = p->ends + base;
+    if (dlen + head > BLAZEDB_MAX_VALUE)
+        return fall_back(p);
+    if (!buf_grow(&p->out, head))
+        return poom(p);
+    uint8_t *d = (uint8_t *)p->out.p + start;
+    if (!recs) {
+        memmove(d + head, d, dlen);
+    } else {
+        /* copy the data area aside, then back field by field in name order */
+        p->tmp.n = 0;
+        put(&p->tmp, d, dlen);
+        if (p->tmp.oom)
+            return poom(p);
+        const uint8_t *old = (const uint8_t *)p->tmp.p;
+        size_t q = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t flen = recs[i].ve - recs[i].ns;
+            memcpy(d + head + q, old + recs[i].ns, flen);
+            e[2 * i] = q + recs[i].nlen;
+            q += flen;
+            e[2 * i + 1] = q;
+        }
+    }
+    docbin_put_head(d, type, n, dlen, e);
+    p->out.n += head;
+    p->nends = base;
+    return BLAZEDB_OK;
+}
+
+/* Name of field i of the open object whose data area starts at out[start]. */
+static const char *field_name(const P *p, size_t start, size_t base, size_t i, size_t *len)
+{
+    const size_t *e = p->ends + base;
+    size_t ns = i ? e[2 * i - 1] : 0;
+    *len = e[2 * i] - ns;
+    return p->out.p + start + ns;
+}
+
+static int rec_cmp(const void *x, const void *y)
+{
+    const FieldRec *a = x, *b = y;
+    return doc_name_cmp((const char *)a->name, a->nlen, (const char *)b->name, b->nlen);
+}
+
+/*
+ * The object being closed (data area p->out[start..), directory
+ * p->ends[base..base+2n)) is not in name order: sorts its fields into
+ * p->recs for bin_close and refuses a duplicate name (as doc_obj_sort does
+ * for the tree reader).
+ */
+static BlazeDBResult bin_sort_fields(P *p, const uint8_t *at, size_t start, size_t base,
+                                     size_t n)
+{
+    size_t *e = p->ends + base;
+    const uint8_t *d = (const uint8_t *)p->out.p + start;
+    if (n > p->recs_cap) {
+        FieldRec *r = realloc(p->recs, n * sizeof *r);
+        if (!r)
+            return poom(p);
+        p->recs = r;
+        p->recs_cap = n;
+    }
+    FieldRec *r = p->recs;
+    for (size_t i = 0; i < n; i++) {
+        size_t ns = i ? e[2 * i - 1] : 0;
+        r[i] = (FieldRec){d + ns, e[2 * i] - ns, ns, e[2 * i + 1]};
+    }
+    if (n <= 16) { /* insertion sort: small objects are the common case */
+        for (size_t i = 1; i < n; i++) {
+            FieldRec x = r[i];
+            size_t j = i;
+            while (j > 0 && rec_cmp(&r[j - 1], &x) > 0) {
+                r[j] = r[j - 1];
+                j--;
+            }
+            r[j] = x;
+        }
+    } else {
+        qsort(r, n, sizeof *r, rec_cmp);
+    }
+    for (size_t i = 1; i < n; i++)
+        if (rec_cmp(&r[i - 1], &r[i]) == 0) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "duplicate field name \"%.*s\" in this object",
+                     (int)(r[i].nlen < 40 ? r[i].nlen : 40), (const char *)r[i].name);
+            return perr(p, at, msg);
+        }
+    return BLAZEDB_OK;
+}
+
+/*
+ * The object just read (data area p->out[start..), one field whose name
+ * starts with '$', not "$object") is a tagged form: its encoding is
+ * replaced by the value it stands for, as tag_value decides for the tree
+ * reader.
+ */
+static BlazeDBResult bin_tag(P *p, const uint8_t *at, size_t start, size_t base)
+{
+    char err[DOC_ERRMAX];
+    const uint8_t *d = (const uint8_t *)p->out.p + start;
+    size_t ne = p->ends[base], ve = p->ends[base + 1];
+    DocView view;
+    DocValue tmp, *arr = NULL, *r = NULL;
+    const DocValue *v = &tmp;
+    BlazeDBResult rc;
+    /* the value as tag_value wants it: strings and ints borrowed in place,
+     * an array ($vector) decoded */
+    if (docbin_lookup(d + ne, ve - ne, "", &view) != BLAZEDB_OK)
+        return doc_err(p->err, BLAZEDB_INTERNAL_ERROR, "JSON reader wrote a bad value");
+    memset(&tmp, 0, sizeof tmp);
+    tmp.type = (uint8_t)view.type;
+    if (view.type == DOC_STRING) {
+        tmp.u.s.p = (char *)view.data;
+        tmp.u.s.len = view.dlen;
+    } else if (view.type == DOC_INT) {
+        tmp.u.i = view.i;
+    } else if (view.type == DOC_ARRAY) {
+        if ((rc = docbin_decode(d + ne, ve - ne, &arr, err)) != BLAZEDB_OK)
+            return rc == BLAZEDB_NOMEM ? poom(p) : doc_err(p->err, rc, "%s", err);
+        v = arr;
+    }
+    rc = tag_value(p, (const char *)d, ne, v, at, &r);
+    doc_free(arr);
+    if (rc != BLAZEDB_OK)
+        return rc;
+    /* replace the object by the value's encoding */
+    uint8_t *enc;
+    size_t elen;
+    rc = docbin_encode(r, &enc, &elen, err);
+    doc_free(r);
+    if (rc != BLAZEDB_OK)
+        return rc == BLAZEDB_NOMEM ? poom(p) : doc_err(p->err, rc, "%s", err);
+    p->out.n = start;
+    p->nends = base;
+    put(&p->out, enc, elen);
+    free(enc);
+    return p->out.oom ? poom(p) : BLAZEDB_OK;
+}
+
+static BlazeDBResult bin_object(P *p)
+{
+    const uint8_t *at = p->s;
+    BlazeDBResult rc;
+    if (++p->depth > DOC_MAX_DEPTH)
+        return perr(p, at, "nesting deeper than 64 levels");
+    size_t start = p->out.n, base = p->nends;
+    p->s++;
+    skip_ws(p);
+    if (p->s < p->end && *p->s == '}') {
+        p->s++;
+        p->depth--;
+        return bin_close(p, DOC_OBJECT, start, base, NULL);
+    }
+    for (;;) {
+        skip_ws(p);
+        if (p->s >= p->end || *p->s != '"')
+            return perr(p, p->s, "string (field name) expected");
+        const uint8_t *kat = p->s;
+        size_t ns = p->out.n;
+        if ((rc = read_string(p, &p->out)) != BLAZEDB_OK)
+            return rc;
+        size_t nlen = p->out.n - ns;
+        if (nlen > DOC_MAX_NAME || p->had_nul)
+            return perr(p, kat, "field name longer than 65535 bytes or containing NUL");
+        if (nlen == 7 && p->out.p[ns] == '$' && p->nends == base &&
+            memcmp(p->out.p + ns, "$object", 7) == 0)
+            return fall_back(p);
+        skip_ws(p);
+        if (p->s >= p->end || *p->s != ':')
+            return perr(p, p->s, "':' expected");
+        p->s++;
+        skip_ws(p);
+        if ((rc = bin_value(p)) != BLAZEDB_OK)
+            return rc;
+        if (!ends_push(p, ns + nlen - start, p->out.n - start, 1))
+            return poom(p);
+        if (p->out.n - start > BLAZEDB_MAX_VALUE)
+            return fall_back(p);
+        skip_ws(p);
+        if (p->s < p->end && *p->s == ',') {
+            p->s++;
+            continue;
+        }
+        if (p->s < p->end && *p->s == '}') {
+            p->s++;
+            break;
+        }
+        return perr(p, p->s, "',' or '}' expected");
+    }
+    p->depth--;
+    size_t n = (p->nends - base) / 2, alen, blen;
+    const char *a = field_name(p, start, base, 0, &alen), *b;
+    if (n == 1 && alen > 0 && a[0] == '$')
+        return bin_tag(p, at, start, base);
+    /* in name order (strictly, so no duplicates) unless shown otherwise */
+    for (size_t i = 1; i < n; i++, a = b, alen = blen) {
+        b = field_name(p, start, base, i, &blen);
+        if (doc_name_cmp(a, alen, b, blen) >= 0) {
+            if ((rc = bin_sort_fields(p, at, start, base, n)) != BLAZEDB_OK)
+                return rc;
+            return bin_close(p, DOC_OBJECT, start, base, p->recs);
+        }
+    }
+    return bin_close(p, DOC_OBJECT, start, base, NULL);
+}
+
+static BlazeDBResult bin_array(P *p)
+{
+    const uint8_t *at = p->s;
+    BlazeDBResult rc;
+    if (++p->depth > DOC_MAX_DEPTH)
+        return perr(p, at, "nesting deeper than 64 levels");
+    size_t start = p->out.n, base = p->nends;
+    p->s++;
+    skip_ws(p);
+    if (p->s < p->end && *p->s == ']') {
+        p->s++;
+        p->depth--;
+        return bin_close(p, DOC_ARRAY, start, base, NULL);
+    }
+    for (;;) {
+        skip_ws(p);
+        if ((rc = bin_value(p)) != BLAZEDB_OK)
+            return rc;
+        if (!ends_push(p, p->out.n - start, 0, 0))
+            return poom(p);
+        if (p->out.n - start > BLAZEDB_MAX_VALUE)
+            return fall_back(p);
+        skip_ws(p);
+        if (p->s < p->end && *p->s == ',') {
+            p->s++;
+            continue;
+        }
+        if (p->s < p->end && *p->s == ']') {
+            p->s++;
+            break;
+        }
+        return perr(p, p->s, "',' or ']' expected");
+    }
+    p->depth--;
+    return bin_close(p, DOC_ARRAY, start, base, NULL);
+}
+
+static BlazeDBResult bin_value(P *p)
+{
+    Buf *o = &p->out;
+    BlazeDBResult rc;
+    if (p->s >= p->end)
+        return bad_value_start(p);
+    if (!buf_grow(o, DOCBIN_SCALAR_MAX))
+        return poom(p);
+    uint8_t *dst = (uint8_t *)o->p + o->n;
+    switch (*p->s) {
+    case '{': return bin_object(p);
+    case '[': return bin_array(p);
+    case '"':
+        o->p[o->n++] = DOC_STRING;
+        return read_string(p, o);
+    case 't':
+        if (!take_word(p, "true", 4))
+            return bad_value_start(p);
+        dst[0] = DOC_BOOL;
+        dst[1] = 1;
+        o->n += 2;
+        return BLAZEDB_OK;
+    case 'f':
+        if (!take_word(p, "false", 5))
+            return bad_value_start(p);
+        dst[0] = DOC_BOOL;
+        dst[1] = 0;
+        o->n += 2;
+        return BLAZEDB_OK;
+    case 'n':
+        if (!take_word(p, "null", 4))
+            return bad_value_start(p);
+        dst[0] = DOC_NULL;
+        o->n += 1;
+        return BLAZEDB_OK;
+    default: {
+        int is_int;
+        int64_t i;
+        double d;
+        if (*p->s != '-' && (*p->s < '0' || *p->s > '9'))
+            return bad_value_start(p);
+        if ((rc = read_number(p, &is_int, &i, &d)) != BLAZEDB_OK)
+            return rc;
+        o->n += is_int ? docbin_put_int(dst, DOC_INT, i) : docbin_put_double(dst, d);
+        return BLAZEDB_OK;
+    }
+    }
+}
+
+/* The slow path: a tree, then its encoding. */
+static BlazeDBResult json_to_bin_via_tree(const char *text, size_t len, uint8_t **out,
+                                          size_t *outlen, char *err)
+{
+    DocValue *v;
+    BlazeDBResult rc = doc_from_json(text, len, &v, err);
+    if (rc == BLAZEDB_OK) {
+        rc = docbin_encode(v, out, outlen, err);
+        doc_free(v);
+    }
+    return rc;
+}
+
+BlazeDBResult doc_json_to_bin(const char *text, size_t len, uint8_t **out, size_t *outlen,
+                              char err[DOC_ERRMAX])
+{
+    P p;
+    BlazeDBResult rc;
+    *out = NULL;
+    *outlen = 0;
+    if (!reader_start(&p, text, len, err, &rc))
+        return rc;
+    /* the encoding is rarely much larger than the text: one allocation */
+    if (!buf_grow(&p.out, len + 64))
+        return poom(&p);
+    rc = bin_value(&p);
+    if (rc == BLAZEDB_OK)
+        rc = reader_end(&p);
+    if (rc == BLAZEDB_OK && p.out.n > BLAZEDB_MAX_VALUE)
+        fall_back(&p);
+    free(p.ends);
+    free(p.recs);
+    free(p.tmp.p);
+    if (p.fallback) {
+        free(p.out.p);
+        return json_to_bin_via_tree(text, len, out, outlen, err);
+    }
+    if (rc != BLAZEDB_OK) {
+        free(p.out.p);
+        return rc;
+    }
+    *out = (uint8_t *)p.out.p;
+    *outlen = p.out.n;
+    return BLAZEDB_OK;
 }
 
 /* ---- the writer -------------------------------------------------------------------- */

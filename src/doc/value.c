@@ -310,14 +310,6 @@ int doc_utf8_valid(const uint8_t *s, size_t len)
     return 1;
 }
 
-int doc_name_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-    int c = memcmp(a, b, alen < blen ? alen : blen);
-    if (c)
-        return c;
-    return alen < blen ? -1 : alen > blen;
-}
-
 int doc_name_valid(const char *s, size_t len)
 {
     return len <= DOC_MAX_NAME && memchr(s, 0, len) == NULL &&

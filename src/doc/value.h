@@ -95,8 +95,16 @@ int doc_depth(const DocValue *v);
 /* 1 if s[0..len) is well-formed UTF-8 (no overlongs, no surrogates,
  * nothing above U+10FFFF). */
 int doc_utf8_valid(const uint8_t *s, size_t len);
-/* Bytewise name order, shorter first on a common prefix: <0, 0, >0. */
-int doc_name_cmp(const char *a, size_t alen, const char *b, size_t blen);
+/* Bytewise name order, shorter first on a common prefix: <0, 0, >0.
+ * Inline: the JSON reader compares every pair of neighbouring names. */
+static inline int doc_name_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return (unsigned char)a[i] < (unsigned char)b[i] ? -1 : 1;
+    return alen < blen ? -1 : alen > blen;
+}
 /* 1 if a name may be a field name: valid UTF-8, no NUL, <= DOC_MAX_NAME. */
 int doc_name_valid(const char *s, size_t len);
 
