@@ -1140,11 +1140,20 @@ static void writer_unlock(Pager *p)
 
 /* Waits until the commit ending at frame `last` is durable (leading the
  * sync when nobody else is), publishing snapshots in order. */
-static int wait_durable(Pager *p, uint64_t last)
+/*
+ * The commit ending at frame `last` of log generation `gen` is durable when
+ * the durable mark of that generation has passed it, or when the log has
+ * moved to a later generation: a restart happens only once everything in
+ * the log was published and copied (so ours too), possibly while we were
+ * still waiting for the sync another thread did for us.
+ */
+#define COMMIT_DURABLE(p, gen, last) ((p)->sync_gen != (gen) || (p)->durable_frames >= (last))
+
+static int wait_durable(Pager *p, uint64_t gen, uint64_t last)
 {
     int rc = BLAZEDB_OK;
     pthread_mutex_lock(&p->sync_mu);
-    while (p->durable_frames < last && !atomic_load(&p->failed)) {
+    while (!COMMIT_DURABLE(p, gen, last) && !atomic_load(&p->failed)) {
         if (p->syncing) {
             pthread_cond_wait(&p->sync_cv, &p->sync_mu);
             continue;
@@ -1177,7 +1186,7 @@ static int wait_durable(Pager *p, uint64_t last)
         }
         pthread_cond_broadcast(&p->sync_cv);
     }
-    if (p->durable_frames < last && rc == BLAZEDB_OK)
+    if (!COMMIT_DURABLE(p, gen, last) && rc == BLAZEDB_OK)
         rc = pager_error(p, BLAZEDB_FAILED,
                          "the log could not be synced; the handle refuses further writes");
     p->npending--;
@@ -1337,7 +1346,7 @@ static int cmp_pgno(const void *a, const void *b)
 
 static void bg_signal(Pager *p);
 
-static int commit_write(PagerTxn *t, uint64_t *last_out)
+static int commit_write(PagerTxn *t, uint64_t *gen_out, uint64_t *last_out)
 {
     Pager *p = t->p;
     int rc;
@@ -1481,6 +1490,7 @@ static int commit_write(PagerTxn *t, uint64_t *last_out)
     p->have_local_base = 1;
     pthread_mutex_unlock(&p->sync_mu);
     *last_out = last;
+    *gen_out = s.wal_gen;
     free(order);
     free(buf);
     free(frames);
@@ -1503,12 +1513,12 @@ int pager_commit(PagerTxn *t)
         txn_free(t);
         return BLAZEDB_OK;
     }
-    uint64_t last = 0;
-    int rc = commit_write(t, &last);
+    uint64_t gen = 0, last = 0;
+    int rc = commit_write(t, &gen, &last);
     writer_unlock(p);
     txn_free(t);
     if (rc == BLAZEDB_OK && last)
-        rc = wait_durable(p, last);
+        rc = wait_durable(p, gen, last);
     if (rc) {
         atomic_fetch_add(&p->st.rollbacks, 1);
         return rc;
