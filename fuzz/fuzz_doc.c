@@ -5,7 +5,10 @@
  * decodes must re-encode to the very same bytes (the binary format is
  * canonical), whatever JSON parses must survive JSON -> value -> JSON ->
  * value unchanged and binary -> value unchanged, and the direct reader must
- * give the tree path's bytes, or its error code and message.  Any error
+ * give the tree path's bytes, or its error code and message.  Accepted bytes
+ * must also write the tree's JSON straight from the binary form
+ * (doc_bin_to_json), and the trusting lookup must agree with the checking
+ * one.  Any error
  * code is fine; a crash, hang, leak, sanitizer report, broken round trip or
  * disagreement between the readers is not.
  */
@@ -55,11 +58,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         free(e);
         check_value(v);
+        for (unsigned flags = 0; flags <= DOC_JSON_PRETTY; flags++) {
+            char *t1, *t2;
+            size_t l1, l2;
+            if (doc_to_json(v, flags, &t1, &l1, err) != BLAZEDB_OK ||
+                doc_bin_to_json(data, size, flags, &t2, &l2, err) != BLAZEDB_OK ||
+                l1 != l2 || memcmp(t1, t2, l1 + 1) != 0)
+                abort();
+            free(t1);
+            free(t2);
+        }
         doc_free(v);
     }
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
         DocView view, el;
-        if (docbin_lookup(data, size, paths[i], &view) != BLAZEDB_OK)
+        BlazeDBResult lr = docbin_lookup(data, size, paths[i], &view);
+        if (rc == BLAZEDB_OK) {
+            DocView tv;
+            if (docbin_lookup_valid(data, size, paths[i], &tv) != lr ||
+                (lr == BLAZEDB_OK && (tv.p != view.p || tv.len != view.len)))
+                abort();
+        }
+        if (lr != BLAZEDB_OK)
             continue;
         const uint8_t *nm;
         size_t nl;

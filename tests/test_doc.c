@@ -29,6 +29,7 @@
 #include "../src/doc/docbin.h"
 #include "../src/doc/json.h"
 #include "../src/doc/value.h"
+#include "../src/db/db.h"
 
 /* ---- helpers ----------------------------------------------------------------- */
 
@@ -1220,6 +1221,359 @@ static void test_mutations(void **state)
            accepted);
 }
 
+/* ---- documents backed by their binary form ---------------------------------------- */
+
+/* Every getter at `path` answers the same on a (binary-backed) and b
+ * (tree-backed): result code, message, value. */
+static void same_at(const BlazeDBDoc *a, const BlazeDBDoc *b, const char *path)
+{
+    char msg[512];
+    BlazeDBResult ra, rb;
+#define SAME_RC()                                                                   \
+    do {                                                                            \
+        if (ra != rb)                                                               \
+            fail_msg("path '%s': rc %d (binary) vs %d (tree)", path, ra, rb);       \
+    } while (0)
+#define SAME_MSG(call_a, call_b)                                                    \
+    do {                                                                            \
+        ra = (call_a);                                                              \
+        snprintf(msg, sizeof msg, "%s", blazedb_errmsg(NULL));                      \
+        rb = (call_b);                                                              \
+        SAME_RC();                                                                  \
+        if (ra != BLAZEDB_OK && strcmp(msg, blazedb_errmsg(NULL)) != 0)             \
+            fail_msg("path '%s': '%s' vs '%s'", path, msg, blazedb_errmsg(NULL));   \
+    } while (0)
+    assert_int_equal(blazedb_doc_type(a, path), blazedb_doc_type(b, path));
+    size_t n = blazedb_doc_len(a, path);
+    assert_int_equal(n, blazedb_doc_len(b, path));
+    for (size_t i = 0; i <= n && i < 40; i++) {
+        const char *na = blazedb_doc_field_name(a, path, i), *nb = blazedb_doc_field_name(b, path, i);
+        if (!na || !nb) {
+            assert_true(!na && !nb);
+            continue;
+        }
+        assert_string_equal(na, nb);
+        assert_ptr_equal(na, blazedb_doc_field_name(a, path, i)); /* cached */
+    }
+    int ba = 0, bb = 0;
+    SAME_MSG(blazedb_doc_get_bool(a, path, &ba), blazedb_doc_get_bool(b, path, &bb));
+    if (ra == BLAZEDB_OK)
+        assert_int_equal(ba, bb);
+    int64_t ia = 0, ib = 0;
+    SAME_MSG(blazedb_doc_get_int(a, path, &ia), blazedb_doc_get_int(b, path, &ib));
+    if (ra == BLAZEDB_OK)
+        assert_int_equal(ia, ib);
+    SAME_MSG(blazedb_doc_get_date(a, path, &ia), blazedb_doc_get_date(b, path, &ib));
+    if (ra == BLAZEDB_OK)
+        assert_int_equal(ia, ib);
+    double da = 0, db = 0;
+    SAME_MSG(blazedb_doc_get_double(a, path, &da), blazedb_doc_get_double(b, path, &db));
+    if (ra == BLAZEDB_OK)
+        assert_memory_equal(&da, &db, sizeof da);
+    const char *sa = NULL, *sb = NULL;
+    size_t la = 0, lb = 0;
+    SAME_MSG(blazedb_doc_get_string(a, path, &sa, &la), blazedb_doc_get_string(b, path, &sb, &lb));
+    if (ra == BLAZEDB_OK) {
+        assert_int_equal(la, lb);
+        assert_memory_equal(sa, sb, la + 1); /* the NUL too */
+        const char *again;
+        assert_int_equal(blazedb_doc_get_string(a, path, &again, NULL), BLAZEDB_OK);
+        assert_ptr_equal(again, sa);
+    }
+    const void *pa = NULL, *pb = NULL;
+    SAME_MSG(blazedb_doc_get_bytes(a, path, &pa, &la), blazedb_doc_get_bytes(b, path, &pb, &lb));
+    if (ra == BLAZEDB_OK) {
+        assert_int_equal(la, lb);
+        assert_non_null(pa);
+        if (la)
+            assert_memory_equal(pa, pb, la);
+    }
+    uint8_t ua[16], ub[16];
+    SAME_MSG(blazedb_doc_get_uuid(a, path, ua), blazedb_doc_get_uuid(b, path, ub));
+    if (ra == BLAZEDB_OK)
+        assert_memory_equal(ua, ub, 16);
+    const float *fa = NULL, *fb = NULL;
+    SAME_MSG(blazedb_doc_get_vector(a, path, &fa, &la), blazedb_doc_get_vector(b, path, &fb, &lb));
+    if (ra == BLAZEDB_OK) {
+        assert_int_equal(la, lb);
+        assert_non_null(fa);
+        assert_true(((uintptr_t)fa & (sizeof(float) - 1)) == 0);
+        if (la)
+            assert_memory_equal(fa, fb, la * sizeof(float));
+    }
+    for (unsigned flags = 0; flags <= BLAZEDB_JSON_PRETTY; flags++) {
+        char *ja = NULL, *jb = NULL;
+        SAME_MSG(blazedb_doc_get_json(a, path, flags, &ja, &la),
+                 blazedb_doc_get_json(b, path, flags, &jb, &lb));
+        if (ra == BLAZEDB_OK) {
+            assert_int_equal(la, lb);
+            assert_memory_equal(ja, jb, la + 1);
+        }
+        blazedb_free(ja);
+        blazedb_free(jb);
+    }
+#undef SAME_MSG
+#undef SAME_RC
+}
+
+/* Whole-document answers: JSON (both layouts) and the encoding. */
+static void same_whole(const BlazeDBDoc *a, const BlazeDBDoc *b)
+{
+    for (unsigned flags = 0; flags <= BLAZEDB_JSON_PRETTY; flags++) {
+        char *ja, *jb;
+        size_t la, lb;
+        assert_int_equal(blazedb_doc_to_json(a, flags, &ja, &la), BLAZEDB_OK);
+        assert_int_equal(blazedb_doc_to_json(b, flags, &jb, &lb), BLAZEDB_OK);
+        if (la != lb || memcmp(ja, jb, la + 1) != 0)
+            fail_msg("to_json differs:\n%s\n%s", ja, jb);
+        blazedb_free(ja);
+        blazedb_free(jb);
+    }
+    void *ea, *eb;
+    size_t la, lb;
+    assert_int_equal(blazedb_doc_encode(a, &ea, &la), BLAZEDB_OK);
+    assert_int_equal(blazedb_doc_encode(b, &eb, &lb), BLAZEDB_OK);
+    assert_int_equal(la, lb);
+    assert_memory_equal(ea, eb, la);
+    blazedb_free(ea);
+    blazedb_free(eb);
+}
+
+/* A tree-backed copy of the document with these bytes (built from JSON, so
+ * independent of the binary paths). */
+static BlazeDBDoc *tree_doc(const DocValue *root)
+{
+    char err[DOC_ERRMAX], *t;
+    size_t tl;
+    assert_int_equal(doc_to_json(root, 0, &t, &tl, err), BLAZEDB_OK);
+    BlazeDBDoc *d = NULL;
+    assert_int_equal(blazedb_doc_from_json(t, tl, &d), BLAZEDB_OK);
+    free(t);
+    return d;
+}
+
+static void test_binary_backed(void **state)
+{
+    (void)state;
+    rng_state = seed_from_env() ^ 0x5851f42d4c957f2dull;
+    char err[DOC_ERRMAX];
+    static const char *fixed[] = {"", "a", "0", "a.b", "a..b", ".a", "a.", "$object",
+                                  "tags.2", "nope.nope", "1.0"};
+    for (int it = 0; it < 1500; it++) {
+        DocValue *root = gen_doc();
+        uint8_t *e;
+        size_t n;
+        assert_int_equal(docbin_encode(root, &e, &n, err), BLAZEDB_OK);
+        BlazeDBDoc *a = NULL, *b = tree_doc(root), *c = NULL, *own = NULL;
+        assert_int_equal(blazedb_doc_decode(e, n, &a), BLAZEDB_OK);
+        /* the owned-buffer constructor: same document, no copy */
+        uint8_t *e2 = malloc(n);
+        memcpy(e2, e, n);
+        assert_int_equal(docapi_from_binary_owned(e2, n, &own), BLAZEDB_OK);
+        same_whole(a, b);
+        same_whole(own, b);
+        char path[1024];
+        for (size_t k = 0; k < sizeof fixed / sizeof *fixed; k++)
+            same_at(a, b, fixed[k]);
+        for (int k = 0; k < 12; k++) {
+            rpath(root, path, sizeof path);
+            same_at(a, b, path);
+            same_at(own, b, path);
+        }
+        /* a clone of a binary document is one too */
+        assert_int_equal(blazedb_doc_clone(a, &c), BLAZEDB_OK);
+        same_whole(c, b);
+        /* the tree seen by the query layer equals the decoded tree */
+        assert_true(doc_equal(docapi_root(own), root));
+        same_whole(own, b); /* still answers the same with its tree built */
+        rpath(root, path, sizeof path);
+        same_at(own, b, path);
+
+        /* reads, then changes: the first change builds the tree once and
+         * from then on both documents change alike */
+        const char *s0 = NULL;
+        size_t l0 = 0;
+        char *keep = NULL;
+        if (blazedb_doc_get_string(a, path, &s0, &l0) == BLAZEDB_OK) {
+            keep = malloc(l0 + 1);
+            memcpy(keep, s0, l0 + 1);
+        }
+        /* a change that fails leaves what was borrowed readable */
+        expect_rc(blazedb_doc_set_int(a, "a..b", 1), BLAZEDB_INVALID_ARGUMENT, NULL);
+        if (keep)
+            assert_memory_equal(s0, keep, l0 + 1);
+        free(keep);
+        same_whole(a, b);
+        for (int m = 0; m < 4; m++) {
+            char p2[1024];
+            rpath(root, p2, sizeof p2);
+            BlazeDBResult ra, rb;
+            switch (rn(5)) {
+            case 0:
+                ra = blazedb_doc_set_int(a, p2, m);
+                rb = blazedb_doc_set_int(b, p2, m);
+                break;
+            case 1:
+                ra = blazedb_doc_unset(a, p2);
+                rb = blazedb_doc_unset(b, p2);
+                break;
+            case 2:
+                ra = blazedb_doc_set_json(a, p2, "{\"x\":[1,\"two\"]}", 15);
+                rb = blazedb_doc_set_json(b, p2, "{\"x\":[1,\"two\"]}", 15);
+                break;
+            case 3:
+                ra = blazedb_doc_array_append_json(a, p2, "\"z\"", 3);
+                rb = blazedb_doc_array_append_json(b, p2, "\"z\"", 3);
+                break;
+            default:
+                ra = blazedb_doc_set_string(a, "added", "new");
+                rb = blazedb_doc_set_string(b, "added", "new");
+                break;
+            }
+            assert_int_equal(ra, rb);
+            same_whole(a, b);
+            same_at(a, b, p2);
+            same_at(a, b, "added");
+        }
+        /* a clone changed leaves its original as it was */
+        assert_int_equal(blazedb_doc_set_null(c, "zz"), BLAZEDB_OK);
+        assert_int_equal(blazedb_doc_type(c, "zz"), BLAZEDB_TYPE_NULL);
+        assert_int_equal(blazedb_doc_type(own, "zz"), root->type == DOC_OBJECT && doc_path_get(root, "zz") ? (BlazeDBType)doc_path_get(root, "zz")->type : BLAZEDB_TYPE_MISSING);
+        blazedb_doc_free(a);
+        blazedb_doc_free(b);
+        blazedb_doc_free(c);
+        blazedb_doc_free(own);
+        free(e);
+        doc_free(root);
+    }
+}
+
+/* Damaged bytes: blazedb_doc_decode answers exactly what the decoder does
+ * (code and message), and what it accepts reads back like the tree. */
+static void test_binary_backed_damaged(void **state)
+{
+    (void)state;
+    rng_state = seed_from_env() ^ 0x2545f4914f6cdd1dull;
+    char err[DOC_ERRMAX];
+    for (int it = 0; it < 1500; it++) {
+        DocValue *root = gen_doc();
+        uint8_t *e;
+        size_t n;
+        assert_int_equal(docbin_encode(root, &e, &n, err), BLAZEDB_OK);
+        for (int m = 0; m < 6; m++) {
+            uint8_t *b = malloc(n + 1);
+            memcpy(b, e, n);
+            size_t len = n;
+            for (uint32_t k = rn(3) + 1; k > 0; k--) {
+                size_t at = len ? rn((uint32_t)len) : 0;
+                switch (rn(3)) {
+                case 0: if (len) b[at] ^= (uint8_t)(1u << rn(8)); break;
+                case 1: if (len) b[at] = (uint8_t)rnd(); break;
+                default: if (len) len = at; break;
+                }
+            }
+            DocValue *v = NULL;
+            BlazeDBResult want = docbin_decode(b, len, &v, err);
+            if (want == BLAZEDB_OK && v->type != DOC_OBJECT)
+                want = BLAZEDB_CORRUPT;
+            BlazeDBDoc *d = NULL, *o = NULL;
+            BlazeDBResult got = blazedb_doc_decode(len ? b : (const uint8_t *)"", len, &d);
+            assert_int_equal(got, want);
+            if (want != BLAZEDB_OK && v == NULL && strcmp(blazedb_errmsg(NULL), err) != 0)
+                fail_msg("'%s' vs decoder's '%s'", blazedb_errmsg(NULL), err);
+            uint8_t *own = malloc(len ? len : 1);
+            memcpy(own, b, len);
+            assert_int_equal(docapi_from_binary_owned(own, len, &o), want);
+            if (got == BLAZEDB_OK) {
+                BlazeDBDoc *t = tree_doc(v);
+                same_whole(d, t);
+                same_whole(o, t);
+                char path[1024];
+                for (int k = 0; k < 4; k++) {
+                    rpath(v, path, sizeof path);
+                    same_at(d, t, path);
+                }
+                blazedb_doc_free(t);
+            } else {
+                assert_null(d);
+                assert_null(o);
+            }
+            blazedb_doc_free(d);
+            blazedb_doc_free(o);
+            doc_free(v);
+            free(b);
+        }
+        free(e);
+        doc_free(root);
+    }
+}
+
+/* Borrowed pointers from a binary document: stable, NUL-terminated, and
+ * valid until the document changes. */
+static void test_binary_backed_pointers(void **state)
+{
+    (void)state;
+    BlazeDBDoc *t = from_json("{\"name\":\"Ada\",\"long\":\"abcdefghijklmnopqrstuvwxyz0123456789"
+                              "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz"
+                              "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnop\","
+                              "\"v\":{\"$vector\":[1.5,-2,3]},\"b\":{\"$bytes\":\"AAEC\"},"
+                              "\"e\":\"\",\"nul\":\"a\\u0000b\",\"o\":{\"x\":1,\"y\":2}}");
+    void *bin;
+    size_t n;
+    assert_int_equal(blazedb_doc_encode(t, &bin, &n), BLAZEDB_OK);
+    BlazeDBDoc *d;
+    assert_int_equal(docapi_from_binary_owned(bin, n, &d), BLAZEDB_OK);
+    const char *s1, *s2, *s3;
+    size_t l;
+    assert_int_equal(blazedb_doc_get_string(d, "name", &s1, &l), BLAZEDB_OK);
+    assert_string_equal(s1, "Ada");
+    assert_int_equal(blazedb_doc_get_string(d, "long", &s2, &l), BLAZEDB_OK);
+    assert_int_equal(l, 160);
+    assert_int_equal(s2[l], 0);
+    assert_int_equal(blazedb_doc_get_string(d, "nul", &s3, &l), BLAZEDB_OK);
+    assert_int_equal(l, 3);
+    assert_memory_equal(s3, "a\0b", 4);
+    assert_int_equal(blazedb_doc_get_string(d, "e", &s3, &l), BLAZEDB_OK);
+    assert_int_equal(l, 0);
+    assert_string_equal(s3, "");
+    const float *f;
+    assert_int_equal(blazedb_doc_get_vector(d, "v", &f, &l), BLAZEDB_OK);
+    assert_int_equal(l, 3);
+    assert_true(f[0] == 1.5f && f[1] == -2.0f && f[2] == 3.0f);
+    const char *nm = blazedb_doc_field_name(d, "o", 1);
+    assert_string_equal(nm, "y");
+    /* many copies: stable pointers, bounded memory (same pointer again) */
+    for (int k = 0; k < 1000; k++) {
+        const char *again;
+        assert_int_equal(blazedb_doc_get_string(d, k % 2 ? "name" : "long", &again, NULL),
+                         BLAZEDB_OK);
+        assert_ptr_equal(again, k % 2 ? s1 : s2);
+        assert_ptr_equal(blazedb_doc_field_name(d, "o", 1), nm);
+    }
+    assert_string_equal(s1, "Ada");
+    assert_true(f[1] == -2.0f);
+    /* a change builds the tree; the document reads as before plus the change */
+    assert_int_equal(blazedb_doc_set_int(d, "o.z", 3), BLAZEDB_OK);
+    assert_int_equal(blazedb_doc_get_string(d, "name", &s1, &l), BLAZEDB_OK);
+    assert_string_equal(s1, "Ada");
+    assert_int_equal(blazedb_doc_len(d, "o"), 3);
+    assert_int_equal(blazedb_doc_set_int(t, "o.z", 3), BLAZEDB_OK);
+    same_whole(d, t);
+    blazedb_doc_free(d);
+    blazedb_doc_free(t);
+
+    /* the owned-buffer constructor frees what it refuses */
+    uint8_t *junk = malloc(4);
+    memcpy(junk, "\x0a\x01\x05\x00", 4);
+    BlazeDBDoc *x = (BlazeDBDoc *)1;
+    expect_rc(docapi_from_binary_owned(junk, 4, &x), BLAZEDB_CORRUPT, "corrupt document");
+    assert_null(x);
+    uint8_t *one = malloc(1);
+    one[0] = DOC_NULL;
+    expect_rc(docapi_from_binary_owned(one, 1, &x), BLAZEDB_CORRUPT, "not an object");
+    expect_rc(docapi_from_binary_owned(NULL, 1, &x), BLAZEDB_INVALID_ARGUMENT, NULL);
+}
+
 /* ---- JSON -> binary without a tree ------------------------------------------------ */
 
 static void test_json_to_binary(void **state)
@@ -1411,6 +1765,9 @@ int main(void)
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_property_roundtrips),
         cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_binary_backed),
+        cmocka_unit_test(test_binary_backed_damaged),
+        cmocka_unit_test(test_binary_backed_pointers),
         cmocka_unit_test(test_json_to_binary),
         cmocka_unit_test(test_json_to_binary_public),
     };

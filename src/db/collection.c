@@ -206,8 +206,7 @@ static BlazeDBResult read_doc(Tx *x, CatColl *c, const char *id, size_t idlen,
                                : BLAZEDB_NOT_FOUND;
     if (rc)
         return (BlazeDBResult)rc;
-    rc = blazedb_doc_decode(v, vl, out);
-    free(v);
+    rc = docapi_from_binary_owned(v, vl, out); /* takes v; no copy, no tree */
     if (rc)
         return db_error(x->db, BLAZEDB_CORRUPT, "stored document '%.*s' does not decode: %s",
                         (int)idlen, id, blazedb_errmsg(NULL));

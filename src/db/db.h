@@ -53,6 +53,16 @@ uint64_t db_published_txn(BlazeDB *db);
  * will be). */
 uint64_t db_txn_snapshot(BlazeDBTxn *t);
 
+/* Documents (docapi.c).  docapi_from_binary_owned: a document backed by
+ * the encoding buf[0..len) (malloc'd; owned by the document from now on,
+ * freed on failure too), validated completely, no tree built; errors as
+ * blazedb_doc_decode.  docapi_root: the document's tree, built once from
+ * the bytes if needed (logically const; an empty object when out of
+ * memory); valid until the document is changed or freed. */
+struct DocValue;
+BlazeDBResult docapi_from_binary_owned(uint8_t *buf, size_t len, BlazeDBDoc **out);
+const struct DocValue *docapi_root(const BlazeDBDoc *d);
+
 /* Sets the handle's message (printf-style) and returns rc. */
 BlazeDBResult db_error(BlazeDB *db, BlazeDBResult rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

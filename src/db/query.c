@@ -31,11 +31,6 @@
 #include "../doc/value.h"
 #include "../query/filter.h"
 
-/* Must match docapi.c: a document is a handle on its value tree. */
-struct BlazeDBDoc {
-    DocValue *root;
-};
-
 /* ---- the query object ---------------------------------------------------------- */
 
 typedef struct {
@@ -105,7 +100,7 @@ static BlazeDBResult parse_value(const char *json, DocValue **out)
     free(wrap);
     if (rc)
         return db_set_errmsg(rc, "the value is not valid JSON: %s", json);
-    DocValue *v = doc_path_get(d->root, "v");
+    DocValue *v = doc_path_get(docapi_root(d), "v");
     *out = v ? doc_clone(v) : NULL;
     blazedb_doc_free(d);
     return *out ? BLAZEDB_OK : db_set_errmsg(BLAZEDB_NOMEM, "out of memory");
@@ -176,7 +171,7 @@ static int matches_value(const BlazeDBQuery *q, const DocValue *root)
 
 int blazedb_query_matches(const BlazeDBQuery *q, const BlazeDBDoc *doc)
 {
-    return q && doc && matches_value(q, doc->root);
+    return q && doc && matches_value(q, docapi_root(doc));
 }
 
 /* Order of two documents under q: its keys, then id. */
@@ -193,7 +188,7 @@ static int order_cmp(const BlazeDBQuery *q, const DocValue *a, const DocValue *b
 static int qsort_cmp(const void *a, const void *b, void *q)
 {
     const BlazeDBDoc *x = *(BlazeDBDoc *const *)a, *y = *(BlazeDBDoc *const *)b;
-    return order_cmp(q, x->root, y->root);
+    return order_cmp(q, docapi_root(x), docapi_root(y));
 }
 
 /* Every matching document of q's collection, sorted (no limit applied). */
@@ -211,7 +206,7 @@ static BlazeDBResult scan_all(BlazeDB *db, BlazeDBTxn *txn, const BlazeDBQuery *
     size_t cap = 0;
     BlazeDBDoc *d;
     while ((rc = blazedb_doc_cursor_next(cur, &d)) == BLAZEDB_OK) {
-        if (!matches_value(q, d->root)) {
+        if (!matches_value(q, docapi_root(d))) {
             blazedb_doc_free(d);
             continue;
         }
@@ -422,7 +417,7 @@ static void deliver(Observer *o, const BlazeDBChange *ch, size_t n, BlazeDBChang
             BlazeDBDoc *d = NULL;
             if (blazedb_doc_decode(ch[i].doc, ch[i].doc_len, &d) != BLAZEDB_OK)
                 continue;
-            int m = matches_value(o->filter, d->root);
+            int m = matches_value(o->filter, docapi_root(d));
             blazedb_doc_free(d);
             if (!m)
                 continue;
@@ -636,7 +631,7 @@ static void live_free(BlazeDBLiveQuery *lq)
 
 static const char *doc_id_of(const BlazeDBDoc *d, size_t *len)
 {
-    DocValue *v = doc_path_get(d->root, "id");
+    DocValue *v = doc_path_get(docapi_root(d), "id");
     if (!v || v->type != DOC_STRING) {
         *len = 0;
         return "";
@@ -651,7 +646,7 @@ static size_t live_lower(const BlazeDBLiveQuery *lq, const DocValue *d)
     size_t lo = 0, hi = lq->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (order_cmp(lq->q, lq->set[mid]->root, d) < 0)
+        if (order_cmp(lq->q, docapi_root(lq->set[mid]), d) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -727,7 +722,7 @@ static size_t live_find_id(const BlazeDBLiveQuery *lq, const char *id, size_t id
     BlazeDBDoc *d = lq->ids[ids_slot(lq, id, idlen)];
     if (!d)
         return SIZE_MAX;
-    size_t pos = live_lower(lq, d->root);
+    size_t pos = live_lower(lq, docapi_root(d));
     return pos < lq->n && lq->set[pos] == d ? pos : SIZE_MAX;
 }
 
@@ -795,7 +790,7 @@ static void live_apply(BlazeDBLiveQuery *lq, const BlazeDBChange *ch, size_t n)
         BlazeDBDoc *d = NULL;
         if (ch[i].kind != BLAZEDB_CHANGE_DELETE && ch[i].doc_len &&
             blazedb_doc_decode(ch[i].doc, ch[i].doc_len, &d) == BLAZEDB_OK &&
-            matches_value(lq->q, d->root)) {
+            matches_value(lq->q, docapi_root(d))) {
             if (lq->n == lq->cap) {
                 size_t nc = lq->cap ? lq->cap * 2 : 64;
                 BlazeDBDoc **ns = realloc(lq->set, nc * sizeof *ns);
@@ -810,7 +805,7 @@ static void live_apply(BlazeDBLiveQuery *lq, const BlazeDBChange *ch, size_t n)
                 blazedb_doc_free(d);
                 goto out;
             }
-            size_t at = live_lower(lq, d->root);
+            size_t at = live_lower(lq, docapi_root(d));
             memmove(lq->set + at + 1, lq->set + at, (lq->n - at) * sizeof *lq->set);
             lq->set[at] = d;
             lq->n++;

@@ -13,8 +13,16 @@
 
 /* ---- little-endian helpers ----------------------------------------------------- */
 
-static uint64_t rd_le(const uint8_t *p, unsigned w)
+static inline uint64_t rd_le(const uint8_t *p, unsigned w)
 {
+    /* the widths of offsets first: they are read for every value */
+    if (w == 1)
+        return p[0];
+    if (w == 2)
+        return (uint64_t)p[0] | (uint64_t)p[1] << 8;
+    if (w == 4)
+        return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+               (uint64_t)p[3] << 24;
     uint64_t v = 0;
     for (unsigned i = 0; i < w; i++)
         v |= (uint64_t)p[i] << (8 * i);
@@ -281,11 +289,13 @@ static int field_span(const Cont *c, size_t i, size_t *ns, size_t *ne, size_t *v
 
 /* ---- views and lookup ---------------------------------------------------------- */
 
-/* Fills a view of the value p[0..len); 0 when its shape is wrong. */
-static int view_of(const uint8_t *p, size_t len, DocView *v)
+/* Fills a view of the value p[0..len); 0 when its shape is wrong.  A
+ * trusted view (bytes docbin_validate accepted) skips the UTF-8 check. */
+static int view_of(const uint8_t *p, size_t len, int trusted, DocView *v)
 {
     Cont c;
     memset(v, 0, sizeof *v);
+    v->trusted = trusted;
     if (len < 1)
         return 0;
     v->type = (DocType)p[0];
@@ -313,7 +323,7 @@ static int view_of(const uint8_t *p, size_t len, DocView *v)
         memcpy(&v->d, &bits, 8);
         return 1;
     }
-    case DOC_STRING: return doc_utf8_valid(p + 1, len - 1);
+    case DOC_STRING: return trusted || doc_utf8_valid(p + 1, len - 1);
     case DOC_BYTES: return 1;
     case DOC_UUID: return len == 17;
     case DOC_VECTOR:
@@ -337,7 +347,7 @@ BlazeDBResult docbin_view_elem(const DocView *arr, size_t i, DocView *out)
         return BLAZEDB_CORRUPT;
     if (i >= c.n)
         return BLAZEDB_NOT_FOUND;
-    if (!arr_span(&c, i, &s, &e) || !view_of(c.data + s, e - s, out))
+    if (!arr_span(&c, i, &s, &e) || !view_of(c.data + s, e - s, arr->trusted, out))
         return BLAZEDB_CORRUPT;
     return BLAZEDB_OK;
 }
@@ -351,14 +361,14 @@ BlazeDBResult docbin_view_field(const DocView *obj, size_t i, const uint8_t **na
         return BLAZEDB_CORRUPT;
     if (i >= c.n)
         return BLAZEDB_NOT_FOUND;
-    if (!field_span(&c, i, &ns, &ne, &ve) || !view_of(c.data + ne, ve - ne, out))
+    if (!field_span(&c, i, &ns, &ne, &ve) || !view_of(c.data + ne, ve - ne, obj->trusted, out))
         return BLAZEDB_CORRUPT;
     *name = c.data + ns;
     *nlen = ne - ns;
     return BLAZEDB_OK;
 }
 
-BlazeDBResult docbin_lookup(const uint8_t *buf, size_t len, const char *path,
+static BlazeDBResult lookup(const uint8_t *buf, size_t len, const char *path, int trusted,
                             DocView *out)
 {
     const uint8_t *p = buf;
@@ -411,7 +421,19 @@ BlazeDBResult docbin_lookup(const uint8_t *buf, size_t len, const char *path,
     }
     if (r < 0)
         return BLAZEDB_NOT_FOUND;
-    return view_of(p, plen, out) ? BLAZEDB_OK : BLAZEDB_CORRUPT;
+    return view_of(p, plen, trusted, out) ? BLAZEDB_OK : BLAZEDB_CORRUPT;
+}
+
+BlazeDBResult docbin_lookup(const uint8_t *buf, size_t len, const char *path,
+                            DocView *out)
+{
+    return lookup(buf, len, path, 0, out);
+}
+
+BlazeDBResult docbin_lookup_valid(const uint8_t *buf, size_t len, const char *path,
+                                  DocView *out)
+{
+    return lookup(buf, len, path, 1, out);
 }
 
 /* ---- validating decoder -------------------------------------------------------- */
@@ -545,19 +567,50 @@ fail:
     return rc;
 }
 
+/*
+ * 1 when the scalar p[0..len) is certainly valid: the validator's fast
+ * path, checking what dec_value checks.  0 sends the value to dec_value's
+ * full path, which finds the error and says what it is.
+ */
+static int scalar_ok(const uint8_t *p, size_t len)
+{
+    switch (p[0]) {
+    case DOC_NULL: return len == 1;
+    case DOC_BOOL: return len == 2 && p[1] <= 1;
+    case DOC_INT:
+    case DOC_DATE:
+        return (len == 2 || len == 3 || len == 5 || len == 9) &&
+               int_width(rd_int(p + 1, (unsigned)(len - 1))) == len - 1;
+    case DOC_DOUBLE: {
+        if (len != 9)
+            return 0;
+        uint64_t bits = rd_le(p + 1, 8);
+        /* a NaN must be the canonical one */
+        return (bits & 0x7ff0000000000000ull) != 0x7ff0000000000000ull ||
+               (bits & 0x000fffffffffffffull) == 0 || bits == DOC_CANON_NAN_BITS;
+    }
+    case DOC_STRING: return doc_utf8_valid(p + 1, len - 1);
+    case DOC_BYTES: return 1;
+    case DOC_UUID: return len == 17;
+    default: return 0; /* vectors and errors: the full path */
+    }
+}
+
 static BlazeDBResult dec_value(Dec *d, const uint8_t *p, size_t len, int depth,
                                DocValue **out)
 {
     DocView v;
     if (len < 1)
         return bad(d, p, "empty value");
+    if (!out && scalar_ok(p, len))
+        return BLAZEDB_OK;
     if (p[0] == DOC_ARRAY || p[0] == DOC_OBJECT) {
         if (depth > DOC_MAX_DEPTH)
             return bad(d, p, "nesting deeper than 64 levels");
         return p[0] == DOC_ARRAY ? dec_array(d, p, len, depth, out)
                                  : dec_object(d, p, len, depth, out);
     }
-    if (!view_of(p, len, &v))
+    if (!view_of(p, len, 0, &v))
         return bad(d, p, p[0] < DOC_NULL || p[0] > DOC_VECTOR ? "unknown type tag"
                          : p[0] == DOC_STRING ? "string is not valid UTF-8"
                                               : "payload length does not fit the type");

@@ -30,7 +30,9 @@
  * A borrowed view of one encoded value inside a buffer.  `p`/`len` span the
  * whole value (tag included) and can be passed again to docbin_lookup;
  * `data`/`dlen` span the payload (the bytes of a string, bytes, uuid or
- * vector).  Scalars are decoded into b/i/d.
+ * vector).  Scalars are decoded into b/i/d.  `trusted` marks a view of
+ * bytes docbin_validate accepted (from docbin_lookup_valid): its elements
+ * and fields are trusted too, and their strings are not checked again.
  */
 typedef struct {
     DocType type;
@@ -42,6 +44,7 @@ typedef struct {
     int64_t i;     /* INT, DATE */
     double d;
     size_t count;  /* elements of an array or vector, fields of an object */
+    int trusted;
 } DocView;
 
 /*
@@ -95,6 +98,14 @@ BlazeDBResult docbin_validate(const uint8_t *buf, size_t len, char err[DOC_ERRMA
  */
 BlazeDBResult docbin_lookup(const uint8_t *buf, size_t len, const char *path,
                             DocView *out);
+
+/*
+ * docbin_lookup for bytes that docbin_validate accepted (documents read
+ * back from storage): the same answers, without checking each string's
+ * UTF-8 again.  Bounds are still checked on every read.
+ */
+BlazeDBResult docbin_lookup_valid(const uint8_t *buf, size_t len, const char *path,
+                                  DocView *out);
 
 /* Element i of an array view / field i (name and value) of an object view. */
 BlazeDBResult docbin_view_elem(const DocView *arr, size_t i, DocView *out);

@@ -1559,6 +1559,134 @@ static void write_value(Buf *b, const DocValue *v, unsigned flags, int level)
     }
 }
 
+/*
+ * The writer over the binary form: the same text as write_value on the
+ * decoded tree, read straight from the bytes.  Scalars go through
+ * write_value on a stack DocValue that borrows the payload (put_string
+ * needs no NUL); containers and vectors are walked here.  0 when the
+ * bytes are not well formed (callers pass validated bytes).
+ */
+static int write_view(Buf *b, const DocView *v, unsigned flags, int level)
+{
+    DocValue tmp;
+    DocView el;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.type = (uint8_t)v->type;
+    switch (v->type) {
+    case DOC_NULL: break;
+    case DOC_BOOL: tmp.u.b = v->b; break;
+    case DOC_INT:
+    case DOC_DATE: tmp.u.i = v->i; break;
+    case DOC_DOUBLE: tmp.u.d = v->d; break;
+    case DOC_STRING:
+    case DOC_BYTES:
+        tmp.u.s.p = (char *)(uintptr_t)v->data;
+        tmp.u.s.len = v->dlen;
+        break;
+    case DOC_UUID: memcpy(tmp.u.uuid, v->data, 16); break;
+    case DOC_VECTOR:
+        puts0(b, "{\"$vector\":[");
+        for (size_t i = 0; i < v->count; i++) {
+            const uint8_t *q = v->data + 4 * i;
+            uint32_t bits = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
+                            (uint32_t)q[3] << 24;
+            float f;
+            memcpy(&f, &bits, 4);
+            if (i)
+                putc1(b, ',');
+            put_float(b, f);
+        }
+        puts0(b, "]}");
+        return 1;
+    case DOC_ARRAY:
+        if (level >= DOC_MAX_DEPTH)
+            return 0;
+        putc1(b, '[');
+        for (size_t i = 0; i < v->count; i++) {
+            if (i)
+                putc1(b, ',');
+            newline(b, flags, level + 1);
+            if (docbin_view_elem(v, i, &el) != BLAZEDB_OK ||
+                !write_view(b, &el, flags, level + 1))
+                return 0;
+        }
+        if (v->count)
+            newline(b, flags, level);
+        putc1(b, ']');
+        return 1;
+    case DOC_OBJECT: {
+        const uint8_t *name;
+        size_t nlen;
+        int wrap = 0;
+        if (level >= DOC_MAX_DEPTH)
+            return 0;
+        /* an object that would read back as a tagged form is wrapped
+         * (is_tag_candidate on the bytes) */
+        if (v->count == 1) {
+            if (docbin_view_field(v, 0, &name, &nlen, &el) != BLAZEDB_OK)
+                return 0;
+            wrap = nlen > 0 && name[0] == '$';
+        }
+        if (wrap)
+            puts0(b, (flags & DOC_JSON_PRETTY) ? "{\"$object\": " : "{\"$object\":");
+        putc1(b, '{');
+        for (size_t i = 0; i < v->count; i++) {
+            if (i)
+                putc1(b, ',');
+            newline(b, flags, level + 1);
+            if (docbin_view_field(v, i, &name, &nlen, &el) != BLAZEDB_OK)
+                return 0;
+            put_string(b, (const char *)name, nlen);
+            puts0(b, (flags & DOC_JSON_PRETTY) ? ": " : ":");
+            if (!write_view(b, &el, flags, level + 1))
+                return 0;
+        }
+        if (v->count)
+            newline(b, flags, level);
+        putc1(b, '}');
+        if (wrap)
+            putc1(b, '}');
+        return 1;
+    }
+    default: return 0;
+    }
+    write_value(b, &tmp, flags, level);
+    return 1;
+}
+
+/* Finishes a writer's buffer: the NUL, *out and *len, or the error. */
+static BlazeDBResult json_out(Buf *b, int ok, char **out, size_t *len, char *err)
+{
+    putc1(b, 0);
+    if (!ok) {
+        free(b->p);
+        return doc_err(err, BLAZEDB_CORRUPT, "corrupt document bytes while writing JSON");
+    }
+    if (b->oom) {
+        free(b->p);
+        return doc_err(err, BLAZEDB_NOMEM, "out of memory writing JSON");
+    }
+    *out = b->p;
+    *len = b->n - 1;
+    return BLAZEDB_OK;
+}
+
+BlazeDBResult doc_bin_to_json(const uint8_t *buf, size_t len, unsigned flags, char **out,
+                              size_t *outlen, char err[DOC_ERRMAX])
+{
+    Buf b = {0};
+    DocView v;
+    *out = NULL;
+    *outlen = 0;
+    int ok = docbin_lookup_valid(buf, len, "", &v) == BLAZEDB_OK;
+    if (ok) {
+        locale_t old = enter_c_locale();
+        ok = write_view(&b, &v, flags, 0);
+        leave_c_locale(old);
+    }
+    return json_out(&b, ok, out, outlen, err);
+}
+
 BlazeDBResult doc_to_json(const DocValue *v, unsigned flags, char **out, size_t *len,
                           char err[DOC_ERRMAX])
 {
@@ -1568,12 +1696,5 @@ BlazeDBResult doc_to_json(const DocValue *v, unsigned flags, char **out, size_t 
     locale_t old = enter_c_locale();
     write_value(&b, v, flags, 0);
     leave_c_locale(old);
-    putc1(&b, 0);
-    if (b.oom) {
-        free(b.p);
-        return doc_err(err, BLAZEDB_NOMEM, "out of memory writing JSON");
-    }
-    *out = b.p;
-    *len = b.n - 1;
-    return BLAZEDB_OK;
+    return json_out(&b, 1, out, len, err);
 }

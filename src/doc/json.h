@@ -46,6 +46,15 @@ BlazeDBResult doc_json_to_bin(const char *text, size_t len, uint8_t **out, size_
 BlazeDBResult doc_to_json(const DocValue *v, unsigned flags, char **out, size_t *len,
                           char err[DOC_ERRMAX]);
 
+/*
+ * Writes the encoded value buf[0..len) as JSON: the very text doc_to_json
+ * gives for its decoded tree, without building the tree.  For bytes that
+ * docbin_validate accepted (strings are not checked for UTF-8 again;
+ * every offset still is).  Errors: CORRUPT (bytes not well formed), NOMEM.
+ */
+BlazeDBResult doc_bin_to_json(const uint8_t *buf, size_t len, unsigned flags, char **out,
+                              size_t *outlen, char err[DOC_ERRMAX]);
+
 /* Dates: ms since the epoch <-> "YYYY-MM-DDTHH:MM:SS.mmmZ" (years 0..9999).
  * doc_date_format writes 25 bytes incl. NUL and returns 0 when the year is
  * out of range; doc_date_parse returns 1 on success. */

@@ -312,6 +312,12 @@ int doc_utf8_valid(const uint8_t *s, size_t len)
 
 int doc_name_valid(const char *s, size_t len)
 {
+    /* most names are short ASCII: one pass, no call */
+    size_t i = 0;
+    while (i < len && (uint8_t)(s[i] - 1) < 0x7f)
+        i++;
+    if (i == len)
+        return len <= DOC_MAX_NAME;
     return len <= DOC_MAX_NAME && memchr(s, 0, len) == NULL &&
            doc_utf8_valid((const uint8_t *)s, len);
 }
