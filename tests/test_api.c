@@ -1015,6 +1015,50 @@ static void test_txn_second_writer_misuse(void **state)
 
 /* ---- rekey / checkpoint / stats -------------------------------------------------- */
 
+/* A writer that never pauses: the log must stay bounded even when the
+ * background checkpoint cannot keep up (the writer then checkpoints). */
+static void test_wal_bounded_under_steady_writes(void **state)
+{
+    (void)state;
+    char *dir = dir_make(), *path = path_in(dir, "db");
+    BlazeDBOptions o;
+    fast_opts(&o);
+    o.durability = BLAZEDB_DURABILITY_OFF; /* as fast a writer as it gets */
+    o.wal_autocheckpoint = 64;
+    BlazeDB *db = NULL;
+    assert_int_equal(blazedb_open_ex(path, "pw", &o, &db), BLAZEDB_OK);
+    char *wal = malloc(strlen(path) + 8);
+    assert_non_null(wal);
+    sprintf(wal, "%s-wal", path);
+    static char val[3000];
+    memset(val, 'v', sizeof val);
+    uint64_t max_pending = 0;
+    off_t max_size = 0;
+    for (int i = 0; i < 6000; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "key-%06d", (i * 7919) % 100000);
+        assert_int_equal(blazedb_put(db, k, val, sizeof val), BLAZEDB_OK);
+        BlazeDBStats st;
+        get_stats(db, &st);
+        if (st.wal_pages > max_pending)
+            max_pending = st.wal_pages;
+        struct stat sb;
+        assert_int_equal(stat(wal, &sb), 0);
+        if (sb.st_size > max_size)
+            max_size = sb.st_size;
+    }
+    /* at most 2 x 64 pages wait for a checkpoint, plus one commit's worth;
+     * the file grows in 4 MiB steps */
+    if (max_pending > 2 * 64 + 32)
+        fail_msg("%llu log pages were waiting for a checkpoint", (unsigned long long)max_pending);
+    if (max_size > 8 * 1024 * 1024)
+        fail_msg("the log grew to %lld bytes", (long long)max_size);
+    blazedb_close(db);
+    free(wal);
+    free(path);
+    dir_remove(dir);
+}
+
 static void test_rekey(void **state)
 {
     (void)state;
@@ -1470,6 +1514,7 @@ int main(void)
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_txn_second_writer_misuse),
         cmocka_unit_test(test_close_with_open_txn_and_iter),
+        cmocka_unit_test(test_wal_bounded_under_steady_writes),
         cmocka_unit_test(test_rekey),
         cmocka_unit_test(test_checkpoint_and_stats),
         cmocka_unit_test(test_errmsg_strerror_version),

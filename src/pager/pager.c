@@ -1195,6 +1195,8 @@ static int wait_durable(Pager *p, uint64_t gen, uint64_t last)
     return rc;
 }
 
+static int checkpoint(Pager *p, int wait);
+
 int pager_begin(Pager *p, int write, PagerTxn **out)
 {
     *out = NULL;
@@ -1232,6 +1234,19 @@ int pager_begin(Pager *p, int write, PagerTxn **out)
             writer_unlock(p);
             free(t);
             return rc;
+        }
+        if (!local && p->wal && p->autockpt != UINT32_MAX &&
+            t->base.wal_frames >= 2ull * p->autockpt) {
+            uint64_t bf = atomic_load(&p->sh->backfill_gen) == t->base.wal_gen
+                              ? atomic_load(&p->sh->backfill) : 0;
+            if (bf < t->base.wal_frames) {
+                /* The background checkpoint fell behind a steady writer.
+                 * Copy the log here, under the write lock (no commit can
+                 * slip in), so that this transaction starts a new log
+                 * generation: the log stays bounded.  A failure leaves
+                 * the log longer, nothing worse. */
+                checkpoint(p, 1);
+            }
         }
         t->meta = t->base.meta;
         t->txnid = t->base.meta.txnid + 1;
