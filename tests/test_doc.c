@@ -1347,7 +1347,8 @@ static BlazeDBDoc *tree_doc(const DocValue *root)
     size_t tl;
     assert_int_equal(doc_to_json(root, 0, &t, &tl, err), BLAZEDB_OK);
     BlazeDBDoc *d = NULL;
-    assert_int_equal(blazedb_doc_from_json(t, tl, &d), BLAZEDB_OK);
+    if (blazedb_doc_from_json(t, tl, &d) != BLAZEDB_OK)
+        fail_msg("a valid document's JSON does not read back: %s\n%.400s", blazedb_errmsg(NULL), t);
     free(t);
     return d;
 }

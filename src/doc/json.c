@@ -202,6 +202,8 @@ typedef struct {
 typedef struct {
     const uint8_t *s, *end, *start;
     int depth;
+    int wrappers;      /* tree reader: enclosing {"$object": ...} escapes;
+                          each adds a JSON level but no document level */
     char *err;
     int had_nul;       /* the last string read contained \u0000 */
     Buf scratch;       /* tree reader: the last string read */
@@ -738,7 +740,10 @@ static BlazeDBResult read_object(P *p, DocValue **out)
 {
     const uint8_t *at = p->s;
     BlazeDBResult rc;
-    if (++p->depth > DOC_MAX_DEPTH)
+    /* A document at the depth limit written with $object escapes nests
+     * deeper in JSON than in the document: allow one more level per
+     * enclosing escape (at most DOC_MAX_DEPTH of them). */
+    if (++p->depth > DOC_MAX_DEPTH + p->wrappers)
         return perr(p, at, "nesting deeper than 64 levels");
     DocValue *o = doc_new(DOC_OBJECT);
     if (!o)
@@ -782,7 +787,12 @@ static BlazeDBResult read_object(P *p, DocValue **out)
         p->s++;
         skip_ws(p);
         DocValue *v = NULL;
-        if ((rc = read_value(p, &v)) != BLAZEDB_OK) {
+        int wrap = o->u.o.n == 0 && nlen == 7 && memcmp(name, "$object", 7) == 0 &&
+                   p->wrappers < DOC_MAX_DEPTH;
+        p->wrappers += wrap;
+        rc = read_value(p, &v);
+        p->wrappers -= wrap;
+        if (rc != BLAZEDB_OK) {
             free(name);
             goto fail;
         }
@@ -829,7 +839,7 @@ static BlazeDBResult read_array(P *p, DocValue **out)
 {
     const uint8_t *at = p->s;
     BlazeDBResult rc;
-    if (++p->depth > DOC_MAX_DEPTH)
+    if (++p->depth > DOC_MAX_DEPTH + p->wrappers)
         return perr(p, at, "nesting deeper than 64 levels");
     DocValue *a = doc_new(DOC_ARRAY);
     if (!a)
