@@ -404,10 +404,17 @@ static void ioerror_kind(unsigned kind_index, int persistent, int create)
     fprintf(stderr, "  %" PRIu64 " runs in %.1f s; %" PRIu64 " saw an error, %" PRIu64
             " left the handle FAILED\n", runs, (double)(tu_now_us() - t0) / 1e6, errors_seen,
             failed_handles);
-    /* Every armed fault lies within the clean run's operations, so it must
-     * have been hit (the workload is deterministic up to the background
-     * checkpoint, which is why this is not an equality). */
-    assert_true(errors_seen * 2 >= runs);
+    /* Every armed fault lies within the clean run's operations, so most
+     * must be seen.  Not all: a failing read or write inside a checkpoint
+     * (in the background, or at the last close) is legitimately absorbed,
+     * since the log still holds everything, and the background thread's
+     * share varies with timing.  For reads that share reached 55% for some
+     * seeds (13 of 29 seen with BLAZEDB_TEST_SEED=246715383530484), so the
+     * bound is one in three: it still fails if injection stops reaching the
+     * engine. */
+    if (errors_seen * 3 < runs)
+        fail_msg("seed %" PRIu64 ": only %" PRIu64 " of %" PRIu64 " armed faults were seen",
+                 c.seed, errors_seen, runs);
     ctx_free(&c);
 }
 

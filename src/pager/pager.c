@@ -1243,9 +1243,15 @@ int pager_begin(Pager *p, int write, PagerTxn **out)
                 /* The background checkpoint fell behind a steady writer.
                  * Copy the log here, under the write lock (no commit can
                  * slip in), so that this transaction starts a new log
-                 * generation: the log stays bounded.  A failure leaves
-                 * the log longer, nothing worse. */
-                checkpoint(p, 1);
+                 * generation: the log stays bounded.  An I/O error is the
+                 * caller's to see (nothing was changed; a retry checkpoints
+                 * again); BUSY (another process checkpointing) is not. */
+                rc = checkpoint(p, 1);
+                if (rc && rc != BLAZEDB_BUSY) {
+                    writer_unlock(p);
+                    free(t);
+                    return rc;
+                }
             }
         }
         t->meta = t->base.meta;
