@@ -23,7 +23,7 @@
 
 .SUFFIXES:
 .DELETE_ON_ERROR:
-.PHONY: all test test-sanitize check-warnings fuzz bench install uninstall \
+.PHONY: all demo test test-sanitize check-warnings fuzz bench install uninstall \
         clean help lib tests fuzzers bench-bin check-exports FORCE
 
 # ---- configuration ----------------------------------------------------------
@@ -95,6 +95,19 @@ test:
 	@bash scripts/deps.sh test
 	$(SUBMAKE) lib check-exports $(if $(T),$(addprefix $(B)/tests/,$(T)),tests)
 	@bash scripts/run-tests.sh $(B)/tests $(T)
+
+# The first thing to run: builds the library and runs the two README tours
+# (examples/kv_tour.c, examples/doc_tour.c) in a fresh directory.
+demo:
+	@bash scripts/deps.sh build
+	$(SUBMAKE) lib
+	@mkdir -p $(B)/examples
+	$(CC) -Wall -Wextra -Iinclude examples/kv_tour.c $(LIB_A) -lcrypto -largon2 -lpthread -o $(B)/examples/kv_tour
+	$(CC) -Wall -Wextra -Iinclude examples/doc_tour.c $(LIB_A) -lcrypto -largon2 -lpthread -o $(B)/examples/doc_tour
+	@d=$$(mktemp -d "$${TMPDIR:-/tmp}/blazedb-demo.XXXXXX") && cd "$$d" && \
+	    echo "== examples/kv_tour.c (byte-KV API), in $$d" && $(CURDIR)/$(B)/examples/kv_tour && \
+	    echo && echo "== examples/doc_tour.c (documents, transactions, queries, observers)" && \
+	    $(CURDIR)/$(B)/examples/doc_tour && echo && ls -l "$$d"
 
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 test-sanitize:
