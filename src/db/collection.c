@@ -342,6 +342,22 @@ static BlazeDBResult stamp(BlazeDB *db, const CatColl *c, BlazeDBDoc *d, int64_t
     return rc ? db_error(db, rc, "%s", blazedb_errmsg(NULL)) : BLAZEDB_OK;
 }
 
+/* For a change to live document `id`: the collection's record and the
+ * stored document (NOT_FOUND with a message when either is absent, or the
+ * document is soft-deleted). */
+static BlazeDBResult load_live_for_update(Tx *x, const char *coll, const char *id, CatColl *c,
+                                          BlazeDBDoc **d, size_t *old_bytes)
+{
+    BlazeDBResult rc = load_coll(x, coll, 0, c);
+    if (rc == BLAZEDB_OK)
+        rc = read_doc(x, c, id, strlen(id), d, old_bytes);
+    if (rc == BLAZEDB_OK && is_soft_deleted(*d))
+        rc = BLAZEDB_NOT_FOUND;
+    if (rc == BLAZEDB_NOT_FOUND)
+        db_error(x->db, rc, "no document '%s' in '%s'", id, coll);
+    return rc;
+}
+
 /* ---- collections ----------------------------------------------------------------- */
 
 void blazedb_collection_options_init(BlazeDBCollectionOptions *o)
@@ -718,13 +734,7 @@ BlazeDBResult blazedb_patch(BlazeDB *db, BlazeDBTxn *txn, const char *coll, cons
     CatColl c;
     BlazeDBDoc *d = NULL;
     size_t old_bytes = 0;
-    rc = load_coll(&x, coll, 0, &c);
-    if (rc == BLAZEDB_OK)
-        rc = read_doc(&x, &c, id, idlen, &d, &old_bytes);
-    if (rc == BLAZEDB_OK && is_soft_deleted(d))
-        rc = BLAZEDB_NOT_FOUND;
-    if (rc == BLAZEDB_NOT_FOUND)
-        db_error(db, rc, "no document '%s' in '%s'", id, coll);
+    rc = load_live_for_update(&x, coll, id, &c, &d, &old_bytes);
     if (rc == BLAZEDB_OK && set)
         rc = merge(db, d, set, "");
     for (size_t i = 0; rc == BLAZEDB_OK && i < nunset; i++) {
@@ -1030,13 +1040,7 @@ BlazeDBResult blazedb_soft_delete(BlazeDB *db, BlazeDBTxn *txn, const char *coll
     CatColl c;
     BlazeDBDoc *d = NULL;
     size_t old_bytes = 0;
-    rc = load_coll(&x, coll, 0, &c);
-    if (rc == BLAZEDB_OK)
-        rc = read_doc(&x, &c, id, idlen, &d, &old_bytes);
-    if (rc == BLAZEDB_OK && is_soft_deleted(d))
-        rc = BLAZEDB_NOT_FOUND;
-    if (rc == BLAZEDB_NOT_FOUND)
-        db_error(db, rc, "no document '%s' in '%s'", id, coll);
+    rc = load_live_for_update(&x, coll, id, &c, &d, &old_bytes);
     if (rc == BLAZEDB_OK && (rc = blazedb_doc_set_bool(d, "isDeleted", 1)))
         db_error(db, rc, "%s", blazedb_errmsg(NULL));
     if (rc == BLAZEDB_OK) {
