@@ -226,9 +226,12 @@ $(B)/blazedb.pc: blazedb.pc.in FORCE
 	@mkdir -p $(@D)
 	@$(gen_pc) | cmp -s - $@ || { $(gen_pc) > $@ && echo "generated $@"; }
 
+# A test may name more libraries in tests/test_NAME.libs (e.g. -lsqlite3
+# for the tests that use SQLite as an oracle).
 $(LIB_TESTS:%=$(B)/tests/%): $(B)/tests/%: $(B)/obj/tests/%.o $(SUPPORT_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(SUPPORT_A) $(LIB_A) -lcmocka $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(SUPPORT_A) $(LIB_A) \
+	    $(if $(wildcard tests/$*.libs),$(strip $(file < tests/$*.libs))) -lcmocka $(LIBS)
 
 define srclist_test
 $(B)/tests/$(1): $(call obj,$(call test_sources,$(1))) tests/$(1).sources

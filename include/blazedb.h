@@ -83,8 +83,18 @@ typedef enum {
                                      with BLAZEDB_OPEN_EXCLUSIVE) */
     BLAZEDB_NOT_A_DATABASE = 14,  /* the file is not a BlazeDB database or
                                      has an unsupported format version */
-    BLAZEDB_NOMEM = 15            /* out of memory (or the cache budget is too
+    BLAZEDB_NOMEM = 15,           /* out of memory (or the cache budget is too
                                      small for the operation) */
+    BLAZEDB_SQL_ERROR = 16,       /* a SQL statement does not parse or does not
+                                     make sense (unknown function, aggregate
+                                     misuse, ...); errmsg names the position */
+    BLAZEDB_CONSTRAINT = 17,      /* a write would break a unique index; errmsg
+                                     names the index and the conflicting id */
+    BLAZEDB_CANCELLED = 18,       /* a long operation was cancelled by its
+                                     progress callback or blazedb_interrupt */
+    /* Not errors: blazedb_step's two outcomes. */
+    BLAZEDB_ROW = 100,            /* a row is ready */
+    BLAZEDB_DONE = 101            /* the statement has run to completion */
 } BlazeDBResult;
 
 /**
@@ -825,6 +835,8 @@ BLAZEDB_API BlazeDBResult blazedb_run_txn(BlazeDB *db, unsigned flags,
  */
 
 typedef struct BlazeDBQuery BlazeDBQuery;
+/** A prepared SQL statement (Part 6). */
+typedef struct BlazeDBStmt BlazeDBStmt;
 
 typedef enum {
     BLAZEDB_OP_EQ = 1,
@@ -852,11 +864,55 @@ BLAZEDB_API BlazeDBResult blazedb_query_order_by(BlazeDBQuery *q, const char *pa
                                                  int descending);
 /** At most `limit` documents (UINT64_MAX, the default: no limit). */
 BLAZEDB_API BlazeDBResult blazedb_query_limit(BlazeDBQuery *q, uint64_t limit);
+/** Skips the first `offset` results (not for observers or live queries). */
+BLAZEDB_API BlazeDBResult blazedb_query_offset(BlazeDBQuery *q, uint64_t offset);
+/**
+ * Starts a new OR branch: the conditions added so far form one AND-group,
+ * the following ones the next; a document matches when every condition of
+ * some group holds.  where(a) where(b) or() where(c) is (a AND b) OR c.
+ * INVALID_ARGUMENT when no condition precedes it.
+ */
+BLAZEDB_API BlazeDBResult blazedb_query_or(BlazeDBQuery *q);
+
+/* Projections and aggregates: with any of these, blazedb_query_run returns
+ * one document per result row whose fields are the column names (alias, or
+ * the path / "count(*)" / "sum(path)" ...).  Not for observers or live
+ * queries. */
+typedef enum {
+    BLAZEDB_AGG_COUNT = 1,          /* count(path), or count(*) with path NULL */
+    BLAZEDB_AGG_SUM = 2,
+    BLAZEDB_AGG_AVG = 3,
+    BLAZEDB_AGG_MIN = 4,
+    BLAZEDB_AGG_MAX = 5,
+    BLAZEDB_AGG_COUNT_DISTINCT = 6
+} BlazeDBAggregate;
+/** Adds a result column: the value at path, named alias (may be NULL). */
+BLAZEDB_API BlazeDBResult blazedb_query_select(BlazeDBQuery *q, const char *path,
+                                               const char *alias);
+/** Adds an aggregate result column. */
+BLAZEDB_API BlazeDBResult blazedb_query_aggregate(BlazeDBQuery *q, BlazeDBAggregate fn,
+                                                  const char *path, const char *alias);
+BLAZEDB_API BlazeDBResult blazedb_query_group_by(BlazeDBQuery *q, const char *path);
+/** A condition on the result column named `alias` (after grouping). */
+BLAZEDB_API BlazeDBResult blazedb_query_having(BlazeDBQuery *q, const char *alias, BlazeDBOp op,
+                                               const char *json_value);
+/**
+ * The query as SQL text (*sql malloc'd, blazedb_free): values appear as ?
+ * parameters.  The builder and SQL share one planner: blazedb_query_prepare
+ * gives the prepared statement (values bound) and blazedb_query_explain its
+ * plan (flags as blazedb_explain), the very plan the SQL text gets.
+ */
+BLAZEDB_API BlazeDBResult blazedb_query_sql(const BlazeDBQuery *q, char **sql);
+BLAZEDB_API BlazeDBResult blazedb_query_prepare(BlazeDB *db, const BlazeDBQuery *q,
+                                                BlazeDBStmt **out);
+BLAZEDB_API BlazeDBResult blazedb_query_explain(BlazeDB *db, const BlazeDBQuery *q,
+                                                unsigned flags, char **out);
 /** 1 when `doc` passes the query's conditions. */
 BLAZEDB_API int blazedb_query_matches(const BlazeDBQuery *q, const BlazeDBDoc *doc);
 /**
- * Runs the query in `txn`'s snapshot (or the latest when NULL): *docs is a
- * malloc'd array of *n new documents, in order; release both with
+ * Runs the query in `txn`'s snapshot (or the latest when NULL) through the
+ * SQL planner (indexes are used): *docs is a malloc'd array of *n new
+ * documents, in order (the order keys, then id); release both with
  * blazedb_query_free_docs.  A missing collection gives no documents.
  */
 BLAZEDB_API BlazeDBResult blazedb_query_run(BlazeDB *db, BlazeDBTxn *txn, const BlazeDBQuery *q,
@@ -916,6 +972,152 @@ BLAZEDB_API BlazeDBResult blazedb_live_query_open(BlazeDB *db, const BlazeDBQuer
 BLAZEDB_API size_t blazedb_live_query_count(const BlazeDBLiveQuery *lq);
 BLAZEDB_API const BlazeDBDoc *blazedb_live_query_get(const BlazeDBLiveQuery *lq, size_t i);
 BLAZEDB_API void blazedb_live_query_close(BlazeDBLiveQuery *lq);
+
+/* ------------------------------------------------------------------------ */
+/* Part 6: indexes, SQL, prepared statements, EXPLAIN                        */
+/* ------------------------------------------------------------------------ */
+/*
+ * The SQL dialect is documented in docs/SQL.md.  A statement is prepared
+ * once (parsed and checked), then bound, stepped and reset any number of
+ * times; it runs in the caller's transaction when one is attached with
+ * blazedb_stmt_set_txn, else in the handle's SQL transaction when BEGIN
+ * opened one, else in a transaction of its own (autocommit).  A statement is
+ * used by one thread at a time; several statements may be used at once.
+ */
+
+/** Index definitions (what blazedb_index_create takes and _list returns). */
+#define BLAZEDB_INDEX_UNIQUE 0x1u
+typedef struct {
+    const char *path;           /* dotted path; elements of an array with each */
+    int descending;
+    int each;                   /* one entry per array element ("tags[]") */
+} BlazeDBIndexField;
+
+/**
+ * Creates index `name` on collection `coll` over fields[0..nfields)
+ * (1..16), flags BLAZEDB_INDEX_UNIQUE; `where` (may be NULL) makes it
+ * partial: SQL predicate text over the document's fields.  Builds it from
+ * the existing documents in bulk.  Errors: EXISTS (name taken), NOT_FOUND
+ * (no collection), CONSTRAINT (a unique index over duplicate values; errmsg
+ * names two ids), SQL_ERROR (bad predicate), INVALID_ARGUMENT.
+ */
+BLAZEDB_API BlazeDBResult blazedb_index_create(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                                               const char *name, const BlazeDBIndexField *fields,
+                                               size_t nfields, unsigned flags,
+                                               const char *where);
+/** Drops index `name`.  NOT_FOUND when there is none. */
+BLAZEDB_API BlazeDBResult blazedb_index_drop(BlazeDB *db, BlazeDBTxn *txn, const char *name);
+/**
+ * The indexes of `coll` as a JSON array (one object per index: name,
+ * fields with path/descending/each, unique, where, entries); *json is
+ * malloc'd (blazedb_free).
+ */
+BLAZEDB_API BlazeDBResult blazedb_index_list(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                                             char **json);
+
+
+/**
+ * Prepares the first statement of sql[0..len) (len (size_t)-1: up to the
+ * NUL); *tail (may be NULL) points after it.  *out is NULL when the text
+ * holds no statement (only spaces, comments or ';').  Errors: SQL_ERROR with
+ * errmsg "near 'x' at offset N: expected ...".  Names are resolved when
+ * the statement runs: an unknown collection in FROM, UPDATE or DELETE makes
+ * blazedb_step return NOT_FOUND ("no collection 'x'"); INSERT creates the
+ * collection.  Free with blazedb_finalize.
+ */
+BLAZEDB_API BlazeDBResult blazedb_prepare(BlazeDB *db, const char *sql, size_t len,
+                                          BlazeDBStmt **out, const char **tail);
+/** Runs in txn (a read or write transaction of the same handle; NULL:
+ *  back to the default).  Only between runs (after prepare or reset). */
+BLAZEDB_API BlazeDBResult blazedb_stmt_set_txn(BlazeDBStmt *st, BlazeDBTxn *txn);
+
+/* Parameters: ?, ?NNN, :name, @name, $name; indexes start at 1.  Text and
+ * bytes are copied.  A parameter never bound is NULL. */
+BLAZEDB_API int blazedb_bind_count(const BlazeDBStmt *st);
+/** The index of a named parameter (":x" as written), or 0. */
+BLAZEDB_API int blazedb_bind_index(const BlazeDBStmt *st, const char *name);
+BLAZEDB_API BlazeDBResult blazedb_bind_null(BlazeDBStmt *st, int i);
+BLAZEDB_API BlazeDBResult blazedb_bind_bool(BlazeDBStmt *st, int i, int v);
+BLAZEDB_API BlazeDBResult blazedb_bind_int(BlazeDBStmt *st, int i, int64_t v);
+BLAZEDB_API BlazeDBResult blazedb_bind_double(BlazeDBStmt *st, int i, double v);
+BLAZEDB_API BlazeDBResult blazedb_bind_text(BlazeDBStmt *st, int i, const char *s, size_t len);
+BLAZEDB_API BlazeDBResult blazedb_bind_bytes(BlazeDBStmt *st, int i, const void *p, size_t len);
+BLAZEDB_API BlazeDBResult blazedb_bind_date(BlazeDBStmt *st, int i, int64_t ms);
+/** Any value, as JSON text in the lossless mapping (objects, arrays,
+ *  {"$date": ...}, ...). */
+BLAZEDB_API BlazeDBResult blazedb_bind_json(BlazeDBStmt *st, int i, const char *json, size_t len);
+BLAZEDB_API BlazeDBResult blazedb_clear_bindings(BlazeDBStmt *st);
+
+/**
+ * Runs the statement to its next row: ROW (read it with the column
+ * functions), DONE (finished; for INSERT/UPDATE/DELETE see
+ * blazedb_stmt_changes), or an error (the statement's effects are undone;
+ * inside a transaction that transaction stays usable).  Rows are produced
+ * as they are found (streaming): memory stays bounded unless a sort, a
+ * GROUP BY or DISTINCT must hold rows (bounded too; past the bound the
+ * statement fails with NOMEM and a message, see docs/LIMITS.md).
+ */
+BLAZEDB_API BlazeDBResult blazedb_step(BlazeDBStmt *st);
+/** Back to the start (bindings kept); ends its own transaction. */
+BLAZEDB_API BlazeDBResult blazedb_reset(BlazeDBStmt *st);
+/** Frees the statement (NULL ignored). */
+BLAZEDB_API void blazedb_finalize(BlazeDBStmt *st);
+/** Documents inserted, updated or deleted by the last run. */
+BLAZEDB_API uint64_t blazedb_stmt_changes(const BlazeDBStmt *st);
+/** 1 for a statement that only reads (SELECT, EXPLAIN). */
+BLAZEDB_API int blazedb_stmt_readonly(const BlazeDBStmt *st);
+
+/* Columns of the current row (after ROW).  Pointers are borrowed until the
+ * next step, reset or finalize.  Column i of 0..count-1. */
+BLAZEDB_API size_t blazedb_column_count(const BlazeDBStmt *st);
+BLAZEDB_API const char *blazedb_column_name(const BlazeDBStmt *st, size_t i);
+BLAZEDB_API BlazeDBType blazedb_column_type(const BlazeDBStmt *st, size_t i);
+/** int (bool and date too); a double is truncated; others 0. */
+BLAZEDB_API int64_t blazedb_column_int(const BlazeDBStmt *st, size_t i);
+BLAZEDB_API double blazedb_column_double(const BlazeDBStmt *st, size_t i);
+/** A string's bytes (NUL-terminated; *len may be NULL), or NULL when the
+ *  value is not a string. */
+BLAZEDB_API const char *blazedb_column_text(const BlazeDBStmt *st, size_t i, size_t *len);
+/** Bytes and uuids as raw bytes, else NULL. */
+BLAZEDB_API const void *blazedb_column_bytes(const BlazeDBStmt *st, size_t i, size_t *len);
+/** Any value as JSON in the lossless mapping; borrowed like the others. */
+BLAZEDB_API const char *blazedb_column_json(BlazeDBStmt *st, size_t i, size_t *len);
+/**
+ * The row as a new document (blazedb_doc_free): for SELECT * of one
+ * collection the stored document itself; otherwise an object whose fields
+ * are the column names.
+ */
+BLAZEDB_API BlazeDBResult blazedb_row_doc(BlazeDBStmt *st, BlazeDBDoc **out);
+
+/**
+ * Runs every statement of sql (NUL-terminated), in order; for each row of
+ * each statement calls fn (may be NULL) with the statement (read the row
+ * with the column functions); fn returns non-zero to stop (CANCELLED).
+ * Stops at the first error.
+ */
+BLAZEDB_API BlazeDBResult blazedb_exec(BlazeDB *db, const char *sql,
+                                       int (*fn)(BlazeDBStmt *st, void *arg), void *arg);
+
+/** EXPLAIN output formats and modes. */
+#define BLAZEDB_EXPLAIN_ANALYZE 0x1u    /* run it and add actual rows and time */
+#define BLAZEDB_EXPLAIN_JSON 0x2u       /* JSON instead of an indented tree */
+/**
+ * The plan of one statement as text or JSON (*out malloc'd, blazedb_free).
+ * With ANALYZE the statement runs (a write inside the current SQL or
+ * attached transaction, or committed on its own).
+ */
+BLAZEDB_API BlazeDBResult blazedb_explain(BlazeDB *db, const char *sql, unsigned flags,
+                                          char **out);
+/** The same for a prepared statement, with its current bindings (it must
+ *  not be running; it is reset afterwards). */
+BLAZEDB_API BlazeDBResult blazedb_stmt_explain(BlazeDBStmt *st, unsigned flags, char **out);
+
+/** Stops the statements running on this handle at their next row (they
+ *  return CANCELLED).  May be called from any thread or a signal handler's
+ *  deferred context. */
+BLAZEDB_API void blazedb_interrupt(BlazeDB *db);
+
+/* ---- sections added by the operations work (backup, export, ...) go below ---- */
 
 #ifdef __cplusplus
 }

@@ -1289,11 +1289,78 @@ static int cur_prev_leaf(BtCursor *c)
     }
 }
 
+/* A seek to a key inside the cursor's current leaf (between its first and
+ * last key), with no change since the cursor was positioned: a search of
+ * that leaf alone, no descent.  Scans that fetch documents in key order
+ * (ids out of an index) land here most of the time.  1 when done. */
+static int cur_seek_near(BtCursor *c, const uint8_t *key, size_t klen, int le, int *ex)
+{
+    if (c->depth == 0 || pager_txn_change_seq(c->t) != c->seq)
+        return 0;
+    int l = c->depth - 1;
+    const uint8_t *d = c->pg[l]->data;
+    unsigned n = nkeys(d);
+    if (n == 0)
+        return 0;
+    size_t fl, ll;
+    const uint8_t *fk = cell_key(BT_LEAF, cell_at(d, 0), &fl);
+    const uint8_t *lk = cell_key(BT_LEAF, cell_at(d, n - 1), &ll);
+    if (keycmp(key, klen, fk, fl) < 0 || keycmp(key, klen, lk, ll) > 0)
+        return 0;
+    /* forward from the current entry (galloping), the common case of
+     * ascending seeks; else the whole leaf */
+    unsigned i, cur = c->idx[l];
+    size_t cl;
+    const uint8_t *ck = cur < n ? cell_key(BT_LEAF, cell_at(d, cur), &cl) : NULL;
+    if (ck && keycmp(ck, cl, key, klen) < 0) {
+        unsigned lo = cur + 1, step = 1, hi = lo;
+        for (;;) { /* find hi with key(hi) >= key, or n */
+            hi = lo + step - 1 < n ? lo + step - 1 : n;
+            if (hi == n)
+                break;
+            size_t hl;
+            const uint8_t *hk = cell_key(BT_LEAF, cell_at(d, hi), &hl);
+            if (keycmp(hk, hl, key, klen) >= 0)
+                break;
+            lo = hi + 1;
+            step *= 2;
+        }
+        *ex = 0;
+        while (lo < hi) {
+            unsigned mid = lo + (hi - lo) / 2;
+            size_t ml;
+            const uint8_t *mk = cell_key(BT_LEAF, cell_at(d, mid), &ml);
+            if (keycmp(mk, ml, key, klen) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        i = lo;
+        if (i < n) {
+            size_t il;
+            const uint8_t *ik = cell_key(BT_LEAF, cell_at(d, i), &il);
+            *ex = keycmp(ik, il, key, klen) == 0;
+        }
+    } else {
+        i = leaf_search(d, key, klen, ex);
+    }
+    if (le && !*ex)
+        i--; /* key > first key here, so i >= 1 */
+    c->idx[l] = i;
+    return 1;
+}
+
 static int cur_seek(BtCursor *c, const uint8_t *key, size_t klen, int le, int *exact)
 {
     int ex = 0;
     if (exact)
         *exact = 0;
+    if (key && klen && cur_seek_near(c, key, klen, le, &ex)) {
+        if (exact)
+            *exact = ex;
+        cur_mark(c);
+        return BLAZEDB_OK;
+    }
     cur_release(c);
     if (!key || klen == 0)
         return BLAZEDB_INVALID_ARGUMENT;
@@ -1323,6 +1390,42 @@ int btc_seek(BtCursor *c, const void *key, size_t klen, int *exact)
     if (!c)
         return BLAZEDB_INVALID_ARGUMENT;
     return cur_seek(c, key, klen, 0, exact);
+}
+
+static int cur_restore(BtCursor *c, int le, int *same);
+
+int btc_count_lt(BtCursor *c, const void *hi, size_t hil, uint64_t *n)
+{
+    if (!c || !n)
+        return BLAZEDB_INVALID_ARGUMENT;
+    *n = 0;
+    int same;
+    int rc = cur_restore(c, 0, &same);
+    if (rc)
+        return rc;
+    for (;;) {
+        int l = c->depth - 1;
+        const uint8_t *d = c->pg[l]->data;
+        unsigned cnt = nkeys(d), i = c->idx[l];
+        size_t ll;
+        const uint8_t *lk = cell_key(BT_LEAF, cell_at(d, cnt - 1), &ll);
+        if (keycmp(lk, ll, hi, hil) < 0) {
+            /* the whole rest of this leaf is below hi */
+            *n += cnt - i;
+            c->idx[l] = cnt;
+            rc = cur_next_leaf(c);
+            if (rc)
+                break;
+            continue;
+        }
+        int ex;
+        unsigned pos = leaf_search(d, hi, hil, &ex);
+        if (pos > i)
+            *n += pos - i;
+        c->idx[l] = pos > i ? pos : i;
+        break;
+    }
+    return cur_finish(c, rc);
 }
 
 int btc_seek_le(BtCursor *c, const void *key, size_t klen, int *exact)

@@ -65,6 +65,11 @@ int btc_last(BtCursor *c);
 int btc_next(BtCursor *c);
 int btc_prev(BtCursor *c);
 int btc_valid(const BtCursor *c);
+/* Counts the entries from the current one up to (not including) the first
+ * key >= hi, a leaf at a time (no per-entry step where a whole leaf is
+ * below hi), and leaves the cursor there (unpositioned, NOT_FOUND, at the
+ * end of the tree; *n is valid then too). */
+int btc_count_lt(BtCursor *c, const void *hi, size_t hil, uint64_t *n);
 
 /* Current key/value, borrowed until the cursor moves or the tree changes.
  * An overflow value is assembled into a buffer the cursor owns. */

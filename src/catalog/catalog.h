@@ -39,6 +39,7 @@
 
 /* collection flags */
 #define CAT_F_NO_TIMESTAMPS 0x1u
+#define CAT_F_HAS_INDEXES 0x2u   /* at least one index (index.h) */
 
 /* change kinds */
 #define CAT_CHANGE_INSERT 1

@@ -15,6 +15,10 @@
  * with BLAZEDB_COLL_NO_TIMESTAMPS) and isDeleted (soft delete).  Soft-
  * deleted ids are also listed in the catalog under "d" + collection id + id
  * so that purge touches only them.  Every write appends a change record.
+ * Every write of a collection with indexes (CAT_F_HAS_INDEXES) brings its
+ * indexes along (idx_update, from the stored bytes of the old version and
+ * the new encoding), inside the same savepoint, so a unique violation
+ * undoes the whole call; collections without indexes pay one flag test.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -26,6 +30,7 @@
 #include "db.h"
 #include "../catalog/catalog.h"
 #include "../crypto/crypto.h"
+#include "../index/index.h"
 
 /* Change records of this many recent commits are kept. */
 #define CHANGES_KEEP_TXNS 10000u
@@ -195,24 +200,55 @@ static int is_soft_deleted(const BlazeDBDoc *d)
 }
 
 /* Reads a stored document (soft-deleted ones included).  NOT_FOUND when
- * absent. */
+ * absent.  With `raw` (may be NULL), a collection with indexes also gets a
+ * copy of the stored bytes (*bytes long; free() it) for idx_update, since
+ * the document may be changed before it is stored again; otherwise *raw is
+ * NULL. */
 static BlazeDBResult read_doc(Tx *x, CatColl *c, const char *id, size_t idlen,
-                              BlazeDBDoc **out, size_t *bytes)
+                              BlazeDBDoc **out, size_t *bytes, uint8_t **raw)
 {
     *out = NULL;
+    if (raw)
+        *raw = NULL;
     void *v = NULL;
     size_t vl = 0;
     int rc = c->docs.root.pgno ? btree_get(x->pt, &c->docs, id, idlen, &v, &vl)
                                : BLAZEDB_NOT_FOUND;
     if (rc)
         return (BlazeDBResult)rc;
+    if (raw && (c->flags & CAT_F_HAS_INDEXES)) {
+        if (!(*raw = malloc(vl ? vl : 1))) {
+            free(v);
+            return db_error(x->db, BLAZEDB_NOMEM, "out of memory");
+        }
+        memcpy(*raw, v, vl);
+    }
     rc = docapi_from_binary_owned(v, vl, out); /* takes v; no copy, no tree */
-    if (rc)
+    if (rc) {
+        if (raw) {
+            free(*raw);
+            *raw = NULL;
+        }
         return db_error(x->db, BLAZEDB_CORRUPT, "stored document '%.*s' does not decode: %s",
                         (int)idlen, id, blazedb_errmsg(NULL));
+    }
     if (bytes)
         *bytes = vl;
     return BLAZEDB_OK;
+}
+
+/* Brings c's indexes from oldbin to newbin (either may be NULL) for
+ * document `id`; a unique violation's message names the index and the id
+ * that holds the value. */
+static int index_update(Tx *x, const CatColl *c, const char *id, size_t idlen,
+                        const uint8_t *oldbin, size_t oldlen, const uint8_t *newbin,
+                        size_t newlen)
+{
+    char err[512];
+    int r = idx_update(x->pt, c, id, idlen, oldbin, oldlen, newbin, newlen, err, sizeof err);
+    if (r && err[0])
+        db_error(x->db, (BlazeDBResult)r, "%s", err);
+    return r;
 }
 
 /* "d" + u64 collection id BE + id: the soft-deleted list. */
@@ -285,11 +321,13 @@ static int log_change(Tx *x, int kind, const CatColl *c, const char *coll, const
 /*
  * Stores `d` (already carrying its id and timestamps) under `id`: encodes,
  * writes, keeps the collection's counters, the soft-deleted list and the
- * change log.  `old_bytes`/`old_deleted` describe the document it replaces
- * (old_bytes == 0: none).
+ * change log, and the collection's indexes.  `old_bytes`/`old_deleted`
+ * describe the document it replaces (old_bytes == 0: none); `oldbin` is its
+ * stored encoding, needed (and non-NULL) when the collection has indexes.
  */
 static BlazeDBResult store(Tx *x, const char *coll, CatColl *c, const char *id, size_t idlen,
-                           BlazeDBDoc *d, size_t old_bytes, int old_deleted, int kind)
+                           BlazeDBDoc *d, const uint8_t *oldbin, size_t old_bytes,
+                           int old_deleted, int kind)
 {
     void *bin = NULL;
     size_t blen = 0;
@@ -299,6 +337,8 @@ static BlazeDBResult store(Tx *x, const char *coll, CatColl *c, const char *id, 
     int now_deleted = is_soft_deleted(d);
     int replaced = 0;
     int r = btree_put(x->pt, &c->docs, id, idlen, bin, blen, &replaced);
+    if (r == BLAZEDB_OK && (c->flags & CAT_F_HAS_INDEXES))
+        r = index_update(x, c, id, idlen, oldbin, oldbin ? old_bytes : 0, bin, blen);
     if (r == BLAZEDB_OK) {
         c->bytes = c->bytes - old_bytes + blen;
         c->deleted = c->deleted - (old_deleted ? 1 : 0) + (now_deleted ? 1 : 0);
@@ -346,11 +386,11 @@ static BlazeDBResult stamp(BlazeDB *db, const CatColl *c, BlazeDBDoc *d, int64_t
  * stored document (NOT_FOUND with a message when either is absent, or the
  * document is soft-deleted). */
 static BlazeDBResult load_live_for_update(Tx *x, const char *coll, const char *id, CatColl *c,
-                                          BlazeDBDoc **d, size_t *old_bytes)
+                                          BlazeDBDoc **d, size_t *old_bytes, uint8_t **raw)
 {
     BlazeDBResult rc = load_coll(x, coll, 0, c);
     if (rc == BLAZEDB_OK)
-        rc = read_doc(x, c, id, strlen(id), d, old_bytes);
+        rc = read_doc(x, c, id, strlen(id), d, old_bytes, raw);
     if (rc == BLAZEDB_OK && is_soft_deleted(*d))
         rc = BLAZEDB_NOT_FOUND;
     if (rc == BLAZEDB_NOT_FOUND)
@@ -433,6 +473,8 @@ BlazeDBResult blazedb_collection_drop(BlazeDB *db, BlazeDBTxn *txn, const char *
             free(copy);
         }
     }
+    if (rc == BLAZEDB_OK)
+        rc = (BlazeDBResult)idx_drop_all(x.pt, c.id);
     if (rc == BLAZEDB_OK)
         rc = (BlazeDBResult)cat_drop(x.pt, name, strlen(name));
     return tx_end(&x, rc);
@@ -563,7 +605,7 @@ static BlazeDBResult insert_one(Tx *x, const char *coll, CatColl *c, BlazeDBDoc 
         return rc;
     /* stamping may have moved the id string: fetch it again */
     blazedb_doc_get_string(doc, "id", &id, &idlen);
-    return store(x, coll, c, id, idlen, doc, 0, 0, CAT_CHANGE_INSERT);
+    return store(x, coll, c, id, idlen, doc, NULL, 0, 0, CAT_CHANGE_INSERT);
 }
 
 BlazeDBResult blazedb_insert(BlazeDB *db, BlazeDBTxn *txn, const char *coll, BlazeDBDoc *doc)
@@ -617,12 +659,13 @@ static BlazeDBResult put_doc(BlazeDB *db, BlazeDBTxn *txn, const char *coll, Bla
     const char *id;
     size_t idlen;
     BlazeDBDoc *old = NULL;
+    uint8_t *oldbin = NULL;
     size_t old_bytes = 0;
     rc = load_coll(&x, coll, upsert, &c);
     if (rc == BLAZEDB_OK)
         rc = doc_id(db, doc, &id, &idlen);
     if (rc == BLAZEDB_OK) {
-        rc = read_doc(&x, &c, id, idlen, &old, &old_bytes);
+        rc = read_doc(&x, &c, id, idlen, &old, &old_bytes, &oldbin);
         if (rc == BLAZEDB_NOT_FOUND && !upsert)
             db_error(db, rc, "no document '%.*s' in '%s'", (int)idlen, id, coll);
     }
@@ -641,11 +684,12 @@ static BlazeDBResult put_doc(BlazeDB *db, BlazeDBTxn *txn, const char *coll, Bla
         rc = stamp(db, &c, doc, created);
         if (rc == BLAZEDB_OK) {
             blazedb_doc_get_string(doc, "id", &id, &idlen);
-            rc = store(&x, coll, &c, id, idlen, doc, old_bytes, was_deleted,
+            rc = store(&x, coll, &c, id, idlen, doc, oldbin, old_bytes, was_deleted,
                        was_deleted ? CAT_CHANGE_INSERT : CAT_CHANGE_UPDATE);
         }
     }
     blazedb_doc_free(old);
+    free(oldbin);
     return tx_end(&x, rc);
 }
 
@@ -733,8 +777,9 @@ BlazeDBResult blazedb_patch(BlazeDB *db, BlazeDBTxn *txn, const char *coll, cons
     size_t idlen = strlen(id);
     CatColl c;
     BlazeDBDoc *d = NULL;
+    uint8_t *oldbin = NULL;
     size_t old_bytes = 0;
-    rc = load_live_for_update(&x, coll, id, &c, &d, &old_bytes);
+    rc = load_live_for_update(&x, coll, id, &c, &d, &old_bytes, &oldbin);
     if (rc == BLAZEDB_OK && set)
         rc = merge(db, d, set, "");
     for (size_t i = 0; rc == BLAZEDB_OK && i < nunset; i++) {
@@ -748,8 +793,9 @@ BlazeDBResult blazedb_patch(BlazeDB *db, BlazeDBTxn *txn, const char *coll, cons
         rc = stamp(db, &c, d, created);
     }
     if (rc == BLAZEDB_OK)
-        rc = store(&x, coll, &c, id, idlen, d, old_bytes, 0, CAT_CHANGE_UPDATE);
+        rc = store(&x, coll, &c, id, idlen, d, oldbin, old_bytes, 0, CAT_CHANGE_UPDATE);
     blazedb_doc_free(d);
+    free(oldbin);
     return tx_end(&x, rc);
 }
 
@@ -768,7 +814,7 @@ static BlazeDBResult get_live(Tx *x, const char *coll, const char *id, BlazeDBDo
         return rc;
     }
     if (rc == BLAZEDB_OK)
-        rc = read_doc(x, &c, id, strlen(id), out, NULL);
+        rc = read_doc(x, &c, id, strlen(id), out, NULL, NULL);
     if (rc == BLAZEDB_OK && is_soft_deleted(*out)) {
         blazedb_doc_free(*out);
         *out = NULL;
@@ -816,7 +862,7 @@ BlazeDBResult blazedb_get_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
     CatColl c;
     rc = load_coll(&x, coll, 0, &c);
     for (size_t i = 0; rc == BLAZEDB_OK && i < n; i++) {
-        rc = read_doc(&x, &c, ids[i], strlen(ids[i]), &out[i], NULL);
+        rc = read_doc(&x, &c, ids[i], strlen(ids[i]), &out[i], NULL, NULL);
         if (rc == BLAZEDB_OK && is_soft_deleted(out[i])) {
             blazedb_doc_free(out[i]);
             out[i] = NULL;
@@ -863,13 +909,18 @@ static BlazeDBResult delete_one(Tx *x, const char *coll, CatColl *c, const char 
                                 size_t idlen)
 {
     BlazeDBDoc *old = NULL;
+    uint8_t *oldbin = NULL;
     size_t old_bytes = 0;
-    BlazeDBResult rc = read_doc(x, c, id, idlen, &old, &old_bytes);
+    BlazeDBResult rc = read_doc(x, c, id, idlen, &old, &old_bytes, &oldbin);
     if (rc)
         return rc;
     int was_deleted = is_soft_deleted(old);
     blazedb_doc_free(old);
     int r = btree_delete(x->pt, &c->docs, id, idlen, NULL);
+    /* a soft-deleted document has no entries */
+    if (r == BLAZEDB_OK && oldbin && !was_deleted)
+        r = index_update(x, c, id, idlen, oldbin, old_bytes, NULL, 0);
+    free(oldbin);
     if (r == BLAZEDB_OK) {
         c->bytes -= old_bytes;
         if (was_deleted) {
@@ -1039,8 +1090,9 @@ BlazeDBResult blazedb_soft_delete(BlazeDB *db, BlazeDBTxn *txn, const char *coll
     size_t idlen = strlen(id);
     CatColl c;
     BlazeDBDoc *d = NULL;
+    uint8_t *oldbin = NULL;
     size_t old_bytes = 0;
-    rc = load_live_for_update(&x, coll, id, &c, &d, &old_bytes);
+    rc = load_live_for_update(&x, coll, id, &c, &d, &old_bytes, &oldbin);
     if (rc == BLAZEDB_OK && (rc = blazedb_doc_set_bool(d, "isDeleted", 1)))
         db_error(db, rc, "%s", blazedb_errmsg(NULL));
     if (rc == BLAZEDB_OK) {
@@ -1049,8 +1101,9 @@ BlazeDBResult blazedb_soft_delete(BlazeDB *db, BlazeDBTxn *txn, const char *coll
         rc = stamp(db, &c, d, created);
     }
     if (rc == BLAZEDB_OK)
-        rc = store(&x, coll, &c, id, idlen, d, old_bytes, 0, CAT_CHANGE_DELETE);
+        rc = store(&x, coll, &c, id, idlen, d, oldbin, old_bytes, 0, CAT_CHANGE_DELETE);
     blazedb_doc_free(d);
+    free(oldbin);
     return tx_end(&x, rc);
 }
 

@@ -19,6 +19,7 @@
 #include "../btree/btree.h"
 #include "../pager/pager.h"
 #include "../catalog/catalog.h"
+#include "../index/index.h"
 
 #define DB_MAGIC_OPEN 0x424c415a45444221ull
 #define DB_MAGIC_CLOSED 0x434c4f5345444442ull
@@ -35,6 +36,8 @@ struct BlazeDB {
     BlazeDBTxn *live_txns;
     BlazeDBIterator *live_iters;
     struct DbObs *obs;          /* observers (query.c), NULL when none */
+    struct DbSql *sql;          /* SQL state (sqlapi.c), NULL until used */
+    _Atomic unsigned interrupts; /* blazedb_interrupt generation */
 };
 
 struct BlazeDBTxn {
@@ -325,6 +328,7 @@ BlazeDBResult db_open_vfs(const char *path, const char *password,
         db->max_key = BLAZEDB_MAX_KEY;
     db->kdf_default = o.kdf;
     pthread_mutex_init(&db->live_mu, NULL);
+    sqlapi_init();
     db->magic = DB_MAGIC_OPEN;
     *out = db;
     return BLAZEDB_OK;
@@ -357,6 +361,7 @@ void blazedb_close(BlazeDB *db)
             break;
         iter_free(it);
     }
+    db_sql_close(db);
     for (;;) {
         pthread_mutex_lock(&db->live_mu);
         BlazeDBTxn *t = db->live_txns;
@@ -388,6 +393,14 @@ BlazeDB *db_txn_db(BlazeDBTxn *t) { return t->db; }
 PagerTxn *db_txn_pt(BlazeDBTxn *t) { return t->pt; }
 void db_txn_mark_failed(BlazeDBTxn *t, BlazeDBResult rc) { txn_fail(t, rc); }
 struct DbObs **db_obs_slot(BlazeDB *db) { return &db->obs; }
+struct DbSql **db_sql_slot(BlazeDB *db) { return &db->sql; }
+unsigned db_interrupts(BlazeDB *db) { return atomic_load(&db->interrupts); }
+
+void blazedb_interrupt(BlazeDB *db)
+{
+    if (db_ok(db))
+        atomic_fetch_add(&db->interrupts, 1);
+}
 uint64_t db_published_txn(BlazeDB *db) { return pager_published_txn(db->p); }
 uint64_t db_txn_snapshot(BlazeDBTxn *t) { return pager_txn_meta(t->pt)->txnid; }
 
@@ -452,6 +465,11 @@ const char *blazedb_strerror(BlazeDBResult rc)
     case BLAZEDB_EXISTS: return "already exists";
     case BLAZEDB_NOT_A_DATABASE: return "not a BlazeDB database";
     case BLAZEDB_NOMEM: return "out of memory";
+    case BLAZEDB_SQL_ERROR: return "SQL error";
+    case BLAZEDB_CONSTRAINT: return "unique constraint violated";
+    case BLAZEDB_CANCELLED: return "cancelled";
+    case BLAZEDB_ROW: return "row ready";
+    case BLAZEDB_DONE: return "done";
     }
     return "unknown result code";
 }
@@ -1138,6 +1156,8 @@ BlazeDBResult db_check(BlazeDB *db, char *msg, size_t msglen)
     }
     if (!rc)
         rc = cat_check(pt, check_visit, &cm);
+    if (!rc)
+        rc = idx_check_trees(pt, check_visit, &cm);
     if (!rc)
         rc = freelist_check(pt, check_visit, check_visit, &cm);
     if (rc) {

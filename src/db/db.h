@@ -47,6 +47,18 @@ struct DbObs;
 struct DbObs **db_obs_slot(BlazeDB *db);
 void db_obs_dispatch(BlazeDB *db);
 void db_obs_free(BlazeDB *db);
+/* SQL (sqlapi.c): the handle's slot for its SQL state; db_sql_close ends
+ * the handle's SQL transaction and detaches its statements (called first
+ * by blazedb_close); sqlapi_init installs process-wide hooks (once).
+ * db_interrupts: a counter blazedb_interrupt increments. */
+struct DbSql;
+struct DbSql **db_sql_slot(BlazeDB *db);
+void db_sql_close(BlazeDB *db);
+void sqlapi_init(void);
+unsigned db_interrupts(BlazeDB *db);
+/* docapi.c: stores v (owned, freed on failure) at path in doc. */
+struct DocValue;
+BlazeDBResult docapi_set_value(BlazeDBDoc *doc, const char *path, struct DocValue *v);
 /* The id of the latest published commit. */
 uint64_t db_published_txn(BlazeDB *db);
 /* The commit a transaction reads (for a write transaction: the one it

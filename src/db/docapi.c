@@ -690,6 +690,11 @@ static BlazeDBResult set(BlazeDBDoc *doc, const char *path, DocValue *v)
     return changed(doc, rc == BLAZEDB_OK ? rc : fail(rc, err));
 }
 
+BlazeDBResult docapi_set_value(BlazeDBDoc *doc, const char *path, DocValue *v)
+{
+    return set(doc, path, v);
+}
+
 BlazeDBResult blazedb_doc_set_null(BlazeDBDoc *doc, const char *path)
 {
     return set(doc, path, doc_new(DOC_NULL));

@@ -28,6 +28,7 @@
 
 #include "blazedb.h"
 #include "db.h"
+#include "../doc/json.h"
 #include "../doc/value.h"
 #include "../query/filter.h"
 
@@ -37,7 +38,21 @@ typedef struct {
     char *path;
     QfOp op;
     DocValue *value; /* NULL for IS [NOT] NULL */
+    size_t group;    /* OR-group: conditions of one group are ANDed */
 } Cond;
+
+/* A result column: a field, or an aggregate of one (path NULL: count(*)). */
+typedef struct {
+    char *path;
+    int agg;         /* 0: the field itself; else BlazeDBAggregate */
+    char *alias;
+} Sel;
+
+typedef struct {
+    char *alias;     /* names a result column */
+    QfOp op;
+    char *json;      /* the value as JSON text (bound as a parameter) */
+} Having;
 
 typedef struct {
     char *path;
@@ -48,9 +63,17 @@ struct BlazeDBQuery {
     char *coll;
     Cond *conds;
     size_t nconds;
+    size_t group;   /* the OR-group new conditions join */
     Order *order;
     size_t norder;
     uint64_t limit; /* UINT64_MAX: none */
+    uint64_t offset;
+    Sel *sel;
+    size_t nsel;
+    char **groupby;
+    size_t ngroupby;
+    Having *having;
+    size_t nhaving;
 };
 
 BlazeDBResult blazedb_query_new(const char *coll, BlazeDBQuery **out)
@@ -79,6 +102,19 @@ void blazedb_query_free(BlazeDBQuery *q)
     }
     for (size_t i = 0; i < q->norder; i++)
         free(q->order[i].path);
+    for (size_t i = 0; i < q->nsel; i++) {
+        free(q->sel[i].path);
+        free(q->sel[i].alias);
+    }
+    for (size_t i = 0; i < q->ngroupby; i++)
+        free(q->groupby[i]);
+    for (size_t i = 0; i < q->nhaving; i++) {
+        free(q->having[i].alias);
+        free(q->having[i].json);
+    }
+    free(q->sel);
+    free(q->groupby);
+    free(q->having);
     free(q->conds);
     free(q->order);
     free(q->coll);
@@ -130,7 +166,115 @@ BlazeDBResult blazedb_query_where(BlazeDBQuery *q, const char *path, BlazeDBOp o
         return db_set_errmsg(BLAZEDB_NOMEM, "out of memory");
     }
     q->conds = nc;
-    q->conds[q->nconds++] = (Cond){p, (QfOp)op, v};
+    q->conds[q->nconds++] = (Cond){p, (QfOp)op, v, q->group};
+    return BLAZEDB_OK;
+}
+
+BlazeDBResult blazedb_query_or(BlazeDBQuery *q)
+{
+    if (!q)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT, "query is NULL");
+    if (q->nconds == 0 || q->conds[q->nconds - 1].group != q->group)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT,
+                             "blazedb_query_or needs a condition before it");
+    q->group++;
+    return BLAZEDB_OK;
+}
+
+BlazeDBResult blazedb_query_offset(BlazeDBQuery *q, uint64_t offset)
+{
+    if (!q)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT, "query is NULL");
+    q->offset = offset;
+    return BLAZEDB_OK;
+}
+
+static BlazeDBResult add_sel(BlazeDBQuery *q, const char *path, int agg, const char *alias)
+{
+    Sel *ns = realloc(q->sel, (q->nsel + 1) * sizeof *ns);
+    if (!ns)
+        return db_set_errmsg(BLAZEDB_NOMEM, "out of memory");
+    q->sel = ns;
+    Sel s = {path ? strdup(path) : NULL, agg, alias ? strdup(alias) : NULL};
+    if ((path && !s.path) || (alias && !s.alias)) {
+        free(s.path);
+        free(s.alias);
+        return db_set_errmsg(BLAZEDB_NOMEM, "out of memory");
+    }
+    q->sel[q->nsel++] = s;
+    return BLAZEDB_OK;
+}
+
+BlazeDBResult blazedb_query_select(BlazeDBQuery *q, const char *path, const char *alias)
+{
+    if (!q || !path || !*path)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT, "query or path is NULL/empty");
+    return add_sel(q, path, 0, alias);
+}
+
+BlazeDBResult blazedb_query_aggregate(BlazeDBQuery *q, BlazeDBAggregate fn, const char *path,
+                                      const char *alias)
+{
+    if (!q)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT, "query is NULL");
+    if (fn < BLAZEDB_AGG_COUNT || fn > BLAZEDB_AGG_COUNT_DISTINCT)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT, "unknown aggregate %d", (int)fn);
+    if (!path && fn != BLAZEDB_AGG_COUNT)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT, "this aggregate needs a field");
+    if (path && !*path)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT, "empty path");
+    return add_sel(q, path, (int)fn, alias);
+}
+
+BlazeDBResult blazedb_query_group_by(BlazeDBQuery *q, const char *path)
+{
+    if (!q || !path || !*path)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT, "query or path is NULL/empty");
+    char **ng = realloc(q->groupby, (q->ngroupby + 1) * sizeof *ng);
+    if (!ng)
+        return db_set_errmsg(BLAZEDB_NOMEM, "out of memory");
+    q->groupby = ng;
+    if (!(ng[q->ngroupby] = strdup(path)))
+        return db_set_errmsg(BLAZEDB_NOMEM, "out of memory");
+    q->ngroupby++;
+    return BLAZEDB_OK;
+}
+
+BlazeDBResult blazedb_query_having(BlazeDBQuery *q, const char *alias, BlazeDBOp op,
+                                   const char *json_value)
+{
+    if (!q || !alias)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT, "query or alias is NULL");
+    if (op < BLAZEDB_OP_EQ || op > BLAZEDB_OP_IS_NOT_NULL)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT, "unknown operator %d", (int)op);
+    int unary = op == BLAZEDB_OP_IS_NULL || op == BLAZEDB_OP_IS_NOT_NULL;
+    if (!unary && !json_value)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT, "the operator needs a value");
+    size_t i = 0;
+    while (i < q->nsel && !(q->sel[i].alias && strcmp(q->sel[i].alias, alias) == 0))
+        i++;
+    if (i == q->nsel)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT,
+                             "having: no result column named '%s' (give it with an alias)",
+                             alias);
+    if (!unary) {
+        DocValue *v = NULL;
+        BlazeDBResult rc = parse_value(json_value, &v);
+        doc_free(v);
+        if (rc)
+            return rc;
+    }
+    Having *nh = realloc(q->having, (q->nhaving + 1) * sizeof *nh);
+    if (!nh)
+        return db_set_errmsg(BLAZEDB_NOMEM, "out of memory");
+    q->having = nh;
+    Having h = {strdup(alias), (QfOp)op, unary ? NULL : strdup(json_value)};
+    if (!h.alias || (!unary && !h.json)) {
+        free(h.alias);
+        free(h.json);
+        return db_set_errmsg(BLAZEDB_NOMEM, "out of memory");
+    }
+    q->having[q->nhaving++] = h;
     return BLAZEDB_OK;
 }
 
@@ -159,14 +303,23 @@ BlazeDBResult blazedb_query_limit(BlazeDBQuery *q, uint64_t limit)
     return BLAZEDB_OK;
 }
 
+/* Conditions: groups joined by OR, conditions of a group by AND. */
 static int matches_value(const BlazeDBQuery *q, const DocValue *root)
 {
-    for (size_t i = 0; i < q->nconds; i++) {
-        const Cond *c = &q->conds[i];
-        if (!qf_test(doc_path_get(root, c->path), c->op, c->value))
-            return 0;
+    if (q->nconds == 0)
+        return 1;
+    size_t i = 0;
+    while (i < q->nconds) {
+        size_t g = q->conds[i].group;
+        int ok = 1;
+        for (; i < q->nconds && q->conds[i].group == g; i++)
+            if (ok && !qf_test(doc_path_get(root, q->conds[i].path), q->conds[i].op,
+                               q->conds[i].value))
+                ok = 0;
+        if (ok)
+            return 1;
     }
-    return 1;
+    return 0;
 }
 
 int blazedb_query_matches(const BlazeDBQuery *q, const BlazeDBDoc *doc)
@@ -236,6 +389,268 @@ static BlazeDBResult scan_all(BlazeDB *db, BlazeDBTxn *txn, const BlazeDBQuery *
     return rc;
 }
 
+/* ---- the query as SQL: what runs it ---------------------------------------------------- */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int oom;
+} Buf;
+
+static void buf_add(Buf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 128;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+static void buf_str(Buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+
+/* A name as a quoted SQL identifier. */
+static void buf_ident(Buf *b, const char *s, size_t n)
+{
+    buf_add(b, "\"", 1);
+    for (size_t i = 0; i < n; i++)
+        buf_add(b, s[i] == '"' ? "\"\"" : &s[i], s[i] == '"' ? 2 : 1);
+    buf_add(b, "\"", 1);
+}
+
+/* A dotted path as quoted identifiers joined by dots. */
+static void buf_path(Buf *b, const char *path)
+{
+    for (;;) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+        buf_ident(b, path, n);
+        if (!dot)
+            return;
+        buf_add(b, ".", 1);
+        path = dot + 1;
+    }
+}
+
+static const char *op_sql(QfOp op)
+{
+    switch (op) {
+    case QF_EQ: return " = ?";
+    case QF_NE: return " != ?";
+    case QF_LT: return " < ?";
+    case QF_LE: return " <= ?";
+    case QF_GT: return " > ?";
+    case QF_GE: return " >= ?";
+    case QF_IS_NULL: return " IS NULL";
+    case QF_IS_NOT_NULL: return " IS NOT NULL";
+    }
+    return " = ?";
+}
+
+static const char *agg_sql(int fn)
+{
+    switch (fn) {
+    case BLAZEDB_AGG_COUNT: return "count(";
+    case BLAZEDB_AGG_SUM: return "sum(";
+    case BLAZEDB_AGG_AVG: return "avg(";
+    case BLAZEDB_AGG_MIN: return "min(";
+    case BLAZEDB_AGG_MAX: return "max(";
+    case BLAZEDB_AGG_COUNT_DISTINCT: return "count(DISTINCT ";
+    }
+    return "count(";
+}
+
+static void buf_sel(Buf *b, const Sel *s)
+{
+    if (!s->agg) {
+        buf_path(b, s->path);
+    } else {
+        buf_str(b, agg_sql(s->agg));
+        if (s->path)
+            buf_path(b, s->path);
+        else
+            buf_str(b, "*");
+        buf_str(b, ")");
+    }
+    if (s->alias) {
+        buf_str(b, " AS ");
+        buf_ident(b, s->alias, strlen(s->alias));
+    }
+}
+
+/* The SELECT statement of q; `tiebreak` adds id as the last sort key (the
+ * order blazedb_query_run promises). */
+static BlazeDBResult build_sql(const BlazeDBQuery *q, int tiebreak, char **out)
+{
+    Buf b = {0};
+    buf_str(&b, "SELECT ");
+    if (q->nsel == 0) {
+        buf_str(&b, "*");
+    } else {
+        for (size_t i = 0; i < q->nsel; i++) {
+            if (i)
+                buf_str(&b, ", ");
+            buf_sel(&b, &q->sel[i]);
+        }
+    }
+    buf_str(&b, " FROM ");
+    buf_ident(&b, q->coll, strlen(q->coll));
+    if (q->nconds) {
+        buf_str(&b, " WHERE ");
+        size_t i = 0;
+        int first_group = 1;
+        while (i < q->nconds) {
+            size_t g = q->conds[i].group;
+            if (!first_group)
+                buf_str(&b, " OR ");
+            first_group = 0;
+            buf_str(&b, "(");
+            for (int first = 1; i < q->nconds && q->conds[i].group == g; i++, first = 0) {
+                if (!first)
+                    buf_str(&b, " AND ");
+                buf_path(&b, q->conds[i].path);
+                buf_str(&b, op_sql(q->conds[i].op));
+            }
+            buf_str(&b, ")");
+        }
+    }
+    if (q->ngroupby) {
+        buf_str(&b, " GROUP BY ");
+        for (size_t i = 0; i < q->ngroupby; i++) {
+            if (i)
+                buf_str(&b, ", ");
+            buf_path(&b, q->groupby[i]);
+        }
+    }
+    if (q->nhaving) {
+        buf_str(&b, " HAVING ");
+        for (size_t i = 0; i < q->nhaving; i++) {
+            if (i)
+                buf_str(&b, " AND ");
+            /* the aggregate itself: HAVING sees expressions, not aliases */
+            size_t k = 0;
+            while (k < q->nsel && !(q->sel[k].alias && !strcmp(q->sel[k].alias, q->having[i].alias)))
+                k++;
+            Sel noalias = q->sel[k];
+            noalias.alias = NULL;
+            buf_sel(&b, &noalias);
+            buf_str(&b, op_sql(q->having[i].op));
+        }
+    }
+    int grouped = q->ngroupby > 0;
+    for (size_t i = 0; i < q->nsel; i++)
+        grouped |= q->sel[i].agg != 0;
+    if (q->norder || (tiebreak && !grouped)) {
+        buf_str(&b, " ORDER BY ");
+        for (size_t i = 0; i < q->norder; i++) {
+            if (i)
+                buf_str(&b, ", ");
+            buf_path(&b, q->order[i].path);
+            if (q->order[i].desc)
+                buf_str(&b, " DESC");
+        }
+        if (tiebreak && !grouped)
+            buf_str(&b, q->norder ? ", \"id\"" : "\"id\"");
+    }
+    if (q->limit != UINT64_MAX || q->offset) {
+        char num[64];
+        snprintf(num, sizeof num, " LIMIT %lld", q->limit == UINT64_MAX || q->limit > INT64_MAX
+                                                     ? -1LL
+                                                     : (long long)q->limit);
+        buf_str(&b, num);
+        if (q->offset) {
+            snprintf(num, sizeof num, " OFFSET %llu", (unsigned long long)q->offset);
+            buf_str(&b, num);
+        }
+    }
+    if (b.oom) {
+        free(b.p);
+        return db_set_errmsg(BLAZEDB_NOMEM, "out of memory");
+    }
+    *out = b.p;
+    return BLAZEDB_OK;
+}
+
+BlazeDBResult blazedb_query_sql(const BlazeDBQuery *q, char **sql)
+{
+    if (sql)
+        *sql = NULL;
+    if (!q || !sql)
+        return db_set_errmsg(BLAZEDB_INVALID_ARGUMENT, "query or sql is NULL");
+    return build_sql(q, 0, sql);
+}
+
+static BlazeDBResult prepare_q(BlazeDB *db, const BlazeDBQuery *q, int tiebreak, BlazeDBStmt **out)
+{
+    *out = NULL;
+    char *sql = NULL;
+    BlazeDBResult rc = build_sql(q, tiebreak, &sql);
+    if (rc)
+        return db_error(db, rc, "%s", blazedb_errmsg(NULL));
+    BlazeDBStmt *st = NULL;
+    rc = blazedb_prepare(db, sql, (size_t)-1, &st, NULL);
+    free(sql);
+    if (rc)
+        return rc;
+    int k = 1;
+    for (size_t i = 0; i < q->nconds && rc == BLAZEDB_OK; i++) {
+        if (!q->conds[i].value)
+            continue;
+        char *json = NULL;
+        size_t jl = 0;
+        char err[DOC_ERRMAX];
+        rc = doc_to_json(q->conds[i].value, 0, &json, &jl, err);
+        if (rc == BLAZEDB_OK)
+            rc = blazedb_bind_json(st, k++, json, jl);
+        free(json);
+    }
+    for (size_t i = 0; i < q->nhaving && rc == BLAZEDB_OK; i++)
+        if (q->having[i].json)
+            rc = blazedb_bind_json(st, k++, q->having[i].json, (size_t)-1);
+    if (rc) {
+        blazedb_finalize(st);
+        return rc;
+    }
+    *out = st;
+    return BLAZEDB_OK;
+}
+
+BlazeDBResult blazedb_query_prepare(BlazeDB *db, const BlazeDBQuery *q, BlazeDBStmt **out)
+{
+    if (out)
+        *out = NULL;
+    if (!q || !out)
+        return db_error(db, BLAZEDB_INVALID_ARGUMENT, "query or out is NULL");
+    return prepare_q(db, q, 0, out);
+}
+
+BlazeDBResult blazedb_query_explain(BlazeDB *db, const BlazeDBQuery *q, unsigned flags,
+                                    char **out)
+{
+    if (out)
+        *out = NULL;
+    if (!q || !out)
+        return db_error(db, BLAZEDB_INVALID_ARGUMENT, "query or out is NULL");
+    BlazeDBStmt *st = NULL;
+    BlazeDBResult rc = prepare_q(db, q, 1, &st);
+    if (rc)
+        return rc;
+    rc = blazedb_stmt_explain(st, flags, out);
+    blazedb_finalize(st);
+    return rc;
+}
+
 BlazeDBResult blazedb_query_run(BlazeDB *db, BlazeDBTxn *txn, const BlazeDBQuery *q,
                                 BlazeDBDoc ***docs, size_t *n)
 {
@@ -245,12 +660,41 @@ BlazeDBResult blazedb_query_run(BlazeDB *db, BlazeDBTxn *txn, const BlazeDBQuery
         *n = 0;
     if (!q || !docs || !n)
         return db_error(db, BLAZEDB_INVALID_ARGUMENT, "query, docs or n is NULL");
-    BlazeDBResult rc = scan_all(db, txn, q, docs, n);
-    if (rc == BLAZEDB_OK && *n > q->limit) {
-        for (size_t i = (size_t)q->limit; i < *n; i++)
-            blazedb_doc_free((*docs)[i]);
-        *n = (size_t)q->limit;
+    uint64_t count;
+    BlazeDBResult rc = blazedb_count(db, txn, q->coll, &count);
+    if (rc == BLAZEDB_NOT_FOUND)
+        return BLAZEDB_OK; /* no collection: nothing matches */
+    if (rc)
+        return rc;
+    BlazeDBStmt *st = NULL;
+    if ((rc = prepare_q(db, q, 1, &st)))
+        return rc;
+    if (txn && (rc = blazedb_stmt_set_txn(st, txn))) {
+        blazedb_finalize(st);
+        return rc;
     }
+    size_t cap = 0;
+    while ((rc = blazedb_step(st)) == BLAZEDB_ROW) {
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            BlazeDBDoc **nd = realloc(*docs, nc * sizeof *nd);
+            if (!nd) {
+                rc = db_error(db, BLAZEDB_NOMEM, "out of memory");
+                break;
+            }
+            *docs = nd;
+            cap = nc;
+        }
+        if ((rc = blazedb_row_doc(st, &(*docs)[*n])))
+            break;
+        (*n)++;
+    }
+    blazedb_finalize(st);
+    if (rc == BLAZEDB_DONE)
+        return BLAZEDB_OK;
+    blazedb_query_free_docs(*docs, *n);
+    *docs = NULL;
+    *n = 0;
     return rc;
 }
 
@@ -305,6 +749,12 @@ static struct DbObs *obs_get(BlazeDB *db, int create)
     return *slot;
 }
 
+/* Observers and live queries take filters, orders and limits only. */
+static int plain_query(const BlazeDBQuery *q)
+{
+    return !q->nsel && !q->ngroupby && !q->nhaving && !q->offset;
+}
+
 static BlazeDBQuery *query_copy(const BlazeDBQuery *q)
 {
     BlazeDBQuery *c = NULL;
@@ -316,7 +766,7 @@ static BlazeDBQuery *query_copy(const BlazeDBQuery *q)
             goto fail;
         c->conds = nc;
         Cond k = {strdup(q->conds[i].path), q->conds[i].op,
-                  q->conds[i].value ? doc_clone(q->conds[i].value) : NULL};
+                  q->conds[i].value ? doc_clone(q->conds[i].value) : NULL, q->conds[i].group};
         c->conds[c->nconds++] = k;
         if (!k.path || (q->conds[i].value && !k.value))
             goto fail;
@@ -325,6 +775,7 @@ static BlazeDBQuery *query_copy(const BlazeDBQuery *q)
         if (blazedb_query_order_by(c, q->order[i].path, q->order[i].desc))
             goto fail;
     c->limit = q->limit;
+    c->group = q->group;
     return c;
 fail:
     blazedb_query_free(c);
@@ -514,6 +965,10 @@ BlazeDBResult blazedb_observe(BlazeDB *db, const char *coll, const BlazeDBQuery 
         return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
     if (!fn || !id)
         return db_error(db, BLAZEDB_INVALID_ARGUMENT, "fn or id is NULL");
+    if (filter && !plain_query(filter))
+        return db_error(db, BLAZEDB_INVALID_ARGUMENT,
+                        "an observer's filter takes conditions only (no select, aggregates, "
+                        "grouping or offset)");
     struct DbObs *o = obs_get(db, 1);
     Observer *ob = calloc(1, sizeof *ob);
     if (!o || !ob || (coll && !(ob->coll = strdup(coll))) ||
@@ -863,6 +1318,9 @@ BlazeDBResult blazedb_live_query_open(BlazeDB *db, const BlazeDBQuery *q, BlazeD
         return db_error(db, BLAZEDB_INVALID_ARGUMENT, "query, fn or out is NULL");
     if (tl_dispatching)
         return db_error(db, BLAZEDB_MISUSE, "a live query cannot be opened inside a callback");
+    if (!plain_query(q))
+        return db_error(db, BLAZEDB_INVALID_ARGUMENT,
+                        "a live query takes conditions, an order and a limit only");
     struct DbObs *o = obs_get(db, 1);
     BlazeDBLiveQuery *lq = calloc(1, sizeof *lq);
     Observer *ob = calloc(1, sizeof *ob);

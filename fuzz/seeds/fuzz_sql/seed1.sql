@@ -1,0 +1,1 @@
+SELECT DISTINCT u.name AS n, count(*), o.*, total(o.amount) FROM users u INDEXED BY ix LEFT JOIN orders o ON o.uid = u._id WHERE u.age >= 18 AND u.tags CONTAINS 'vip' GROUP BY 1 HAVING count(*) > 1 ORDER BY n DESC LIMIT 10 OFFSET ?

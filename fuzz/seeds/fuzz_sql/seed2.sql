@@ -1,0 +1,1 @@
+INSERT OR REPLACE INTO c (a, b.c) VALUES (1, 'x'), (:a, @b); INSERT INTO c JSON '{"a":1}', ?

@@ -1,0 +1,1 @@
+UPDATE c SET a = a + 1, b = lower(b) || 'x' WHERE _id = ?5; DELETE FROM c WHERE a IS NOT NULL

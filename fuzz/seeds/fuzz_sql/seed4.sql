@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX IF NOT EXISTS ix ON c (a DESC, tags[]) WHERE status = 'on'; DROP INDEX ix

@@ -1,0 +1,1 @@
+SELECT CASE WHEN a LIKE 'x%' ESCAPE '\' THEN round(1.5, 1) ELSE substr('abc', -2, 1) END, -9223372036854775808, 0x7f, X'00ff', 1e308 * 10

@@ -1,0 +1,1 @@
+SELECT coalesce(NULL, 1), nullif(1, 1), typeof(1.0), trim('  x '), replace('aa', 'a', 'b'), instr('abc', 'c'), min(1, 2), max(3, 4), date(now()), year(to_date('2020-01-01')), a NOT BETWEEN 1 AND 2, b NOT IN (1, NULL), c ISNULL, d NOTNULL

@@ -1,0 +1,134 @@
+/*
+ * index.h — secondary indexes of collections: their definitions (kept in
+ * the catalog), their B+trees, maintenance on every document write, bulk
+ * build, drop, list, and the key layout scans use.
+ *
+ * Owns: index definitions and entries.  Not: choosing an index (the
+ * planner, query/), the value order (keyenc.h).
+ *
+ * An index holds 1..IDX_MAX_FIELDS fields, each a dotted path, ascending
+ * or descending; at most one field may be marked `each` (written "tags[]"
+ * in SQL): an array there gives one entry per distinct element (an empty
+ * array gives none; a non-array value gives one entry for itself).  A
+ * missing field is indexed as null.  A partial index has a WHERE predicate
+ * (SQL text, evaluated through the hook below); only documents for which it
+ * is true are indexed.  Soft-deleted documents are never indexed.
+ *
+ * Entry key:  keyenc(field 1) .. keyenc(field n)  id-bytes  u16 BE id length
+ * Entry value: empty.
+ * A unique index refuses a second document whose n components are all
+ * equal to an existing entry's, unless one of them is null (SQL: nulls are
+ * distinct).
+ *
+ * Catalog records (catalog tree): key "i" + u64 BE collection id + name ->
+ * the definition (layout in index.c and docs/FILE_FORMAT.md).  A collection
+ * with at least one index has CAT_F_HAS_INDEXES in its record's flags, so
+ * writes to collections without indexes never look for any.
+ */
+#ifndef BLAZEDB_INDEX_INDEX_H
+#define BLAZEDB_INDEX_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../btree/btree.h"
+#include "../catalog/catalog.h"
+
+#define IDX_MAX_FIELDS 16
+#define IDX_MAX_NAME 255
+
+#define IDX_F_UNIQUE 0x1u
+
+typedef struct {
+    char *path;        /* dotted path, NUL-terminated, malloc'd */
+    int desc;
+    int each;          /* one entry per array element */
+} IdxField;
+
+typedef struct {
+    char *name;        /* malloc'd */
+    uint64_t coll_id;
+    uint32_t flags;    /* IDX_F_* */
+    size_t nfields;
+    IdxField fields[IDX_MAX_FIELDS];
+    char *where;       /* partial-index predicate (SQL text) or NULL */
+    PagerRoot root;    /* the entries; root.count = number of entries */
+    /* statistics (ANALYZE, and the bulk build): distinct[k] = number of
+     * distinct values of the first k+1 components when `stat_rows`
+     * entries were present; 0 = unknown */
+    uint64_t stat_rows;
+    uint64_t distinct[IDX_MAX_FIELDS];
+} IdxDef;
+
+/*
+ * The partial-index hook: set once by the query layer (which owns SQL).
+ * compile: checks `where` and returns a compiled form (*out); eval: 1 when
+ * the document bin[0..len) satisfies it, 0 when not, <0 a BlazeDBResult
+ * error negated; free: releases it.  Without a hook, creating a partial
+ * index fails with INVALID_ARGUMENT.
+ */
+typedef struct {
+    int (*compile)(const char *where, void **out, char *err, size_t errlen);
+    int (*eval)(void *compiled, const uint8_t *bin, size_t len);
+    void (*free)(void *compiled);
+} IdxPredHooks;
+void idx_set_pred_hooks(const IdxPredHooks *h);
+
+/* Frees what a definition owns (not the struct). */
+void idx_def_clear(IdxDef *d);
+
+/*
+ * Creates index `d->name` on collection c (d->coll_id is set from c) and
+ * builds it from the collection's documents in bulk (sorted, then loaded).
+ * EXISTS when an index of that name exists anywhere in the database;
+ * BLAZEDB_CONSTRAINT with "unique index NAME: duplicate key for ids A and B"
+ * in err when a unique index cannot be built; INVALID_ARGUMENT for a bad
+ * definition.  Sets CAT_F_HAS_INDEXES in *c (the caller stores *c).
+ */
+int idx_create(PagerTxn *t, CatColl *c, IdxDef *d, char *err, size_t errlen);
+/* Bulk builds hold at most about n bytes of entries in memory before they
+ * load a sorted run into the tree (0: the default, 64 MiB).  For tests. */
+void idx_set_build_run_bytes(size_t n);
+/* Drops index `name` (of any collection; *coll_id tells which, may be
+ * NULL).  NOT_FOUND when absent.  Clears CAT_F_HAS_INDEXES in the
+ * collection's record when it was the last. */
+int idx_drop(PagerTxn *t, const char *name, uint64_t *coll_id);
+/* Drops every index of a collection (collection drop). */
+int idx_drop_all(PagerTxn *t, uint64_t coll_id);
+/* Loads the definitions of a collection's indexes, in name order (*defs
+ * malloc'd; idx_defs_free).  *n = 0 when none. */
+int idx_list(PagerTxn *t, uint64_t coll_id, IdxDef **defs, size_t *n);
+void idx_defs_free(IdxDef *defs, size_t n);
+/* Finds one index by name (any collection).  NOT_FOUND when absent. */
+int idx_find(PagerTxn *t, const char *name, IdxDef *out);
+/* Writes a definition back to the catalog (after its tree or statistics
+ * changed; d->root is the tree's current root). */
+int idx_def_store(PagerTxn *t, const IdxDef *d);
+
+/*
+ * Brings the collection's indexes from the old version of document `id`
+ * to the new one (binary documents; old == NULL: inserted, new == NULL:
+ * deleted).  Entries that do not change are not touched.  A unique
+ * violation returns BLAZEDB_CONSTRAINT with "unique index NAME: id X already
+ * has this value" in err, after undoing nothing (callers run this inside a
+ * savepoint and roll it back).  No-op unless c->flags has
+ * CAT_F_HAS_INDEXES.
+ */
+int idx_update(PagerTxn *t, const CatColl *c, const char *id, size_t idlen,
+               const uint8_t *oldbin, size_t oldlen, const uint8_t *newbin, size_t newlen,
+               char *err, size_t errlen);
+
+/* Recomputes a definition's statistics from its entries (ANALYZE). */
+int idx_analyze(PagerTxn *t, const char *name);
+
+/* Key helpers for scans: the id at the end of an entry key (borrowed). */
+int idx_key_id(const uint8_t *key, size_t klen, const char **id, size_t *idlen);
+
+/* For the integrity check: every entry matches a document and every
+ * document has exactly its entries.  CORRUPT with a message otherwise. */
+int idx_check(PagerTxn *t, const CatColl *c, char *err, size_t errlen);
+/* For db_check's page accounting: btree_check on every index tree of the
+ * database, calling visit for each of its pages. */
+int idx_check_trees(PagerTxn *t, void (*visit)(Pgno pgno, void *arg), void *arg);
+
+#endif /* BLAZEDB_INDEX_INDEX_H */
