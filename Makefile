@@ -43,8 +43,8 @@ AR       ?= ar
 VERSION   := $(shell sed -n 's/^\#define BLAZEDB_VERSION_STRING "\(.*\)"/\1/p' include/blazedb.h)
 SOVERSION := $(firstword $(subst ., ,$(VERSION)))
 
-PKG_CFLAGS := $(shell pkg-config --cflags libcrypto libargon2 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs libcrypto libargon2 2>/dev/null || echo -lcrypto -largon2)
+PKG_CFLAGS := $(shell pkg-config --cflags libcrypto libargon2 libzstd 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs libcrypto libargon2 libzstd 2>/dev/null || echo -lcrypto -largon2 -lzstd)
 LIBS       := $(PKG_LIBS) -lpthread
 
 # CFLAGS, CPPFLAGS and LDFLAGS are left to the user and added last.
@@ -102,8 +102,8 @@ demo:
 	@bash scripts/deps.sh build
 	$(SUBMAKE) lib
 	@mkdir -p $(B)/examples
-	$(CC) -Wall -Wextra -Iinclude examples/kv_tour.c $(LIB_A) -lcrypto -largon2 -lpthread -o $(B)/examples/kv_tour
-	$(CC) -Wall -Wextra -Iinclude examples/doc_tour.c $(LIB_A) -lcrypto -largon2 -lpthread -o $(B)/examples/doc_tour
+	$(CC) -Wall -Wextra -Iinclude examples/kv_tour.c $(LIB_A) $(LIBS) -o $(B)/examples/kv_tour
+	$(CC) -Wall -Wextra -Iinclude examples/doc_tour.c $(LIB_A) $(LIBS) -o $(B)/examples/doc_tour
 	@d=$$(mktemp -d "$${TMPDIR:-/tmp}/blazedb-demo.XXXXXX") && cd "$$d" && \
 	    echo "== examples/kv_tour.c (byte-KV API), in $$d" && $(CURDIR)/$(B)/examples/kv_tour && \
 	    echo && echo "== examples/doc_tour.c (documents, transactions, queries, observers)" && \

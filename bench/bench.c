@@ -37,6 +37,7 @@ const Engine *const bench_engines[] = {&engine_blazedb, &engine_sqlite_full,
 const int bench_nengines = NENG;
 
 int bench_quick;
+int bench_runs = 1;
 static int runs = 1;
 static char base_dir[512], out_path[512] = "bench/RESULTS.md";
 static char engines_arg[256], workloads_arg[256];
@@ -752,6 +753,8 @@ int main(int argc, char **argv)
             cold_mb = (size_t)atol(argv[++i]);
         else if (strcmp(a, "--doc-sizes") == 0 && v)
             docs_set_sizes(argv[++i]);
+        else if (strcmp(a, "--backup-size-mb") == 0 && v)
+            backup_bench_set_size_mb((size_t)atol(argv[++i]));
         else if (strcmp(a, "--sizes") == 0 && v) {
             nsizes = 0;
             char *s = strdup(argv[++i]), *save = NULL;
@@ -762,14 +765,17 @@ int main(int argc, char **argv)
         } else
             bench_die("usage: bench [--quick] [--runs K] [--engines a,b] [--workloads a,b] "
                 "[--dir DIR] [--out FILE] [--sizes n,n] [--doc-sizes n,n] "
-                "[--cold-size-mb N]\n"
+                "[--cold-size-mb N] [--backup-size-mb N]\n"
                 "workloads: sync-floor single-put group-commit bulk-put point-get range-scan "
                 "cold-open reader-writer put-latency doc-insert doc-insert-many doc-get "
                 "doc-get-json doc-patch doc-delete doc-txn-mixed doc-insert-latency "
-                "doc-payload (an item ending in '*' selects by prefix: doc-*)");
+                "doc-payload backup backup-writers export-ndjson import-ndjson "
+                "(an item "
+                "ending in '*' selects by prefix: doc-*)");
     }
     if (runs < 1)
         runs = 1;
+    bench_runs = runs;
     if (bench_quick && nsizes == 3 && sizes[2] == 1000000)
         nsizes = 2;
     docs_configure();
@@ -795,6 +801,8 @@ int main(int argc, char **argv)
     bench_run("reader-writer", "reads/s with a writer", 0, BENCH_KV, w_reader_writer);
     bench_run("put-latency", "1/p50 at the largest size", 0, BENCH_KV, w_latency_sizes);
     docs_run();
+    backup_bench_run();
+    ops_run();
     fprintf(bench_report, "\nColumn notes: cold-open's latency columns are the median and "
                     "worst of 5 opens of a closed database after dropping its files "
                     "from the OS cache; put-latency's table is 1e6 / (p50 µs) at the "

@@ -16,6 +16,7 @@
 #define BENCH_KEY_LEN 36 /* a UUID string */
 
 extern int bench_quick;     /* --quick: smaller sizes, fewer operations */
+extern int bench_runs;      /* --runs K */
 extern FILE *bench_report;  /* the Markdown report being written */
 extern const Engine *const bench_engines[]; /* every engine, BlazeDB first */
 extern const int bench_nengines;
@@ -65,5 +66,12 @@ void docs_configure(void);
 void docs_run(void);
 /* The paragraph of the report describing the document workloads. */
 void docs_describe(FILE *f);
+
+/* Export/import workloads (ops.c). */
+void ops_run(void);
+
+/* Backup workloads (backup.c): --backup-size-mb, and the run. */
+void backup_bench_set_size_mb(size_t mb);
+void backup_bench_run(void);
 
 #endif

@@ -1119,6 +1119,371 @@ BLAZEDB_API void blazedb_interrupt(BlazeDB *db);
 
 /* ---- sections added by the operations work (backup, export, ...) go below ---- */
 
+/* ------------------------------------------------------------------------ */
+/* Export and import (src/tools/exportimport.c; docs/OPERATIONS.md)          */
+/* ------------------------------------------------------------------------ */
+/*
+ * Export writes documents out as NDJSON, one JSON array, CSV or SQL;
+ * import reads NDJSON, a JSON array or CSV back in.  Both stream: memory
+ * stays bounded by the largest document (plus, for CSV and SQL export, the
+ * set of column names), whatever the number of documents.
+ *
+ * NDJSON and JSON use the lossless JSON mapping of docs/DOCUMENTS.md, so an
+ * export followed by an import reproduces every document bit for bit,
+ * id, createdAt and updatedAt included.  An export of one collection holds
+ * only its documents (NDJSON: one per line; JSON: one array).  An export
+ * of every collection (collection == NULL) puts a marker record before the
+ * documents of each collection, in name order:
+ *     {"$collection":"users"}
+ *     {"$collection":{"name":"logs","timestamps":false}}   (created with
+ *                                                  BLAZEDB_COLL_NO_TIMESTAMPS)
+ * (a line of NDJSON, an element of the JSON array).  No document can look
+ * like one: the JSON mapping reads a one-field "$" object as a tag and
+ * writes user objects of that shape escaped.  Import switches collection
+ * at each marker (creating it, with the options given, when absent).
+ *
+ * CSV (RFC 4180; export: "\r\n" line ends, import: "\r\n" or "\n"):
+ *   - the header row is the union of the fields of the exported documents
+ *     (a first pass over the same snapshot collects it): "id" first, then
+ *     the others in bytewise order; nested objects are flattened to dotted
+ *     column names ("address.city"); arrays, vectors, empty objects,
+ *     objects with a field name that is empty or contains '.', and values
+ *     JSON has no literal for (bytes, uuids, dates, NaN and infinities) are
+ *     written as their JSON text ({"$date":"2024-05-01T10:00:00.000Z"});
+ *   - null and missing fields give an empty cell; an empty string gives "";
+ *   - import infers each cell's type: an empty unquoted cell is null, ""
+ *     an empty string, true/false (any case) a bool, a JSON integer literal
+ *     within int64 an int, any other JSON number a double, text starting
+ *     with '[' or '{' that parses as JSON (lossless mapping) that value,
+ *     anything else a string; the "id" column is always a string.
+ *     csv_types forces types per column; dotted column names rebuild
+ *     nested objects; an empty cell whose column is the parent or a child
+ *     of a column that has a value in the same row is left out.
+ *   CSV is lossy by nature (a string "42" comes back as an int unless its
+ *   column is forced to string); use NDJSON or JSON for exact copies.
+ *
+ * SQL: for each collection, CREATE TABLE "name" with an "id" TEXT PRIMARY
+ * KEY column and one column per other top-level field (union over the
+ * documents; declared INTEGER, REAL, TEXT or BLOB when every non-null value
+ * has that kind, untyped otherwise), then one INSERT per document, all
+ * between BEGIN; and COMMIT;, loadable as is by the sqlite3 shell.  Values:
+ * null -> NULL; bool -> 1/0; int; double (NaN -> NULL, +-Infinity ->
+ * +-9e999); string -> '...' (one holding U+0000 or CR as
+ * CAST(X'..' AS TEXT)); bytes -> X'..'; uuid -> its 36-character text;
+ * date -> 'YYYY-MM-DDTHH:MM:SS.mmmZ' (years 0..9999; otherwise its JSON
+ * text); arrays, objects and vectors -> their JSON text.  Identifiers are
+ * double-quoted; a field whose name equals an earlier column's ignoring
+ * ASCII case gets the suffix _2, _3, ...  SQL is export only.
+ *
+ * Soft-deleted documents are never exported.  Indexes are not exported.
+ * Exports are plaintext: blazedb_export_file creates its file with mode
+ * 0600.
+ *
+ * Thread-safety: as for the calls on collections (a handle from several
+ * threads; a transaction from one thread at a time).  Callbacks run in the
+ * calling thread and must not use the same transaction.
+ */
+
+/** Formats of export and import. */
+typedef enum {
+    BLAZEDB_FORMAT_NDJSON = 1,  /* one JSON document per line */
+    BLAZEDB_FORMAT_JSON = 2,    /* one JSON array of documents */
+    BLAZEDB_FORMAT_CSV = 3,     /* RFC 4180 with a header row */
+    BLAZEDB_FORMAT_SQL = 4      /* CREATE TABLE + INSERT (export only) */
+} BlazeDBFormat;
+
+/**
+ * Progress callback of export and import: `done` out of `total` units
+ * (export: documents read, where CSV and SQL read each document twice and
+ * count both passes; import: bytes of input consumed, total 0 when the size
+ * is unknown).  Called every few thousand units and once at the end.
+ * Returning non-zero cancels the operation with BLAZEDB_CANCELLED.
+ */
+typedef int (*BlazeDBProgressFn)(uint64_t done, uint64_t total, void *arg);
+
+/** Export options (versioned by struct_size). */
+typedef struct {
+    uint32_t struct_size;         /* blazedb_export_options_init sets it */
+    BlazeDBFormat format;         /* default NDJSON */
+    const char *collection;       /* one collection, or NULL for every
+                                     collection (not with CSV) */
+    const BlazeDBQuery *filter;   /* NULL, or only documents for which
+                                     blazedb_query_matches is true; the
+                                     query's collection, order and limit are
+                                     not used (export goes in id order) */
+    BlazeDBProgressFn progress;   /* may be NULL */
+    void *progress_arg;
+} BlazeDBExportOptions;
+
+BLAZEDB_API void blazedb_export_options_init(BlazeDBExportOptions *opts);
+
+/**
+ * Output callback: writes buf[0..len); returns 0 on success, or non-zero to
+ * stop the export (a BlazeDBResult such as BLAZEDB_FULL is returned as
+ * is; any other value as BLAZEDB_IO_ERROR).
+ */
+typedef int (*BlazeDBWriteFn)(const void *buf, size_t len, void *arg);
+
+/**
+ * Exports documents in the snapshot of `txn` (a read or write transaction
+ * of `db`), or of a read transaction of its own when txn is NULL, through
+ * `writer` in chunks of up to 64 KiB.  *count (may be NULL) is the number of
+ * documents written.  Errors: INVALID_ARGUMENT (bad options, CSV without a
+ * collection), NOT_FOUND (no such collection), CANCELLED, the write
+ * callback's code, CORRUPT, IO_ERROR, NOMEM; the message names the cause.
+ * What was written before a failure is incomplete (a JSON array is left
+ * open): blazedb_export_file cleans up after itself.
+ */
+BLAZEDB_API BlazeDBResult blazedb_export(BlazeDB *db, BlazeDBTxn *txn,
+                                         const BlazeDBExportOptions *opts,
+                                         BlazeDBWriteFn writer, void *arg, uint64_t *count);
+
+/**
+ * blazedb_export into the file `path` ("-": standard output, written as it
+ * goes).  The data goes to a new temporary file in the same directory,
+ * which is synced and then renamed over `path` (and the directory synced),
+ * so `path` is either left as it was or holds the complete export; on any
+ * failure the temporary file is removed.  Errors: those of blazedb_export;
+ * IO_ERROR (the directory is not writable, ...) and FULL (no space left)
+ * with the path and the system's reason in the message.
+ */
+BLAZEDB_API BlazeDBResult blazedb_export_file(BlazeDB *db, BlazeDBTxn *txn,
+                                              const BlazeDBExportOptions *opts,
+                                              const char *path, uint64_t *count);
+
+/* Import flags (BlazeDBImportOptions.flags). */
+#define BLAZEDB_IMPORT_UPSERT   0x1u /* replace documents with the same id
+                                        (blazedb_upsert) instead of failing
+                                        on them (blazedb_insert) */
+#define BLAZEDB_IMPORT_SKIP_BAD 0x2u /* skip bad records and list them in
+                                        the report; default: import nothing
+                                        when any record is bad */
+
+/** Import options (versioned by struct_size). */
+typedef struct {
+    uint32_t struct_size;         /* blazedb_import_options_init sets it */
+    BlazeDBFormat format;         /* NDJSON (default), JSON or CSV */
+    const char *collection;       /* where documents go; NDJSON/JSON: until
+                                     the first "$collection" marker (NULL:
+                                     documents before a marker are bad);
+                                     CSV: required */
+    unsigned flags;               /* BLAZEDB_IMPORT_* */
+    size_t batch_size;            /* SKIP_BAD without a caller's
+                                     transaction: documents per committed
+                                     transaction (0 = 10000).  Otherwise the
+                                     import is one transaction (the caller's,
+                                     or its own) */
+    const char *csv_types;        /* NULL, or forced column types:
+                                     "age:int,score:double,zip:string";
+                                     types: auto, string, int, double, bool,
+                                     json, date (ISO 8601 text as in the JSON
+                                     mapping, or ms) */
+    char csv_separator;           /* 0 = ',' */
+    const char *source_name;      /* names the input in messages (NULL:
+                                     "input"; blazedb_import_file: the path) */
+    BlazeDBProgressFn progress;   /* may be NULL */
+    void *progress_arg;
+} BlazeDBImportOptions;
+
+BLAZEDB_API void blazedb_import_options_init(BlazeDBImportOptions *opts);
+
+/** How many bad records a report lists (the count goes on beyond). */
+#define BLAZEDB_IMPORT_MAX_LISTED 20
+
+/** One bad record. */
+typedef struct {
+    uint64_t line;                /* 1-based line where the record starts */
+    uint64_t offset;              /* byte offset where it starts */
+    BlazeDBResult code;           /* INVALID_ARGUMENT (malformed), EXISTS
+                                     (id taken), TOO_BIG, ... */
+    char message[256];            /* "source:line: reason", NUL-terminated */
+} BlazeDBImportIssue;
+
+/** What an import did.  The caller sets struct_size to sizeof. */
+typedef struct {
+    uint32_t struct_size;
+    uint64_t imported;            /* documents written (committed, or in the
+                                     caller's transaction) */
+    uint64_t skipped;             /* bad records skipped (SKIP_BAD) */
+    uint64_t bad;                 /* bad records seen */
+    size_t listed;                /* entries of issues[] filled */
+    BlazeDBImportIssue issues[BLAZEDB_IMPORT_MAX_LISTED];
+} BlazeDBImportReport;
+
+/**
+ * Input callback: reads up to `cap` bytes into buf and sets *got (0 at the
+ * end of the input); returns 0, or non-zero on a read error (the import
+ * then fails with BLAZEDB_IO_ERROR, or the BlazeDBResult returned).
+ */
+typedef int (*BlazeDBReadFn)(void *buf, size_t cap, size_t *got, void *arg);
+
+/**
+ * Imports the records read through `reader` into `db`.
+ *
+ * Without BLAZEDB_IMPORT_SKIP_BAD it is all or nothing: everything happens
+ * in one write transaction (txn, inside a savepoint of it, or one of its
+ * own when txn is NULL, committed at the end), and the first bad record
+ * (malformed, invalid UTF-8, ragged CSV row, id taken without UPSERT, ...)
+ * stops it: nothing is imported, the result is that record's code and the
+ * message names the source, line, offset and reason (the report lists it
+ * too).  With SKIP_BAD, bad records are skipped and listed, the others are
+ * imported (when txn is NULL, committed every batch_size documents; a
+ * failure other than a bad record keeps the batches committed before it),
+ * and the result is OK.  Failures that are not about one record stop the
+ * import in both modes: a read error, JSON whose structure is broken (an
+ * unterminated string or array), trailing garbage after a JSON array, a bad
+ * CSV header or csv_types, a bad "$collection" marker, CANCELLED, and the
+ * database's own errors (IO_ERROR, FULL, BUSY, READONLY, ...).
+ *
+ * Documents keep the id, createdAt and updatedAt they carry (a missing id
+ * is generated; a missing createdAt or updatedAt is set as an insert would
+ * set it).  `report` may be NULL; its struct_size must be set.
+ */
+BLAZEDB_API BlazeDBResult blazedb_import(BlazeDB *db, BlazeDBTxn *txn,
+                                         const BlazeDBImportOptions *opts,
+                                         BlazeDBReadFn reader, void *arg,
+                                         BlazeDBImportReport *report);
+
+/** blazedb_import from the file `path` ("-": standard input).  NOT_FOUND or
+ *  IO_ERROR with the path when it cannot be opened. */
+BLAZEDB_API BlazeDBResult blazedb_import_file(BlazeDB *db, BlazeDBTxn *txn,
+                                              const BlazeDBImportOptions *opts,
+                                              const char *path,
+                                              BlazeDBImportReport *report);
+
+/* ------------------------------------------------------------------------ */
+/* Backup and restore (src/tools/backup.c; docs/OPERATIONS.md)               */
+/* ------------------------------------------------------------------------ */
+/*
+ * A backup is taken from a read snapshot: readers and writers go on while
+ * it runs, and the backup holds exactly the database as of one commit.  It
+ * is one self-contained file: a header, then zstd-compressed AES-256-GCM
+ * sealed chunks of pages, then a sealed trailer (docs/FILE_FORMAT.md,
+ * "Backup files").  It is encrypted under the database's password or under
+ * a password of its own.  An incremental backup holds only the pages
+ * written since the backup it builds on (its base).  blazedb_restore writes
+ * a new database from a full backup and any incrementals after it; the
+ * restored database opens with the backup's password.
+ *
+ * Progress callbacks (BlazeDBProgressFn, defined with export above) receive
+ * pages done out of pages in total and are called every chunk and once at
+ * the end; returning non-zero cancels with BLAZEDB_CANCELLED, leaving no
+ * file behind and the target untouched.  Errors name the file and, for a
+ * damaged backup, the chunk and byte offset.  Messages: blazedb_errmsg(db)
+ * for blazedb_backup, blazedb_errmsg(NULL) on the calling thread for
+ * verify and restore.  Thread-safety: blazedb_backup may run while other
+ * threads use the handle (it only reads); verify and restore use no handle.
+ */
+
+/** Options of blazedb_backup (versioned by struct_size). */
+typedef struct {
+    uint32_t struct_size;         /* blazedb_backup_options_init sets it */
+    const char *password;         /* NULL: the database's current password
+                                     (its key slot is copied; no key
+                                     derivation).  Otherwise the backup's
+                                     own password.  A plaintext database
+                                     with NULL gives an unencrypted backup
+                                     (checksummed chunks) */
+    BlazeDBKdf kdf;               /* for `password`: DEFAULT = the
+                                     database's current function */
+    uint32_t kdf_iterations;      /* as in BlazeDBOptions; 0 = the current */
+    uint32_t kdf_memory_kib;      /* or default parameter */
+    uint32_t kdf_parallelism;
+    const char *incremental_from; /* NULL: a full backup.  Otherwise the path
+                                     of the latest backup of the chain (full
+                                     or incremental) of this database: only
+                                     pages written since it are copied */
+    int compression_level;        /* zstd level; 0 = 1 (fast); negative
+                                     values are faster still */
+    BlazeDBProgressFn progress;   /* may be NULL; pages examined of the
+                                     snapshot's total */
+    void *progress_arg;
+} BlazeDBBackupOptions;
+
+BLAZEDB_API void blazedb_backup_options_init(BlazeDBBackupOptions *opts);
+
+/**
+ * Writes a backup of the latest commit of `db` to `dest_path`, which must
+ * not exist (EXISTS).  The file is written under a temporary name in the
+ * same directory, synced, then given its name, so `dest_path` only ever
+ * holds a complete backup.  The snapshot is held for the duration, so the
+ * database file may grow meanwhile (pages freed by writers are reused only
+ * after).  blazedb_interrupt(db) cancels it too.  opts may be NULL.
+ * Errors: INVALID_ARGUMENT (bad options; incremental_from is not a backup
+ * of this database, or is newer than the database), EXISTS, CANCELLED,
+ * IO_ERROR, FULL, CORRUPT (a page of the database fails authentication),
+ * NOMEM.
+ */
+BLAZEDB_API BlazeDBResult blazedb_backup(BlazeDB *db, const char *dest_path,
+                                         const BlazeDBBackupOptions *opts);
+
+/** What blazedb_backup_verify found (the caller sets struct_size). */
+typedef struct {
+    uint32_t struct_size;
+    uint32_t files;               /* backups in the chain */
+    uint32_t page_size;
+    uint32_t encrypted;           /* 1 when the chunks are encrypted */
+    uint64_t snapshot_txn;        /* commit id the chain restores to */
+    uint64_t page_count;          /* pages of the restored database */
+    uint64_t pages;               /* pages stored, all files together */
+    uint64_t chunks;              /* chunks, all files together */
+    uint64_t bytes;               /* size of the files together */
+} BlazeDBBackupInfo;
+
+#define BLAZEDB_VERIFY_FULL 0x1u  /* also restore into a temporary database
+                                     next to the last file and run the
+                                     structure check on it (then delete it) */
+
+/**
+ * Checks the chain paths[0..n) (a full backup, then incrementals in order)
+ * without restoring it: every header, chunk and trailer authenticates under
+ * `password` (NULL for an unencrypted backup), every chunk decompresses,
+ * counts and hashes match, each incremental builds on the file before it,
+ * and the files are complete.  Any changed, missing or extra byte is
+ * found.  With BLAZEDB_VERIFY_FULL the pages are also restored and checked
+ * as a database.  `info` may be NULL.  Errors: CORRUPT (damaged, truncated
+ * or altered; the message names the file, the chunk and the byte offset),
+ * AUTH_FAILED (wrong password), INVALID_ARGUMENT (not a chain: another
+ * database, wrong order, a missing link), NOT_A_DATABASE (not a backup
+ * file), NOT_FOUND, CANCELLED, IO_ERROR, NOMEM.
+ */
+BLAZEDB_API BlazeDBResult blazedb_backup_verify(const char *const *paths, size_t n,
+                                                const char *password, unsigned flags,
+                                                BlazeDBProgressFn progress, void *arg,
+                                                BlazeDBBackupInfo *info);
+
+#define BLAZEDB_RESTORE_REPLACE 0x1u /* replace an existing target (which
+                                        must not be open anywhere) */
+
+/** Options of blazedb_restore (versioned by struct_size). */
+typedef struct {
+    uint32_t struct_size;         /* blazedb_restore_options_init sets it */
+    unsigned flags;               /* BLAZEDB_RESTORE_* */
+    BlazeDBProgressFn progress;   /* may be NULL; pages written of all */
+    void *progress_arg;
+} BlazeDBRestoreOptions;
+
+BLAZEDB_API void blazedb_restore_options_init(BlazeDBRestoreOptions *opts);
+
+/**
+ * Restores the chain paths[0..n) into a new database at `target_path`.
+ * Everything is checked as by blazedb_backup_verify while it is written to
+ * a temporary file next to the target; that file is synced and renamed
+ * over the target only when all of it checked out, and a stale log of the
+ * old database is emptied: an interruption at any point (crash, power
+ * loss, error, cancellation) leaves either the old database or the new
+ * one, never a mix.  The target's lock is held exclusively meanwhile: a
+ * target open in any process (or handle) is refused with BUSY, and opens
+ * wait.  An existing target is replaced only with BLAZEDB_RESTORE_REPLACE
+ * (EXISTS otherwise).  The new database has a new identity and a new data
+ * key and opens with the backup's password (a plaintext database's backup
+ * restores as a plaintext database).  opts may be NULL.  Errors: those of
+ * blazedb_backup_verify, plus BUSY, EXISTS, FULL.
+ */
+BLAZEDB_API BlazeDBResult blazedb_restore(const char *const *paths, size_t n,
+                                          const char *password, const char *target_path,
+                                          const BlazeDBRestoreOptions *opts);
+
 #ifdef __cplusplus
 }
 #endif

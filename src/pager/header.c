@@ -233,3 +233,36 @@ int header_rewrap(OsFile *f, FileHeader *h, const uint8_t dk[CRYPTO_KEY_LEN],
         *h = n;
     return rc;
 }
+
+/* ---- slots as key containers (backups) ------------------------------------- */
+
+void header_encode_slot(const FileHeader *h, uint8_t s[HEADER_SLOT_SIZE])
+{
+    encode_slot(h, s);
+}
+
+int header_decode_slot(const uint8_t s[HEADER_SLOT_SIZE], FileHeader *h)
+{
+    return decode_slot(s, h);
+}
+
+int header_wrap_kek(FileHeader *h, const uint8_t kek[CRYPTO_KEY_LEN],
+                    const uint8_t dk[CRYPTO_KEY_LEN])
+{
+    uint8_t nonce[CRYPTO_NONCE_LEN], slot[HEADER_SLOT_SIZE];
+    encode_slot(h, slot);
+    if (crypto_random(nonce, sizeof nonce) ||
+        crypto_wrap_key(kek, dk, nonce, slot, AD_LEN, h->wrapped))
+        return BLAZEDB_INTERNAL_ERROR;
+    return BLAZEDB_OK;
+}
+
+int header_unwrap_kek(const FileHeader *h, const uint8_t kek[CRYPTO_KEY_LEN],
+                      uint8_t dk[CRYPTO_KEY_LEN])
+{
+    uint8_t slot[HEADER_SLOT_SIZE];
+    encode_slot(h, slot);
+    int rc = crypto_unwrap_key(kek, h->wrapped, slot, AD_LEN, dk);
+    return rc == CRYPTO_OK ? BLAZEDB_OK
+         : rc == CRYPTO_EAUTH ? BLAZEDB_AUTH_FAILED : BLAZEDB_INTERNAL_ERROR;
+}

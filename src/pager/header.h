@@ -61,4 +61,19 @@ int header_rewrap(OsFile *f, FileHeader *h, const uint8_t dk[CRYPTO_KEY_LEN],
 int header_write_both(OsFile *f, const FileHeader *h, char *err,
                       size_t errlen);
 
+/* ---- for backups (src/tools/backup.c): a slot as a key container -------- */
+
+/* Encodes one slot (layout: docs/FILE_FORMAT.md), checksum included. */
+void header_encode_slot(const FileHeader *h, uint8_t s[HEADER_SLOT_SIZE]);
+/* Decodes one slot: 0 ok, 1 no header magic, 2 checksum mismatch. */
+int header_decode_slot(const uint8_t s[HEADER_SLOT_SIZE], FileHeader *h);
+/* Wraps dk under an already derived kek into h->wrapped; the associated
+ * data is the slot's first 88 bytes, as for a password.  BlazeDBResult. */
+int header_wrap_kek(FileHeader *h, const uint8_t kek[CRYPTO_KEY_LEN],
+                    const uint8_t dk[CRYPTO_KEY_LEN]);
+/* Unwraps h->wrapped with kek: OK, or AUTH_FAILED (wrong key, or a field
+ * of the slot was altered). */
+int header_unwrap_kek(const FileHeader *h, const uint8_t kek[CRYPTO_KEY_LEN],
+                      uint8_t dk[CRYPTO_KEY_LEN]);
+
 #endif /* BLAZEDB_HEADER_H */

@@ -396,7 +396,9 @@ static int snapshot_and_index(Pager *p, ShmSnapshot *s)
 
 /* ---- page reads -------------------------------------------------------------- */
 
-static int read_page(Pager *p, Pgno pgno, uint64_t ctr, uint8_t *payload)
+/* Reads and authenticates the newest committed image of pgno; ctr 0 accepts
+ * any version, whose ctr then goes to *got (if not NULL). */
+static int read_page(Pager *p, Pgno pgno, uint64_t ctr, uint8_t *payload, uint64_t *got)
 {
     uint8_t *raw = tl_raw;
     for (int attempt = 0; attempt < 3; attempt++) {
@@ -416,8 +418,14 @@ static int read_page(Pager *p, Pgno pgno, uint64_t ctr, uint8_t *payload)
             return io_error(p, e, "reading a page");
         atomic_fetch_add_explicit(&p->st.pages_read, 1, memory_order_relaxed);
         if (codec_open(p->aead, raw, payload, p->page_size, pgno, ctr,
-                       PAGE_KIND_DATA) == 0)
+                       PAGE_KIND_DATA) == 0) {
+            if (got) {
+                PageTrailer tr;
+                codec_read_trailer(raw, p->page_size, &tr);
+                *got = tr.ctr;
+            }
             return BLAZEDB_OK;
+        }
         if (!p->wal)
             break;
         /* Did the log restart since we looked?  Then refresh and retry. */
@@ -469,7 +477,7 @@ int pager_get(PagerTxn *t, PageRef ref, Page **out)
         return BLAZEDB_OK;
     }
     atomic_fetch_add_explicit(&p->st.cache_misses, 1, memory_order_relaxed);
-    int rc = read_page(p, ref.pgno, ref.ctr, e->page.data);
+    int rc = read_page(p, ref.pgno, ref.ctr, e->page.data, NULL);
     if (rc) {
         cache_abandon(&p->cache, e);
         return rc;
@@ -477,6 +485,29 @@ int pager_get(PagerTxn *t, PageRef ref, Page **out)
     cache_loaded(&p->cache, e);
     *out = &e->page;
     return BLAZEDB_OK;
+}
+
+int pager_snapshot_read(PagerTxn *t, Pgno pgno, uint8_t *payload, uint64_t *ctr)
+{
+    Pager *p = t->p;
+    if (t->write)
+        return pager_error(p, BLAZEDB_MISUSE, "pager_snapshot_read in a write transaction");
+    if (pgno < PAGER_FIRST_DATA_PGNO || pgno >= t->meta.npages)
+        return pager_error(p, BLAZEDB_CORRUPT, "page %u is out of range", pgno);
+    int rc = read_page(p, pgno, 0, payload, ctr);
+    if (rc == BLAZEDB_OK && (*ctr == 0 || *ctr > t->txnid))
+        rc = pager_error(p, BLAZEDB_CORRUPT,
+                         "page %u has version %llu, newer than the snapshot %llu", pgno,
+                         (unsigned long long)*ctr, (unsigned long long)t->txnid);
+    return rc;
+}
+
+void pager_key_info(Pager *p, FileHeader *h, uint8_t dk[CRYPTO_KEY_LEN])
+{
+    pthread_mutex_lock(&p->err_mu); /* also guards hdr against pager_rekey */
+    *h = p->hdr;
+    pthread_mutex_unlock(&p->err_mu);
+    memcpy(dk, p->dk, CRYPTO_KEY_LEN);
 }
 
 int pager_is_dirty(const PagerTxn *t, const Page *pg)
@@ -2148,8 +2179,11 @@ int pager_rekey(Pager *p, const void *pw, size_t pwlen, const CryptoKdfParams *k
     FileHeader h = p->hdr;
     rc = header_rewrap(p->db, &h, p->dk, pw, pwlen, kdf ? kdf : &p->hdr.kdf, p->vfs,
                        p->errbuf, sizeof p->errbuf);
-    if (rc == BLAZEDB_OK)
+    if (rc == BLAZEDB_OK) {
+        pthread_mutex_lock(&p->err_mu); /* pager_key_info reads hdr under it */
         p->hdr = h;
+        pthread_mutex_unlock(&p->err_mu);
+    }
     writer_unlock(p);
     return rc;
 }

@@ -29,6 +29,7 @@
 
 #include "../os/os.h"
 #include "../crypto/crypto.h"
+#include "header.h"
 
 typedef uint32_t Pgno;
 
@@ -224,5 +225,21 @@ void pager_set_refill(Pager *p, PagerRefillFn fn, void *arg);
  * last commit id when there is none.  Pages freed by transactions with
  * id <= this value can be reused. */
 uint64_t pager_oldest_reader(PagerTxn *t);
+
+/* ---- for maintenance tools (src/tools/backup.c) ------------------------ */
+
+/* Reads the version of page `pgno` that the read transaction `t` sees,
+ * whatever its ctr (which goes to *ctr): the newest committed image, from
+ * the log or the main file, through the same retry-on-log-restart path as
+ * pager_get, authenticated as a data page of that number.  CORRUPT when it
+ * fails or its version is newer than the snapshot.  Bypasses the page
+ * cache, so that reading every page does not evict the working set.  Meant
+ * for pages reachable from the snapshot (a page free in it may be reused
+ * meanwhile).  MISUSE in a write transaction. */
+int pager_snapshot_read(PagerTxn *t, Pgno pgno, uint8_t *payload, uint64_t *ctr);
+
+/* The file header in force (KDF parameters, salt, file id, wrapped data
+ * key) and the data key (all zero for a plaintext database). */
+void pager_key_info(Pager *p, FileHeader *h, uint8_t dk[CRYPTO_KEY_LEN]);
 
 #endif /* BLAZEDB_PAGER_H */
