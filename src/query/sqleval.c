@@ -711,8 +711,9 @@ static int like_match(const char *s, size_t sn, const char *pat, size_t pn, int 
     /* greedy match with backtracking to the last '%': O(n*m) at worst */
     size_t ti = 0, pi = 0, star_p = (size_t)-1, star_t = 0;
     while (ti < sn) {
-        size_t cl;
-        uint32_t c = u8dec(s, sn, ti, &cl);
+        size_t cl = 1;
+        unsigned char b0 = (unsigned char)s[ti];
+        uint32_t c = b0 < 0x80 ? b0 : u8dec(s, sn, ti, &cl); /* ASCII: no decoding */
         if (pi < nt && tk[pi].kind == 1) {
             pi++;
             ti += cl;
@@ -724,7 +725,7 @@ static int like_match(const char *s, size_t sn, const char *pat, size_t pn, int 
             star_t = ti;
         } else if (star_p != (size_t)-1) {
             pi = star_p + 1;
-            star_t += u8len(s, sn, star_t);
+            star_t += (unsigned char)s[star_t] < 0x80 ? 1 : u8len(s, sn, star_t);
             ti = star_t;
         } else {
             return 0;
