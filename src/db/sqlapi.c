@@ -487,6 +487,8 @@ static BlazeDBResult bind_bytes(BlazeDBStmt *st, int i, int type, const void *p,
 
 BlazeDBResult blazedb_bind_text(BlazeDBStmt *st, int i, const char *s, size_t len)
 {
+    if (!s && len)
+        return serr(st, BLAZEDB_INVALID_ARGUMENT, "parameter %d: NULL text with a length", i);
     if (s && len == (size_t)-1)
         len = strlen(s);
     if (s && !doc_utf8_valid((const uint8_t *)s, len))
@@ -1023,11 +1025,10 @@ static BlazeDBResult do_update(BlazeDBStmt *st)
         sqlx_ctx(&x, &cx);
         for (size_t i = 0; i < a->nset && rc == BLAZEDB_OK; i++) {
             memset(&vals[i], 0, sizeof vals[i]);
+            /* may borrow from bin, which lives until they are applied */
             rc = (BlazeDBResult)sql_eval(a->set_vals[i], &cx, &vals[i]);
             if (rc)
                 rc = serr(st, rc, "%s", cx.err[0] ? cx.err : blazedb_strerror(rc));
-            else if ((rc = (BlazeDBResult)sql_value_copy(&vals[i], &vals[i])))
-                rc = serr(st, rc, "out of memory");
         }
         for (size_t i = 0; i < a->nset && rc == BLAZEDB_OK; i++) {
             DocValue *dv = NULL;
@@ -1065,41 +1066,35 @@ static BlazeDBResult do_delete(BlazeDBStmt *st)
     return rc;
 }
 
-static BlazeDBResult do_analyze(BlazeDBStmt *st)
+static BlazeDBResult analyze_one(BlazeDBStmt *st, const char *name)
 {
     PagerTxn *pt = db_txn_pt(st->txn);
-    char **names = NULL;
+    CatColl c;
+    int r = cat_get(pt, name, strlen(name), &c);
+    if (r == BLAZEDB_NOT_FOUND)
+        return serr(st, BLAZEDB_NOT_FOUND, "no collection '%s'", name);
+    IdxDef *defs = NULL;
+    size_t nd = 0;
+    if (r == BLAZEDB_OK && (c.flags & CAT_F_HAS_INDEXES))
+        r = idx_list(pt, c.id, &defs, &nd);
+    for (size_t k = 0; k < nd && r == BLAZEDB_OK; k++)
+        r = idx_analyze(pt, defs[k].name);
+    idx_defs_free(defs, nd);
+    if (r)
+        return serr(st, (BlazeDBResult)r, "ANALYZE %s: %s", name, blazedb_strerror(r));
+    return BLAZEDB_OK;
+}
+
+/* ANALYZE [coll]: recomputes the statistics of the indexes. */
+static BlazeDBResult do_analyze(BlazeDBStmt *st)
+{
+    if (st->ast->coll)
+        return analyze_one(st, st->ast->coll);
+    char **names = NULL; /* one block (blazedb_collection_list) */
     size_t n = 0;
-    BlazeDBResult rc;
-    if (st->ast->coll) {
-        names = malloc(sizeof *names);
-        if (!names)
-            return serr(st, BLAZEDB_NOMEM, "out of memory");
-        names[0] = strdup(st->ast->coll);
-        n = names[0] ? 1 : 0;
-    } else if ((rc = blazedb_collection_list(st->db, st->txn, &names, &n))) {
-        return rc;
-    }
-    rc = BLAZEDB_OK;
-    for (size_t i = 0; i < n && rc == BLAZEDB_OK; i++) {
-        CatColl c;
-        int r = cat_get(pt, names[i], strlen(names[i]), &c);
-        if (r == BLAZEDB_NOT_FOUND) {
-            rc = serr(st, BLAZEDB_NOT_FOUND, "no collection '%s'", names[i]);
-            break;
-        }
-        IdxDef *defs = NULL;
-        size_t nd = 0;
-        if (r == BLAZEDB_OK && (c.flags & CAT_F_HAS_INDEXES))
-            r = idx_list(pt, c.id, &defs, &nd);
-        for (size_t k = 0; k < nd && r == BLAZEDB_OK; k++)
-            r = idx_analyze(pt, defs[k].name);
-        idx_defs_free(defs, nd);
-        if (r)
-            rc = serr(st, (BlazeDBResult)r, "ANALYZE %s: %s", names[i], blazedb_strerror(r));
-    }
-    for (size_t i = 0; i < n; i++)
-        blazedb_free(names[i]);
+    BlazeDBResult rc = blazedb_collection_list(st->db, st->txn, &names, &n);
+    for (size_t i = 0; i < n && rc == BLAZEDB_OK; i++)
+        rc = analyze_one(st, names[i]);
     blazedb_free(names);
     return rc;
 }

@@ -658,7 +658,7 @@ static SqlxTable *tab_of(SqlxExec *x, SqlxNode *n) { return &x->plan->tabs[n->ta
 static int fetch_doc(SqlxExec *x, SqlxNode *n, AccState *s, const void *id, size_t idlen)
 {
     SqlxTable *t = tab_of(x, n);
-    if (!t->c.docs.root.pgno)
+    if (!t->c.docs.root.pgno || idlen == 0) /* ids are never empty */
         return 0;
     int rc;
     if (!s->docs && (rc = btc_open(x->pt, &t->c.docs, &s->docs)))
@@ -729,7 +729,7 @@ static int acc_open(SqlxExec *x, SqlxNode *n)
             /* count every entry in the ranges now */
             for (size_t i = 0; i < s->ranges.n && rc == BLAZEDB_OK; i++) {
                 KeyRange *r = &s->ranges.r[i];
-                rc = btc_seek(s->cur, r->lo, r->lol, NULL);
+                rc = r->lol ? btc_seek(s->cur, r->lo, r->lol, NULL) : btc_first(s->cur);
                 if (rc == BLAZEDB_OK) {
                     uint64_t k = 0;
                     rc = btc_count_lt(s->cur, r->hi, r->hil, &k);
@@ -764,7 +764,10 @@ static int ix_step(SqlxNode *n, AccState *s, const char **id, size_t *idlen)
             if (s->ri >= s->ranges.n)
                 return 0;
             r = &s->ranges.r[s->ri];
-            rc = s->started ? btc_next(s->cur) : btc_seek(s->cur, r->lo, r->lol, NULL);
+            if (s->started)
+                rc = btc_next(s->cur);
+            else /* an empty lower bound: from the first entry */
+                rc = r->lol ? btc_seek(s->cur, r->lo, r->lol, NULL) : btc_first(s->cur);
         } else {
             if (s->ri == 0)
                 return 0;
@@ -2103,15 +2106,36 @@ int sqlx_is_const(const SqlExpr *e)
     return expr_mask(e, &agg) == 0 && !agg && !(e && e->kind == SQL_E_COLUMN);
 }
 
+/* Structural equality of two bound expressions (same tables, fields,
+ * operators, literals). */
 static int text_eq(const SqlExpr *a, const SqlExpr *b)
 {
-    if (a->kind == SQL_E_COLUMN && b->kind == SQL_E_COLUMN)
-        return a->table == b->table && strcmp(a->path, b->path) == 0;
-    char *x = sql_expr_text(a), *y = sql_expr_text(b);
-    int eq = x && y && strcmp(x, y) == 0;
-    free(x);
-    free(y);
-    return eq;
+    if (!a || !b)
+        return a == b;
+    if (a->kind != b->kind || a->op != b->op || a->negated != b->negated ||
+        a->func != b->func || a->distinct != b->distinct || a->nlist != b->nlist)
+        return 0;
+    switch (a->kind) {
+    case SQL_E_LITERAL:
+        if (a->lit.type != b->lit.type || sql_value_cmp(&a->lit, &b->lit) != 0)
+            return 0;
+        break;
+    case SQL_E_PARAM:
+        if (a->param != b->param)
+            return 0;
+        break;
+    case SQL_E_COLUMN:
+        return a->table == b->table && a->slot == b->slot && a->path && b->path &&
+               strcmp(a->path, b->path) == 0;
+    default:
+        break;
+    }
+    if (!text_eq(a->a, b->a) || !text_eq(a->b, b->b) || !text_eq(a->c, b->c))
+        return 0;
+    for (size_t i = 0; i < a->nlist; i++)
+        if (!text_eq(a->list[i], b->list[i]))
+            return 0;
+    return 1;
 }
 
 /* In a grouped query: turns each subexpression equal to a GROUP BY
@@ -3036,7 +3060,12 @@ int sqlx_plan(PagerTxn *pt, SqlSelect *sel, const char *sql, SqlxPlan **out, cha
         }
         if (rc)
             goto out_keys;
+        /* each condition left to filter keeps about a quarter of the rows */
         double outer_rows = best.rows;
+        for (size_t i = 0; i < src->nconds && outer_rows > 1; i++)
+            outer_rows *= 0.25;
+        if (outer_rows < 1)
+            outer_rows = 1;
         /* joins, left to right */
         for (size_t j = 1; j < p->ntabs; j++) {
             SqlJoin *jn = &sel->joins[j - 1];
