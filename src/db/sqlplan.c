@@ -2515,6 +2515,33 @@ static size_t collect_sargs(ConjList *cl, int t, uint32_t ok, int level, Sarg *o
     return n;
 }
 
+static int consumed(const Path *pa, size_t ci);
+
+/* What a path costs in all: its reads (only the part a LIMIT needs when
+ * the path supplies the order: the rows it must read to find that many
+ * passing the conditions it leaves, each of which keeps about a quarter)
+ * plus the sort it leaves to do. */
+static double path_total(ConjList *cl, int t, int level, const OrderWant *ow, const Path *pa)
+{
+    double sel = 1;
+    for (size_t i = 0; i < cl->n; i++) {
+        const Conj *c = &cl->c[i];
+        if (c->level == level && !c->post && (c->mask & (1u << t)) && !consumed(pa, i))
+            sel *= 0.25;
+    }
+    double out = pa->rows * sel;
+    double total = pa->cost;
+    if (pa->order_ok && ow->limit >= 0 && out > ow->limit)
+        total = pa->cost * (ow->limit / out);
+    if (ow->want && t == 0 && !pa->order_ok && out > 1) {
+        double lg = 0;
+        for (double v = out; v > 1; v /= 2)
+            lg++;
+        total += out * lg * C_CMP;
+    }
+    return total;
+}
+
 /* Chooses the access path of table t. */
 static void best_path(Pl *pl, int t, uint32_t ok, int level, ConjList *cl, const OrderWant *ow,
                       Path *best)
@@ -2523,7 +2550,6 @@ static void best_path(Pl *pl, int t, uint32_t ok, int level, ConjList *cl, const
     Sarg sa[64];
     size_t ns = collect_sargs(cl, t, ok, level, sa, 64);
     double n = live_rows(tab);
-    double sortc = 0;
     /* the baseline: a scan */
     memset(best, 0, sizeof *best);
     best->kind = NK_SCAN;
@@ -2533,14 +2559,7 @@ static void best_path(Pl *pl, int t, uint32_t ok, int level, ConjList *cl, const
         best->order_ok = 1;
         best->reverse = ow->desc[0];
     }
-    double lim = ow->limit;
-#define TOTAL(pa)                                                                          \
-    ((ow->want && t == 0 && !(pa)->order_ok ? (sortc = (pa)->rows * 0.3,                    \
-                                               sortc * (sortc > 1 ? C_CMP * 8 : 0))         \
-                                             : 0) +                                         \
-     ((pa)->order_ok && lim >= 0 && (pa)->rows > lim ? (pa)->cost * (lim / (pa)->rows)     \
-                                                     : (pa)->cost))
-    double best_total = TOTAL(best);
+    double best_total = path_total(cl, t, level, ow, best);
     if (tab->forced == -2 || !tab->exists)
         return;
     /* id lookups */
@@ -2554,7 +2573,7 @@ static void best_path(Pl *pl, int t, uint32_t ok, int level, ConjList *cl, const
             p.cost = p.rows * C_FETCH;
             p.consumed[p.nconsumed++] = sa[i].conj;
             p.exact = 1;
-            double tot = TOTAL(&p);
+            double tot = path_total(cl, t, level, ow, &p);
             if (tot < best_total && tab->forced < 0) {
                 *best = p;
                 best_total = tot;
@@ -2566,14 +2585,12 @@ static void best_path(Pl *pl, int t, uint32_t ok, int level, ConjList *cl, const
         Path p;
         if (!index_path(pl, t, (int)di, sa, ns, cl, ow, &p))
             continue;
-        double tot = TOTAL(&p);
+        double tot = path_total(cl, t, level, ow, &p);
         if (tot < best_total || tab->forced >= 0) {
             *best = p;
             best_total = tot;
         }
     }
-#undef TOTAL
-    (void)sortc;
 }
 
 /* ---- building the plan ---------------------------------------------------------------------- */
@@ -3330,6 +3347,9 @@ int sqlx_plan(PagerTxn *pt, SqlSelect *sel, const char *sql, SqlxPlan **out, cha
             l->limit = sel->limit;
             l->offset = sel->offset;
             l->est = l->child->est;
+            double lim;
+            if (literal_int(sel->limit, &lim) && lim >= 0 && lim < l->est)
+                l->est = lim;
         }
     }
 done:
