@@ -1350,6 +1350,30 @@ static int cur_seek_near(BtCursor *c, const uint8_t *key, size_t klen, int le, i
     return 1;
 }
 
+/* For a seek forward past the cursor's leaf (no change since it was
+ * positioned): the deepest branch on the cursor's path whose key range
+ * holds `key`, so that the descent starts there rather than at the root.
+ * Returns that level, or -1 when the root must be used. */
+static int cur_climb_level(BtCursor *c, const uint8_t *key, size_t klen)
+{
+    if (c->depth < 2 || pager_txn_change_seq(c->t) != c->seq || keycmp(key, klen, c->key, c->klen) <= 0)
+        return -1;
+    for (int L = c->depth - 2; L >= 1; L--) {
+        /* branch L's range ends at the separator after it in the nearest
+         * ancestor that has one; key > the cursor's key covers the start */
+        int A = L - 1;
+        while (A >= 0 && c->idx[A] >= nkeys(c->pg[A]->data))
+            A--;
+        if (A < 0)
+            return L;
+        size_t sl;
+        const uint8_t *sk = cell_key(BT_BRANCH, cell_at(c->pg[A]->data, c->idx[A]), &sl);
+        if (keycmp(key, klen, sk, sl) < 0)
+            return L;
+    }
+    return 0;
+}
+
 static int cur_seek(BtCursor *c, const uint8_t *key, size_t klen, int le, int *exact)
 {
     int ex = 0;
@@ -1361,13 +1385,25 @@ static int cur_seek(BtCursor *c, const uint8_t *key, size_t klen, int le, int *e
         cur_mark(c);
         return BLAZEDB_OK;
     }
-    cur_release(c);
-    if (!key || klen == 0)
-        return BLAZEDB_INVALID_ARGUMENT;
-    if (c->root->root.pgno == 0)
-        return BLAZEDB_NOT_FOUND;
-    int rc = descend(c->t, c->P, c->root->root, TO_KEY, key, klen, c->pg, c->idx,
-                     &c->depth, &ex);
+    int rc, from = key && klen && c->root->root.pgno ? cur_climb_level(c, key, klen) : -1;
+    if (from > 0) {
+        /* keep the path down to branch `from`, descend again below it */
+        while (c->depth > from + 1)
+            pager_unpin(c->t, c->pg[--c->depth]);
+        c->vbuf_ok = 0;
+        const uint8_t *d = c->pg[from]->data;
+        c->idx[from] = branch_search(d, key, klen);
+        rc = descend(c->t, c->P, branch_child(d, c->idx[from]), TO_KEY, key, klen, c->pg,
+                     c->idx, &c->depth, &ex);
+    } else {
+        cur_release(c);
+        if (!key || klen == 0)
+            return BLAZEDB_INVALID_ARGUMENT;
+        if (c->root->root.pgno == 0)
+            return BLAZEDB_NOT_FOUND;
+        rc = descend(c->t, c->P, c->root->root, TO_KEY, key, klen, c->pg, c->idx, &c->depth,
+                     &ex);
+    }
     if (rc == BLAZEDB_OK) {
         int l = c->depth - 1;
         unsigned n = nkeys(c->pg[l]->data);
