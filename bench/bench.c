@@ -769,9 +769,10 @@ int main(int argc, char **argv)
                 "workloads: sync-floor single-put group-commit bulk-put point-get range-scan "
                 "cold-open reader-writer put-latency doc-insert doc-insert-many doc-get "
                 "doc-get-json doc-patch doc-delete doc-txn-mixed doc-insert-latency "
-                "doc-payload backup backup-writers export-ndjson import-ndjson "
-                "(an item "
-                "ending in '*' selects by prefix: doc-*)");
+                "doc-payload backup backup-writers sql-eq-index sql-range-sort-limit "
+                "sql-scan-filter sql-count-index sql-group-by sql-join sql-point-id export-ndjson "
+                "import-ndjson (an item "
+                "ending in '*' selects by prefix: doc-*, sql-*)");
     }
     if (runs < 1)
         runs = 1;
@@ -803,6 +804,7 @@ int main(int argc, char **argv)
     docs_run();
     backup_bench_run();
     ops_run();
+    sql_run();
     fprintf(bench_report, "\nColumn notes: cold-open's latency columns are the median and "
                     "worst of 5 opens of a closed database after dropping its files "
                     "from the OS cache; put-latency's table is 1e6 / (p50 µs) at the "

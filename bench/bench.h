@@ -67,6 +67,9 @@ void docs_run(void);
 /* The paragraph of the report describing the document workloads. */
 void docs_describe(FILE *f);
 
+/* Query workloads (sql.c): runs the selected sql-* workloads. */
+void sql_run(void);
+
 /* Export/import workloads (ops.c). */
 void ops_run(void);
 
