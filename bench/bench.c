@@ -755,6 +755,8 @@ int main(int argc, char **argv)
             docs_set_sizes(argv[++i]);
         else if (strcmp(a, "--backup-size-mb") == 0 && v)
             backup_bench_set_size_mb((size_t)atol(argv[++i]));
+        else if (strcmp(a, "--check-size-mb") == 0 && v)
+            check_bench_set_size_mb((size_t)atol(argv[++i]));
         else if (strcmp(a, "--sizes") == 0 && v) {
             nsizes = 0;
             char *s = strdup(argv[++i]), *save = NULL;
@@ -769,7 +771,7 @@ int main(int argc, char **argv)
                 "workloads: sync-floor single-put group-commit bulk-put point-get range-scan "
                 "cold-open reader-writer put-latency doc-insert doc-insert-many doc-get "
                 "doc-get-json doc-patch doc-delete doc-txn-mixed doc-insert-latency "
-                "doc-payload backup backup-writers sql-eq-index sql-range-sort-limit "
+                "doc-payload backup backup-writers check sql-eq-index sql-range-sort-limit "
                 "sql-scan-filter sql-count-index sql-group-by sql-join sql-point-id export-ndjson "
                 "import-ndjson (an item "
                 "ending in '*' selects by prefix: doc-*, sql-*)");
@@ -803,6 +805,7 @@ int main(int argc, char **argv)
     bench_run("put-latency", "1/p50 at the largest size", 0, BENCH_KV, w_latency_sizes);
     docs_run();
     backup_bench_run();
+    check_bench_run();
     ops_run();
     sql_run();
     fprintf(bench_report, "\nColumn notes: cold-open's latency columns are the median and "

@@ -77,4 +77,8 @@ void ops_run(void);
 void backup_bench_set_size_mb(size_t mb);
 void backup_bench_run(void);
 
+/* Integrity-check workload (check.c): --check-size-mb, and the run. */
+void check_bench_set_size_mb(size_t mb);
+void check_bench_run(void);
+
 #endif

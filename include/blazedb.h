@@ -1484,6 +1484,121 @@ BLAZEDB_API BlazeDBResult blazedb_restore(const char *const *paths, size_t n,
                                           const char *password, const char *target_path,
                                           const BlazeDBRestoreOptions *opts);
 
+/* ------------------------------------------------------------------------ */
+/* Integrity check and repair (src/tools/check.c; docs/OPERATIONS.md)       */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * blazedb_check verifies a read snapshot of an open database while readers
+ * and writers go on.  Both modes read every page in use and check:
+ *   - every page authenticates as the version its parent names;
+ *   - every B+tree (byte-KV, free-page tree, catalog, each collection's
+ *     documents, each index, change log): page layout, keys in order within
+ *     and across pages, separators bound their subtrees, leaves at one
+ *     depth, overflow chains complete, entry counts equal their roots';
+ *   - page accounting: each page below the high-water mark is used by
+ *     exactly one tree or listed free once (no overlap, no leak);
+ *   - the catalog: records decode, collection ids unique and below the
+ *     next id, index definitions and name records agree, stored bytes.
+ * The full mode (default) also decodes every document (and checks that its
+ * "id" equals its key), checks the soft-deleted counts and list against
+ * the documents' isDeleted, checks that each index holds exactly the
+ * entries its collection's documents give (no stale entry, none missing,
+ * partial indexes by their predicate, unique indexes without duplicates),
+ * and decodes the change log.  The quick mode skips that per-document
+ * work.  A check does not stop at the first problem.
+ */
+#define BLAZEDB_CHECK_QUICK 0x1u  /* structure only (see above) */
+#define BLAZEDB_CHECK_JSON  0x2u  /* the report as JSON */
+/** Problems listed in a report at most; the count goes on beyond. */
+#define BLAZEDB_CHECK_MAX_LISTED 1000
+
+/**
+ * Checks the database's latest commit.  `progress` (may be NULL) receives
+ * pages read out of the snapshot's page count and can cancel;
+ * blazedb_interrupt(db) cancels too.  *report (may be NULL) receives the
+ * report, malloc'd (blazedb_free): text, one "problem: page N: WHERE: id
+ * 'X': what" line per problem (page and id when known; at most
+ * BLAZEDB_CHECK_MAX_LISTED, then "... and N more") and a final "verdict:
+ * OK ..." or "verdict: CORRUPT (N problems)" line; or with
+ * BLAZEDB_CHECK_JSON {"check","snapshot","page_size","pages","checked":{...},
+ * "problems":[{"page","where","id","message"}...],"problems_total",
+ * "problems_not_listed","verdict":"ok"|"corrupt"}.  Ids and names are shown
+ * as printable ASCII (other bytes as \xHH).  *problems (may be NULL) is the
+ * number of problems.  Returns OK when none was found, CORRUPT when some
+ * were (the report is complete in both cases), or an error that stopped
+ * the check (no report): INVALID_ARGUMENT, MISUSE, CANCELLED, NOMEM,
+ * IO_ERROR.  Speed: about the file's read and decryption speed (see
+ * bench/RESULTS.md, workload "check").
+ */
+BLAZEDB_API BlazeDBResult blazedb_check(BlazeDB *db, unsigned flags,
+                                        BlazeDBProgressFn progress, void *arg,
+                                        char **report, uint64_t *problems);
+
+#define BLAZEDB_REPAIR_JSON 0x1u  /* the report as JSON */
+
+/** Options of blazedb_repair (versioned by struct_size). */
+typedef struct {
+    uint32_t struct_size;         /* blazedb_repair_options_init sets it */
+    unsigned flags;               /* BLAZEDB_REPAIR_* */
+    BlazeDBProgressFn progress;   /* may be NULL; pages examined of the
+                                     source's pages (each examined twice:
+                                     scan, then recovery) */
+    void *progress_arg;
+} BlazeDBRepairOptions;
+
+BLAZEDB_API void blazedb_repair_options_init(BlazeDBRepairOptions *opts);
+
+/** What blazedb_repair recovered (the caller sets struct_size). */
+typedef struct {
+    uint32_t struct_size;
+    uint64_t pages;               /* page numbers examined */
+    uint64_t pages_failed;        /* of them, pages that hold something and
+                                     fail authentication */
+    uint64_t documents;           /* documents written to the new database */
+    uint64_t orphans;             /* of them, found on pages no readable tree
+                                     reached (in lost_and_found or given back
+                                     to their collection by key range) */
+    uint64_t lost_and_found;      /* of them, in collection lost_and_found */
+    uint64_t kv_entries;          /* byte-KV entries written */
+    uint64_t ids_lost;            /* ids known to be lost (index entries,
+                                     older page versions) */
+    uint32_t collections;         /* collections created */
+    uint32_t indexes;             /* indexes re-created */
+    uint32_t indexes_failed;      /* index definitions that could not be
+                                     re-created (named in the report) */
+    uint32_t complete;            /* 1: nothing was damaged, everything was
+                                     copied */
+} BlazeDBRepairStats;
+
+/**
+ * Salvages the database at src_path into a new database at out_path,
+ * which must not exist (EXISTS).  The source is only read (it should not
+ * be in use; it is opened at the page level, so a damaged meta, catalog or
+ * tree does not stop it).  Every page is examined; every document and
+ * byte-KV entry on a page that still authenticates is recovered (the
+ * newest version when several page versions hold one id); collections are
+ * re-created with their options and indexes (rebuilt from the documents);
+ * documents that cannot be given back to a collection go to a collection
+ * named lost_and_found.  The new database opens with `password` and has
+ * the source's page size and KDF; it is written under a temporary name
+ * next to out_path and linked to out_path only when complete.  *report
+ * (may be NULL) is malloc'd (blazedb_free) text or JSON: the pages that
+ * failed authentication (with the tree and key range they held when
+ * known), the ids known to be lost, what was recovered where, and a
+ * verdict line.  `opts` and `stats` may be NULL.  Messages:
+ * blazedb_errmsg(NULL) on the calling thread.  Errors: INVALID_ARGUMENT,
+ * NOT_FOUND (no source), EXISTS, AUTH_FAILED (wrong password),
+ * NOT_A_DATABASE, CORRUPT (the header, hence the key, is unreadable:
+ * nothing can be decrypted), CANCELLED, IO_ERROR, FULL, NOMEM; nothing is
+ * left at out_path then.
+ */
+BLAZEDB_API BlazeDBResult blazedb_repair(const char *src_path, const char *password,
+                                         const char *out_path,
+                                         const BlazeDBRepairOptions *opts,
+                                         BlazeDBRepairStats *stats, char **report);
+
+
 #ifdef __cplusplus
 }
 #endif
