@@ -1181,6 +1181,52 @@ static void test_desc_index_ranges(void **state)
     env_free(&e);
 }
 
+/* AND of conditions on two single-field indexes: the ids of both index
+ * scans are intersected before any document is read. */
+static void test_index_intersection(void **state)
+{
+    (void)state;
+    Env e;
+    env_init(&e);
+    BlazeDBStmt *st = NULL;
+    assert_int_equal(blazedb_prepare(e.db, "INSERT INTO t (id, a, b, c) VALUES (?, ?, ?, ?)",
+                                     (size_t)-1, &st, NULL),
+                     BLAZEDB_OK);
+    X(e.db, "BEGIN");
+    for (int i = 0; i < 5000; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%05d", i);
+        assert_int_equal(blazedb_bind_text(st, 1, id, (size_t)-1), BLAZEDB_OK);
+        assert_int_equal(blazedb_bind_int(st, 2, i % 10), BLAZEDB_OK);
+        assert_int_equal(blazedb_bind_int(st, 3, (i / 10) % 10), BLAZEDB_OK);
+        assert_int_equal(blazedb_bind_int(st, 4, i % 7), BLAZEDB_OK);
+        assert_int_equal(blazedb_step(st), BLAZEDB_DONE);
+        assert_int_equal(blazedb_reset(st), BLAZEDB_OK);
+    }
+    X(e.db, "COMMIT");
+    blazedb_finalize(st);
+    X(e.db, "CREATE INDEX ia ON t (a); CREATE INDEX ib ON t (b)");
+    const char *q = "SELECT id FROM t WHERE a = 3 AND b = 4 AND c = 1 ORDER BY id";
+    ASSERT_PLAN_HAS(e.db, q, "IndexIntersect t");
+    ASSERT_PLAN_HAS(e.db, q, "USING INDEX ia (a = 3)");
+    ASSERT_PLAN_HAS(e.db, q, "USING INDEX ib (b = 4)");
+    char *a = Q(e.db, q);
+    char *b = Q(e.db, "SELECT id FROM t NOT INDEXED WHERE a = 3 AND b = 4 AND c = 1 ORDER BY id");
+    assert_string_equal(a, b);
+    assert_true(strlen(a) > 20);
+    free(a);
+    free(b);
+    /* after writes that move documents in and out of both index ranges */
+    X(e.db, "UPDATE t SET b = 4 WHERE a = 3 AND c = 2");
+    X(e.db, "DELETE FROM t WHERE a = 3 AND b = 4 AND id < 'r01000'");
+    a = Q(e.db, "SELECT count(*), min(id) FROM t WHERE a = 3 AND b = 4");
+    b = Q(e.db, "SELECT count(*), min(id) FROM t NOT INDEXED WHERE a = 3 AND b = 4");
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    env_free(&e);
+}
+
 /* Ids that cannot exist ('' and other types) in lookups by id. */
 static void test_lookup_odd_ids(void **state)
 {
@@ -1247,6 +1293,7 @@ int main(void)
         cmocka_unit_test(test_columns_and_row_doc),
         cmocka_unit_test(test_stmt_set_txn),
         cmocka_unit_test(test_planner_choices),
+        cmocka_unit_test(test_index_intersection),
         cmocka_unit_test(test_index_maintenance),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_interrupt),

@@ -125,6 +125,7 @@ typedef enum {
     NK_IXCOUNT,    /* count(*) from index entries */
     NK_COUNTALL,   /* count(*) of a whole collection from its counters */
     NK_UNION,      /* OR of index scans */
+    NK_INTERSECT,  /* AND of index scans: ids in every arm's entries */
     NK_FILTER,     /* conds over the child's rows */
     NK_NLJOIN,     /* child = outer, inner = access node re-opened per row */
     NK_HASHJOIN,   /* child = outer, inner = access node run once (build) */
@@ -386,6 +387,19 @@ static int idset_add(IdSet *s, const void *k, size_t kl)
     return 1;
 }
 
+static int idset_has(const IdSet *s, const void *k, size_t kl)
+{
+    if (!s->cap)
+        return 0;
+    size_t j = fnv(k, kl) & (s->cap - 1);
+    while (s->k[j]) {
+        if (s->kl[j] == kl && memcmp(s->k[j], k, kl) == 0)
+            return 1;
+        j = (j + 1) & (s->cap - 1);
+    }
+    return 0;
+}
+
 static void idset_free(IdSet *s)
 {
     for (size_t i = 0; i < s->cap; i++)
@@ -620,6 +634,7 @@ typedef struct {
     size_t ri;
     int started;
     IdSet seen;
+    IdSet seen2;         /* NK_INTERSECT: ids already returned */
     /* lookup */
     SqlValue *keys;
     size_t nkeys, ki;
@@ -641,6 +656,7 @@ static void acc_state_free(AccState *s)
         btc_close(s->docs);
     ranges_free(&s->ranges);
     idset_free(&s->seen);
+    idset_free(&s->seen2);
     for (size_t i = 0; i < s->nkeys; i++)
         sql_value_clear(&s->keys[i]);
     free(s->keys);
@@ -679,6 +695,8 @@ static int fetch_doc(SqlxExec *x, SqlxNode *n, AccState *s, const void *id, size
     x->dlen[n->table] = vl;
     return 1;
 }
+
+static int ix_step(SqlxNode *n, AccState *s, const char **id, size_t *idlen);
 
 static int acc_open(SqlxExec *x, SqlxNode *n)
 {
@@ -746,6 +764,37 @@ static int acc_open(SqlxExec *x, SqlxNode *n)
     if (n->kind == NK_UNION) {
         for (size_t i = 0; i < n->narms && rc == BLAZEDB_OK; i++)
             rc = node_open(x, n->arms[i]);
+        return rc;
+    }
+    if (n->kind == NK_INTERSECT) {
+        for (size_t i = 0; i < n->narms && rc == BLAZEDB_OK; i++)
+            rc = node_open(x, n->arms[i]);
+        if (rc)
+            return rc;
+        /* the ids of arms 1.. (index entries only), intersected */
+        size_t mem = 0;
+        for (size_t a = 1; a < n->narms && rc == BLAZEDB_OK; a++) {
+            IdSet next = {0};
+            const char *id;
+            size_t idlen;
+            int st;
+            while ((st = ix_step(n->arms[a], n->arms[a]->st, &id, &idlen)) == 1) {
+                n->arms[a]->rows++;
+                if (a > 1 && !idset_has(&s->seen, id, idlen))
+                    continue;
+                int r = idset_add(&next, id, idlen);
+                if (r < 0) {
+                    st = r;
+                    break;
+                }
+                if (r && (rc = mem_charge(x, &mem, idlen + 48, "index intersection")))
+                    break;
+            }
+            if (st < 0)
+                rc = -st;
+            idset_free(&s->seen);
+            s->seen = next;
+        }
         return rc;
     }
     return BLAZEDB_INTERNAL_ERROR;
@@ -882,6 +931,32 @@ static int acc_next(SqlxExec *x, SqlxNode *n)
                          t->idx[n->ix.idx].name, (int)idlen, id, t->coll);
                 return BLAZEDB_CORRUPT;
             }
+            got = 1;
+            break;
+        }
+        case NK_INTERSECT: {
+            const char *id;
+            size_t idlen;
+            int st = ix_step(n->arms[0], n->arms[0]->st, &id, &idlen);
+            if (st < 0)
+                return -st;
+            if (st == 0)
+                return BLAZEDB_DONE;
+            n->arms[0]->rows++;
+            if (!idset_has(&s->seen, id, idlen))
+                continue;
+            if (n->arms[0]->ix.dedupe) {
+                int a = idset_add(&s->seen2, id, idlen);
+                if (a < 0)
+                    return -a;
+                if (a == 0)
+                    continue;
+            }
+            int f = fetch_doc(x, n, s, id, idlen);
+            if (f < 0)
+                return -f;
+            if (f == 0)
+                continue;
             got = 1;
             break;
         }
@@ -1717,6 +1792,7 @@ static int node_open(SqlxExec *x, SqlxNode *n)
     case NK_IXCOUNT:
     case NK_COUNTALL:
     case NK_UNION:
+    case NK_INTERSECT:
         rc = acc_open(x, n);
         break;
     case NK_FILTER:
@@ -1796,6 +1872,7 @@ static int node_next(SqlxExec *x, SqlxNode *n)
     case NK_LOOKUP:
     case NK_IXSCAN:
     case NK_UNION:
+    case NK_INTERSECT:
         rc = acc_next(x, n);
         break;
     case NK_FILTER:
@@ -1848,7 +1925,7 @@ static void node_close(SqlxExec *x, SqlxNode *n)
     if (n->child && n->kind != NK_AGG && n->kind != NK_SORT)
         node_close(x, n->child);
     if (!n->st) {
-        if (n->kind == NK_UNION)
+        if (n->kind == NK_UNION || n->kind == NK_INTERSECT)
             for (size_t i = 0; i < n->narms; i++)
                 node_close(x, n->arms[i]);
         return;
@@ -1859,7 +1936,8 @@ static void node_close(SqlxExec *x, SqlxNode *n)
     case NK_IXSCAN:
     case NK_IXCOUNT:
     case NK_COUNTALL:
-    case NK_UNION: {
+    case NK_UNION:
+    case NK_INTERSECT: {
         AccState *s = n->st;
         for (size_t i = 0; i < n->narms; i++)
             node_close(x, n->arms[i]);
@@ -2310,6 +2388,7 @@ typedef struct {
     size_t nconsumed;
     SqlExpr *uarms[16];    /* NK_UNION: one term per arm */
     IxSpec uix[16];
+    double urows[16];
     size_t narms;
 } Path;
 
@@ -2579,16 +2658,64 @@ static void best_path(Pl *pl, int t, uint32_t ok, int level, ConjList *cl, const
                 best_total = tot;
             }
         }
+    Path cand[16];
+    size_t ncand = 0;
     for (size_t di = 0; di < tab->nidx; di++) {
         if (tab->forced >= 0 && (size_t)tab->forced != di)
             continue;
         Path p;
         if (!index_path(pl, t, (int)di, sa, ns, cl, ow, &p))
             continue;
+        if (ncand < 16 && (p.ix.neq > 0 || p.ix.lo || p.ix.hi))
+            cand[ncand++] = p;
         double tot = path_total(cl, t, level, ow, &p);
         if (tot < best_total || tab->forced >= 0) {
             *best = p;
             best_total = tot;
+        }
+    }
+    /* AND of conditions on different indexes: intersect their ids, read
+     * from the index entries alone, and fetch only the documents in all */
+    if (tab->forced == -1 && ncand >= 2 && t == 0) {
+        /* most selective first */
+        for (size_t i = 1; i < ncand; i++)
+            for (size_t j = i; j > 0 && cand[j].rows < cand[j - 1].rows; j--) {
+                Path tmp = cand[j];
+                cand[j] = cand[j - 1];
+                cand[j - 1] = tmp;
+            }
+        Path in;
+        memset(&in, 0, sizeof in);
+        in.kind = NK_INTERSECT;
+        double n = live_rows(tab), frac = 1, entries = 0;
+        for (size_t i = 0; i < ncand && in.narms < 4; i++) {
+            int overlap = 0;
+            for (size_t k = 0; k < cand[i].nconsumed && !overlap; k++)
+                overlap = consumed(&in, cand[i].consumed[k]);
+            if (overlap)
+                continue;
+            for (size_t k = 0; k < cand[i].nconsumed && in.nconsumed < 64; k++)
+                in.consumed[in.nconsumed++] = cand[i].consumed[k];
+            in.urows[in.narms] = cand[i].rows;
+            in.uix[in.narms++] = cand[i].ix;
+            frac *= cand[i].rows / (n > 0 ? n : 1);
+            entries += cand[i].rows;
+        }
+        if (in.narms >= 2) {
+            /* stream the largest arm, keep the others' ids */
+            IxSpec last = in.uix[in.narms - 1];
+            double lr = in.urows[in.narms - 1];
+            in.uix[in.narms - 1] = in.uix[0];
+            in.urows[in.narms - 1] = in.urows[0];
+            in.uix[0] = last;
+            in.urows[0] = lr;
+            in.rows = n * frac < 1 ? 1 : n * frac;
+            in.cost = entries * C_IXENT + in.rows * C_FETCH;
+            double tot = path_total(cl, t, level, ow, &in);
+            if (tot < best_total) {
+                *best = in;
+                best_total = tot;
+            }
         }
     }
 }
@@ -3031,7 +3158,31 @@ int sqlx_plan(PagerTxn *pt, SqlSelect *sel, const char *sql, SqlxPlan **out, cha
                 break;
             }
         }
-        if (best.kind == NK_UNION) {
+        if (best.kind == NK_INTERSECT) {
+            src = node_new(NK_INTERSECT, NULL);
+            if (src)
+                src->arms = calloc(best.narms, sizeof *src->arms);
+            if (!src || !src->arms) {
+                rc = BLAZEDB_NOMEM;
+                goto out_keys;
+            }
+            src->table = 0;
+            src->est = best.rows;
+            src->cost = best.cost;
+            for (size_t a = 0; a < best.narms; a++) {
+                SqlxNode *arm = node_new(NK_IXSCAN, NULL);
+                if (!arm) {
+                    rc = BLAZEDB_NOMEM;
+                    goto out_keys;
+                }
+                arm->table = 0;
+                arm->ix = best.uix[a];
+                arm->ix.reverse = 0;
+                arm->est = best.urows[a];
+                arm->cost = best.urows[a] * C_IXENT;
+                src->arms[src->narms++] = arm;
+            }
+        } else if (best.kind == NK_UNION) {
             src = node_new(NK_UNION, NULL);
             if (src)
                 src->arms = calloc(best.narms, sizeof *src->arms);
@@ -3458,6 +3609,9 @@ static void describe(const SqlxPlan *p, const SqlxNode *n, Str *s)
     case NK_UNION:
         str_add(s, "IndexUnion %s (OR, %zu index scans, distinct ids)", t->coll, n->narms);
         break;
+    case NK_INTERSECT:
+        str_add(s, "IndexIntersect %s (AND, %zu index scans: ids in all)", t->coll, n->narms);
+        break;
     case NK_FILTER:
         str_add(s, "Filter");
         break;
@@ -3515,6 +3669,7 @@ static const char *kind_name(NodeKind k)
     case NK_IXCOUNT: return "IndexCount";
     case NK_COUNTALL: return "CountFromCounters";
     case NK_UNION: return "IndexUnion";
+    case NK_INTERSECT: return "IndexIntersect";
     case NK_FILTER: return "Filter";
     case NK_NLJOIN: return "NestedLoopJoin";
     case NK_HASHJOIN: return "HashJoin";
