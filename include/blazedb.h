@@ -1598,6 +1598,67 @@ BLAZEDB_API BlazeDBResult blazedb_repair(const char *src_path, const char *passw
                                          const BlazeDBRepairOptions *opts,
                                          BlazeDBRepairStats *stats, char **report);
 
+/* ------------------------------------------------------------------------ */
+/* Vacuum (src/tools/vacuum.c; docs/OPERATIONS.md)                           */
+/* ------------------------------------------------------------------------ */
+/*
+ * Vacuum compacts the database: pages in use near the end of the file are
+ * moved (copy-on-write, in ordinary write transactions of a bounded number
+ * of pages, so other writers interleave) into free pages nearer the start;
+ * then one commit lowers the database's page count over the free pages
+ * left at the end, and the checkpoint that follows truncates the main
+ * file.  It is online — readers keep their snapshots, writers keep
+ * committing — and crash-safe at every step (a crash or power loss leaves
+ * the database as of some commit, with every committed document).  A
+ * read transaction older than the vacuum holds back the pages it can
+ * still reach: vacuum then returns BLAZEDB_BUSY after returning what it
+ * could; run it again once that reader ended.
+ *
+ * Progress callbacks (BlazeDBProgressFn, defined with export above)
+ * receive pages moved out of the pages above the target size; returning
+ * non-zero (or blazedb_interrupt) cancels with BLAZEDB_CANCELLED between
+ * two transactions: the pages moved so far stay moved, nothing is lost.
+ */
+
+/** Options of blazedb_vacuum (versioned by struct_size). */
+typedef struct {
+    uint32_t struct_size;         /* blazedb_vacuum_options_init sets it */
+    uint32_t pages_per_txn;       /* pages moved per write transaction at
+                                     most: 8..2^20; 0 = 1024 */
+    BlazeDBProgressFn progress;   /* may be NULL */
+    void *progress_arg;
+} BlazeDBVacuumOptions;
+
+BLAZEDB_API void blazedb_vacuum_options_init(BlazeDBVacuumOptions *opts);
+
+/**
+ * Vacuums `db` (opts may be NULL).  *bytes_reclaimed (may be NULL) gets
+ * the bytes by which the database shrank: pages removed from its end times
+ * the page size (the main file is truncated to the new size by the
+ * checkpoint vacuum runs at its end).  Errors: BUSY (a reader older than
+ * the vacuum holds pages; *bytes_reclaimed says what was returned anyway;
+ * or the write lock timed out), CANCELLED, READONLY, INVALID_ARGUMENT,
+ * IO_ERROR, FULL, CORRUPT, NOMEM.
+ */
+BLAZEDB_API BlazeDBResult blazedb_vacuum(BlazeDB *db, const BlazeDBVacuumOptions *opts,
+                                         uint64_t *bytes_reclaimed);
+
+/**
+ * Auto-vacuum for this handle (off by default; not stored in the file):
+ * after a commit, when free pages exceed `free_fraction` of the database's
+ * pages and at least `min_free_bytes`, the committing thread runs one step
+ * of a vacuum — one transaction of at most `pages_per_txn` pages (0 =
+ * 1024), or the final shrink and checkpoint — so each commit pays for at
+ * most one step.  Steps are skipped while another thread runs one.
+ * After a vacuum that returned nothing (a reader holds the pages) the
+ * next 256 commits do not check.  free_fraction 0 turns it off.  Call it
+ * while no other thread uses the handle.  Errors: INVALID_ARGUMENT
+ * (free_fraction not in [0, 1), pages_per_txn not in 8..2^20), READONLY,
+ * NOMEM.
+ */
+BLAZEDB_API BlazeDBResult blazedb_auto_vacuum(BlazeDB *db, double free_fraction,
+                                              uint64_t min_free_bytes,
+                                              uint32_t pages_per_txn);
 
 #ifdef __cplusplus
 }

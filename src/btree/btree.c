@@ -1688,3 +1688,259 @@ int btree_check(PagerTxn *t, const PagerRoot *root, void (*visit)(Pgno pgno, voi
                            (unsigned long long)k.count, (unsigned long long)root->count);
     return BLAZEDB_OK;
 }
+
+/* ---- relocation (vacuum) ------------------------------------------------------
+ *
+ * Moves every page of a tree whose number is >= cut to a new page number,
+ * by copy-on-write: pager_dirty() gives the copy the pool's next page (the
+ * vacuum turns on pager_set_alloc_low, so that is the lowest one) and frees
+ * the old number.  A page is made writable only after its parent is (top
+ * down, like cow_path), and each parent reference is rewritten at once, so
+ * the tree is valid after every single step.  Overflow chains are linked
+ * lists: moving page j of a chain rewrites pages 0..j (each holds the
+ * reference to the next) and the leaf cell.  The walk goes in key order and
+ * can stop between subtrees (or between a leaf's chains) and resume later
+ * from a key, in another transaction.
+ */
+
+typedef struct {
+    PagerTxn *t;
+    PagerRoot *root;
+    BtRelocate *r;
+    size_t P;
+    size_t low;                 /* pool pages below the cut still available */
+    int active;                 /* still on the resume path */
+    Page *path[BT_MAXD];
+    unsigned idx[BT_MAXD];
+    int depth;
+} Rl;
+
+/* One copy-on-write was made, from page `old` to page `nw`. */
+static void rl_count(Rl *x, Pgno old, Pgno nw)
+{
+    x->r->cows++;
+    if (old >= x->r->cut)
+        x->r->moved++;
+    if (nw < x->r->cut && x->low > 0)
+        x->low--;
+}
+
+/* Makes path[l] writable, its ancestors first. */
+static int rl_writable(Rl *x, int l)
+{
+    if (pager_is_dirty(x->t, x->path[l]))
+        return BLAZEDB_OK;
+    if (l > 0) {
+        int rc = rl_writable(x, l - 1);
+        if (rc != BLAZEDB_OK)
+            return rc;
+    }
+    Pgno old = x->path[l]->pgno;
+    Page *w;
+    int rc = pager_dirty(x->t, x->path[l], &w);
+    if (rc != BLAZEDB_OK)
+        return rc;
+    x->path[l] = w;
+    if (l == 0)
+        x->root->root = page_ref(w);
+    else
+        branch_set_child(x->path[l - 1]->data, x->idx[l - 1], page_ref(w));
+    rl_count(x, old, w->pgno);
+    return BLAZEDB_OK;
+}
+
+/* Should the walk stop before work that needs `need` low pages? Never
+ * before the first copy of the call (progress). */
+static int rl_should_stop(const Rl *x, size_t need)
+{
+    if (x->r->cows == 0)
+        return 0;
+    if (x->r->max_cows && x->r->cows + need > x->r->max_cows)
+        return 1;
+    return x->low < need;
+}
+
+/* Stops the walk; the next call resumes at `key` (or, key == NULL, at the
+ * lower bound of child i of path[l]: every key of that subtree is >= it). */
+static void rl_stop(Rl *x, int l, unsigned i, const uint8_t *key, size_t klen)
+{
+    BtRelocate *r = x->r;
+    r->stopped = 1;
+    if (key) {
+        memmove(r->key, key, klen);
+        r->klen = klen;
+        r->resume = 1;
+        return;
+    }
+    for (int a = l; a >= 0; a--) {
+        unsigned c = a == l ? i : x->idx[a];
+        if (c >= 1) {
+            size_t kl;
+            const uint8_t *k = cell_key(BT_BRANCH, cell_at(x->path[a]->data, c - 1), &kl);
+            memmove(r->key, k, kl);
+            r->klen = kl;
+            r->resume = 1;
+            return;
+        }
+    }
+    /* the lower bound of the whole walk: where this call started */
+}
+
+/* Moves the part of the overflow chain of leaf cell j (of path[l]) up to
+ * its last page >= cut.  *stop = 1 when there were not enough low pages. */
+static int rl_chain(Rl *x, int l, unsigned j, int *stop)
+{
+    PagerTxn *t = x->t;
+    const uint8_t *c = cell_at(x->path[l]->data, j);
+    size_t kl = rd16(c);
+    uint64_t vlen = rd32(c + 3);
+    PageRef ref = rd_ref(c + LCELL_HDR + kl);
+    size_t maxn = (size_t)(vlen / (x->P - OVF_HDR)) + 1;
+    PageRef *refs = malloc(maxn * sizeof *refs);
+    if (!refs)
+        return nomem(t);
+    size_t n = 0;
+    long last = -1;
+    int rc = BLAZEDB_OK;
+    while (ref.pgno != 0) {
+        Page *pg;
+        if (n == maxn) {
+            rc = corrupt(t, "overflow chain longer than its value", ref.pgno);
+            break;
+        }
+        if ((rc = pager_get(t, ref, &pg)) != BLAZEDB_OK)
+            break;
+        if (pg->data[0] != BT_OVERFLOW) {
+            pager_unpin(t, pg);
+            rc = corrupt(t, "bad overflow page", ref.pgno);
+            break;
+        }
+        refs[n] = ref;
+        if (ref.pgno >= x->r->cut && !pager_is_dirty(t, pg))
+            last = (long)n;
+        n++;
+        ref = rd_ref(pg->data + 8);
+        pager_unpin(t, pg);
+    }
+    if (rc != BLAZEDB_OK || last < 0) {
+        free(refs);
+        return rc;
+    }
+    size_t need = (size_t)last + 1 + (size_t)l + 1;
+    if (rl_should_stop(x, need)) {
+        size_t klen;
+        const uint8_t *k = cell_key(BT_LEAF, c, &klen);
+        rl_stop(x, l, 0, k, klen);
+        *stop = 1;
+        free(refs);
+        return BLAZEDB_OK;
+    }
+    if ((rc = rl_writable(x, l)) != BLAZEDB_OK) {
+        free(refs);
+        return rc;
+    }
+    /* Back to front: each copy points at the copy of the page after it. */
+    PageRef next = mkref(0, 0);
+    for (long i = last; i >= 0; i--) {
+        Page *pg, *w;
+        if ((rc = pager_get(t, refs[i], &pg)) != BLAZEDB_OK)
+            break;
+        if ((rc = pager_dirty(t, pg, &w)) != BLAZEDB_OK) {
+            pager_unpin(t, pg);
+            break;
+        }
+        if (i < last)
+            wr_ref(w->data + 8, next);
+        if (w->pgno != refs[i].pgno || w->ctr != refs[i].ctr)
+            rl_count(x, refs[i].pgno, w->pgno);
+        next = page_ref(w);
+    }
+    if (rc == BLAZEDB_OK) {
+        uint8_t *wc = x->path[l]->data + cell_off(x->path[l]->data, j);
+        wr_ref(wc + LCELL_HDR + kl, next);
+    }
+    free(refs);
+    return rc;
+}
+
+static int rl_node(Rl *x, int l)
+{
+    PagerTxn *t = x->t;
+    int rc;
+    if (x->path[l]->pgno >= x->r->cut && !pager_is_dirty(t, x->path[l]) &&
+        (rc = rl_writable(x, l)) != BLAZEDB_OK)
+        return rc;
+    const uint8_t *d = x->path[l]->data;
+    unsigned n = nkeys(d);
+    if (d[0] == BT_LEAF) {
+        unsigned j0 = 0;
+        if (x->active) {
+            int ex;
+            j0 = leaf_search(d, x->r->key, x->r->klen, &ex);
+            x->active = 0;
+        }
+        for (unsigned j = j0; j < n; j++) {
+            if (!(cell_at(x->path[l]->data, j)[2] & LCELL_OVF))
+                continue;
+            int stop = 0;
+            if ((rc = rl_chain(x, l, j, &stop)) != BLAZEDB_OK || stop)
+                return rc;
+        }
+        return BLAZEDB_OK;
+    }
+    if (l + 1 >= BT_MAXD)
+        return corrupt(t, "tree too deep", x->path[l]->pgno);
+    unsigned i0 = x->active ? branch_search(d, x->r->key, x->r->klen) : 0;
+    for (unsigned i = i0; i <= n; i++) {
+        if (rl_should_stop(x, (size_t)l + 2)) {
+            rl_stop(x, l, i, NULL, 0);
+            return BLAZEDB_OK;
+        }
+        x->idx[l] = i;
+        Page *ch;
+        if ((rc = get_node(t, branch_child(x->path[l]->data, i), x->P, &ch)) != BLAZEDB_OK)
+            return rc;
+        x->path[l + 1] = ch;
+        x->depth = l + 2;
+        rc = rl_node(x, l + 1);
+        pager_unpin(t, x->path[l + 1]);
+        x->depth = l + 1;
+        if (rc != BLAZEDB_OK || x->r->stopped)
+            return rc;
+    }
+    return BLAZEDB_OK;
+}
+
+int btree_relocate(PagerTxn *t, PagerRoot *root, BtRelocate *r)
+{
+    if (!t || !root || !r)
+        return BLAZEDB_INVALID_ARGUMENT;
+    if (!pager_txn_is_write(t))
+        return pager_error(pager_txn_pager(t), BLAZEDB_READONLY,
+                           "btree: relocation in a read transaction");
+    r->stopped = 0;
+    if (root->root.pgno == 0) {
+        r->resume = 0;
+        return BLAZEDB_OK;
+    }
+    Rl x;
+    memset(&x, 0, sizeof x);
+    x.t = t;
+    x.root = root;
+    x.r = r;
+    x.P = pager_payload_size(pager_txn_pager(t));
+    x.low = r->low;
+    x.active = r->resume;
+    Page *pg;
+    int rc = get_node(t, root->root, x.P, &pg);
+    if (rc != BLAZEDB_OK)
+        return rc;
+    x.path[0] = pg;
+    x.depth = 1;
+    rc = rl_node(&x, 0);
+    pager_unpin(t, x.path[0]);
+    r->low = x.low;
+    if (rc == BLAZEDB_OK && !r->stopped)
+        r->resume = 0;
+    return rc;
+}

@@ -90,6 +90,34 @@ int btc_value(BtCursor *c, const void **val, size_t *vlen);
 int btree_check(PagerTxn *t, const PagerRoot *root,
                 void (*visit)(Pgno pgno, void *arg), void *arg);
 
+/* ---- relocation, for vacuum (src/tools/vacuum.c) ----------------------- */
+
+typedef struct {
+    Pgno cut;                   /* in: move the pages numbered >= cut */
+    uint64_t max_cows;          /* in: stop after about this many page
+                                   copies (0: only when low pages run out) */
+    size_t low;                 /* in/out: pool pages below the cut
+                                   (pager_pool_count_below); decremented
+                                   as copies use them */
+    int resume;                 /* in/out: 1 = start at `key` (set when a
+                                   call stops early; 0 once the walk ended) */
+    size_t klen;
+    uint8_t key[BTREE_MAX_KEY];
+    uint64_t moved;             /* out, added to: pages >= cut that moved */
+    uint64_t cows;              /* out, added to: page copies (moved pages
+                                   plus the parents rewritten for them) */
+    int stopped;                /* out: 1 when the call stopped early */
+} BtRelocate;
+
+/* Moves the pages of the tree numbered >= r->cut (branches, leaves and
+ * overflow chains) to new page numbers by copy-on-write, parents first,
+ * so the tree is valid at every step; root->root is updated.  Meant for a
+ * write transaction with pager_set_alloc_low on and r->low pages below the
+ * cut in the pool: it stops (r->stopped) before it would run out of them
+ * (or past max_cows), always after at least one copy.  After an error the
+ * caller must abort the transaction. */
+int btree_relocate(PagerTxn *t, PagerRoot *root, BtRelocate *r);
+
 /* ---- free-page tree (freelist.c) ---------------------------------------- */
 
 /* Installs the pager's refill hook.  Call once after pager_open. */
@@ -102,5 +130,18 @@ int freelist_commit(PagerTxn *t);
  * free tree itself (for the integrity check). */
 int freelist_check(PagerTxn *t, void (*visit)(Pgno pgno, void *arg),
                    void (*visit_tree_page)(Pgno pgno, void *arg), void *arg);
+
+/* Vacuum (src/tools/vacuum.c).  take_low moves up to `want` free page
+ * numbers below `cut` that no snapshot can reach any more into the
+ * allocation pool (*got of them), rewriting the records they came from.
+ * relocate runs btree_relocate on the free tree itself.  shrink lowers
+ * meta->npages to N, the number past the highest page that is not free and
+ * reusable, and removes the pages >= N from the free tree (*new_npages = N,
+ * or the old npages when nothing can go); *blocked = 1 when page N - 1 is
+ * free but a snapshot may still reach it (a reader older than its freeing
+ * holds it).  shrink must be the first change of its transaction. */
+int freelist_take_low(PagerTxn *t, Pgno cut, size_t want, size_t *got);
+int freelist_relocate(PagerTxn *t, BtRelocate *r);
+int freelist_shrink(PagerTxn *t, Pgno *new_npages, int *blocked);
 
 #endif /* BLAZEDB_BTREE_H */

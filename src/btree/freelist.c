@@ -144,6 +144,14 @@ static int fl_take_first(PagerTxn *t, int *took)
         }
     }
     btc_close(c);
+    /* The pool hands out its last page first: add the record's pages
+     * (stored ascending) in descending order, so that allocations take the
+     * lowest numbers first and the file stays compact (vacuum.c). */
+    for (size_t i = 0; i < n / 2; i++) {
+        Pgno tmp = pages[i];
+        pages[i] = pages[n - 1 - i];
+        pages[n - 1 - i] = tmp;
+    }
     fl_busy++;
     rc = n ? pager_pool_add(t, pages, n) : BLAZEDB_OK;
     if (rc == BLAZEDB_OK)
@@ -370,4 +378,265 @@ int freelist_check(PagerTxn *t, void (*visit)(Pgno pgno, void *arg),
                            "free tree: holds %llu pages but the meta says %llu",
                            (unsigned long long)total, (unsigned long long)meta->free_pages);
     return BLAZEDB_OK;
+}
+
+/* ---- vacuum (src/tools/vacuum.c) -----------------------------------------------
+ *
+ * Moving pages down needs free page numbers below the cut: take_low pulls
+ * exactly those out of reusable records (the rest of each record stays,
+ * under its transaction id) into the pool, before the records are
+ * rewritten, so that rewriting them is served from those pages.  shrink
+ * lowers the high-water mark over the free, reusable pages at the end of
+ * the file: no snapshot can reach them, so the commit that drops them from
+ * the free tree can also drop them from the file (the checkpoint then
+ * truncates it; pager.h).  Setting npages first means that an allocation
+ * that finds the pool empty extends the file from the new end, reusing one
+ * of the dropped (reusable) numbers.
+ */
+
+typedef struct {
+    uint8_t key[FL_KEY];
+    Pgno *pages;            /* sorted as stored */
+    size_t n;
+} FlRec;
+
+static void fl_recs_free(FlRec *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(r[i].pages);
+    free(r);
+}
+
+/* Loads every record of the free tree (oldest first). */
+static int fl_load(PagerTxn *t, FlRec **out, size_t *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    if (fl_root(t)->root.pgno == 0)
+        return BLAZEDB_OK;
+    Pgno npages = pager_txn_meta(t)->npages;
+    BtCursor *c;
+    int rc = btc_open(t, fl_root(t), &c);
+    if (rc != BLAZEDB_OK)
+        return rc;
+    FlRec *recs = NULL;
+    size_t n = 0, cap = 0;
+    for (rc = btc_first(c); rc == BLAZEDB_OK; rc = btc_next(c)) {
+        const void *kp, *vp;
+        size_t kl, vl;
+        if ((rc = btc_key(c, &kp, &kl)) != BLAZEDB_OK ||
+            (rc = btc_value(c, &vp, &vl)) != BLAZEDB_OK)
+            break;
+        if (kl != FL_KEY || vl % 4 != 0) {
+            rc = fl_corrupt(t, "malformed record");
+            break;
+        }
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            FlRec *nr = realloc(recs, nc * sizeof *nr);
+            if (!nr) {
+                rc = pager_error(pager_txn_pager(t), BLAZEDB_NOMEM, "free tree: out of memory");
+                break;
+            }
+            recs = nr;
+            cap = nc;
+        }
+        FlRec *r = &recs[n];
+        memcpy(r->key, kp, FL_KEY);
+        r->n = vl / 4;
+        r->pages = malloc(r->n ? r->n * sizeof *r->pages : 1);
+        if (!r->pages) {
+            rc = pager_error(pager_txn_pager(t), BLAZEDB_NOMEM, "free tree: out of memory");
+            break;
+        }
+        n++;
+        for (size_t i = 0; i < r->n; i++) {
+            r->pages[i] = rd32((const uint8_t *)vp + 4 * i);
+            if (r->pages[i] < PAGER_FIRST_DATA_PGNO || r->pages[i] >= npages)
+                rc = fl_corrupt(t, "page number out of range");
+        }
+        if (rc != BLAZEDB_OK)
+            break;
+    }
+    btc_close(c);
+    if (rc != BLAZEDB_NOT_FOUND) {
+        fl_recs_free(recs, n);
+        return rc;
+    }
+    *out = recs;
+    *nout = n;
+    return BLAZEDB_OK;
+}
+
+/* Writes record r back holding only its pages for which keep[i] is set
+ * (deleted when none is). */
+static int fl_rewrite(PagerTxn *t, const FlRec *r, const uint8_t *keep)
+{
+    size_t m = 0;
+    uint8_t *val = malloc(r->n ? r->n * 4 : 1);
+    if (!val)
+        return pager_error(pager_txn_pager(t), BLAZEDB_NOMEM, "free tree: out of memory");
+    for (size_t i = 0; i < r->n; i++) {
+        if (!keep[i])
+            continue;
+        Pgno pg = r->pages[i];
+        val[4 * m] = (uint8_t)pg;
+        val[4 * m + 1] = (uint8_t)(pg >> 8);
+        val[4 * m + 2] = (uint8_t)(pg >> 16);
+        val[4 * m + 3] = (uint8_t)(pg >> 24);
+        m++;
+    }
+    int rc = m ? btree_put(t, fl_root(t), r->key, FL_KEY, val, m * 4, NULL)
+               : btree_delete(t, fl_root(t), r->key, FL_KEY, NULL);
+    free(val);
+    return rc;
+}
+
+int freelist_take_low(PagerTxn *t, Pgno cut, size_t want, size_t *got)
+{
+    *got = 0;
+    if (!t || !pager_txn_is_write(t))
+        return BLAZEDB_INVALID_ARGUMENT;
+    FlRec *recs;
+    size_t n;
+    int rc = fl_load(t, &recs, &n);
+    if (rc != BLAZEDB_OK)
+        return rc;
+    uint64_t oldest = pager_oldest_reader(t);
+    uint8_t **keep = calloc(n ? n : 1, sizeof *keep);
+    Pgno *take = malloc((want ? want : 1) * sizeof *take);
+    size_t taken = 0, last = 0;
+    if (!keep || !take)
+        rc = pager_error(pager_txn_pager(t), BLAZEDB_NOMEM, "free tree: out of memory");
+    for (size_t i = 0; rc == BLAZEDB_OK && i < n && taken < want; i++) {
+        if (fl_key_txnid(recs[i].key) > oldest)
+            break;      /* records are in txnid order: none after is reusable */
+        keep[i] = malloc(recs[i].n ? recs[i].n : 1);
+        if (!keep[i]) {
+            rc = pager_error(pager_txn_pager(t), BLAZEDB_NOMEM, "free tree: out of memory");
+            break;
+        }
+        size_t before = taken;
+        for (size_t j = 0; j < recs[i].n; j++) {
+            keep[i][j] = !(recs[i].pages[j] < cut && taken < want);
+            if (!keep[i][j])
+                take[taken++] = recs[i].pages[j];
+        }
+        if (taken > before)
+            last = i + 1;
+        else {
+            free(keep[i]);
+            keep[i] = NULL;
+        }
+    }
+    if (rc == BLAZEDB_OK && taken) {
+        fl_busy++;
+        /* pool first: rewriting the records is served from these pages */
+        rc = pager_pool_add(t, take, taken);
+        for (size_t i = 0; rc == BLAZEDB_OK && i < last; i++)
+            if (keep[i])
+                rc = fl_rewrite(t, &recs[i], keep[i]);
+        fl_busy--;
+        if (rc == BLAZEDB_OK) {
+            PagerMeta *meta = pager_txn_meta(t);
+            meta->free_pages = meta->free_pages >= taken ? meta->free_pages - taken : 0;
+            *got = taken;
+        }
+    }
+    for (size_t i = 0; keep && i < n; i++)
+        free(keep[i]);
+    free(keep);
+    free(take);
+    fl_recs_free(recs, n);
+    return rc;
+}
+
+int freelist_relocate(PagerTxn *t, BtRelocate *r)
+{
+    fl_busy++;  /* no refill while the free tree itself is being walked */
+    int rc = btree_relocate(t, fl_root(t), r);
+    fl_busy--;
+    return rc;
+}
+
+int freelist_shrink(PagerTxn *t, Pgno *new_npages, int *blocked)
+{
+    *blocked = 0;
+    if (!t || !pager_txn_is_write(t))
+        return BLAZEDB_INVALID_ARGUMENT;
+    PagerMeta *meta = pager_txn_meta(t);
+    *new_npages = meta->npages;
+    FlRec *recs;
+    size_t n;
+    int rc = fl_load(t, &recs, &n);
+    if (rc != BLAZEDB_OK)
+        return rc;
+    uint64_t oldest = pager_oldest_reader(t);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += recs[i].n;
+    Pgno *reuse = malloc((total ? total : 1) * sizeof *reuse);
+    uint8_t *drop = calloc(n ? n : 1, 1);
+    if (!reuse || !drop) {
+        free(reuse);
+        free(drop);
+        fl_recs_free(recs, n);
+        return pager_error(pager_txn_pager(t), BLAZEDB_NOMEM, "free tree: out of memory");
+    }
+    size_t nr = 0;
+    Pgno maxblocked = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ok = fl_key_txnid(recs[i].key) <= oldest;
+        for (size_t j = 0; j < recs[i].n; j++) {
+            if (ok)
+                reuse[nr++] = recs[i].pages[j];
+            else if (recs[i].pages[j] > maxblocked)
+                maxblocked = recs[i].pages[j];
+        }
+    }
+    qsort(reuse, nr, sizeof *reuse, pgno_cmp);
+    Pgno N = meta->npages;
+    for (size_t k = nr; k > 0 && reuse[k - 1] == N - 1 && N > PAGER_FIRST_DATA_PGNO; k--)
+        N--;
+    *blocked = maxblocked != 0 && maxblocked == N - 1;
+    if (N < meta->npages) {
+        uint64_t dropped = meta->npages - N;
+        meta->npages = N;
+        /* Records holding dropped pages are deleted; their pages below N
+         * go to the pool first (they serve the rewrite).  Only reusable
+         * records can hold pages >= N. */
+        size_t pooled = 0;
+        for (size_t i = 0; i < n; i++) {
+            FlRec *r = &recs[i];
+            size_t w = 0;
+            for (size_t j = 0; j < r->n; j++) {
+                if (r->pages[j] >= N)
+                    drop[i] = 1;
+                else
+                    r->pages[w++] = r->pages[j];
+            }
+            if (drop[i]) {
+                r->n = w;
+                pooled += w;
+            }
+        }
+        fl_busy++;
+        for (size_t i = 0; rc == BLAZEDB_OK && i < n; i++)
+            if (drop[i] && recs[i].n)
+                rc = pager_pool_add(t, recs[i].pages, recs[i].n);
+        for (size_t i = 0; rc == BLAZEDB_OK && i < n; i++)
+            if (drop[i])
+                rc = btree_delete(t, fl_root(t), recs[i].key, FL_KEY, NULL);
+        fl_busy--;
+        if (rc == BLAZEDB_OK) {
+            uint64_t gone = dropped + pooled;
+            meta->free_pages = meta->free_pages >= gone ? meta->free_pages - gone : 0;
+            *new_npages = meta->npages; /* N, or a little more if the
+                                           rewrite extended the file */
+        }
+    }
+    free(reuse);
+    free(drop);
+    fl_recs_free(recs, n);
+    return rc;
 }

@@ -113,6 +113,11 @@ struct Pager {
 
     PagerRefillFn refill;
     void *refill_arg;
+    /* auto-vacuum (src/tools/vacuum.c): called after each commit that
+     * wrote something; hook_free(hook_arg) at close */
+    PagerCommitHookFn commit_hook;
+    void *hook_arg;
+    void (*hook_free)(void *arg);
 
     pthread_mutex_t err_mu;
     char errbuf[ERRBUF];
@@ -145,6 +150,8 @@ struct PagerTxn {
     Pgno *pool;
     size_t npool, cpool;
     int in_refill;
+    int alloc_low;              /* vacuum: the pool hands out its lowest page
+                                   first (pager_set_alloc_low) */
     /* Dirty pages freed in this txn: kept until it ends, because a cursor
      * may still hold them (their page numbers may meanwhile be reused). */
     DirtyPage **grave;
@@ -713,6 +720,17 @@ int pager_alloc(PagerTxn *t, Page **out)
         /* the refill hook may run here too: it adds a record's pages to the
          * pool before deleting the record, and that deletion's copies are
          * served from them */
+        if (t->alloc_low) {
+            /* vacuum: take the lowest page number, so that pages move
+             * towards the start of the file (O(pool) per allocation) */
+            size_t lo = t->npool - 1;
+            for (size_t i = 0; i + 1 < t->npool; i++)
+                if (t->pool[i] < t->pool[lo])
+                    lo = i;
+            Pgno tmp = t->pool[lo];
+            t->pool[lo] = t->pool[t->npool - 1];
+            t->pool[t->npool - 1] = tmp;
+        }
         pgno = t->pool[--t->npool];
     } else {
         if (t->meta.npages >= PAGER_MAX_PGNO)
@@ -827,6 +845,28 @@ size_t pager_pool_take(PagerTxn *t, Pgno **out)
 }
 
 size_t pager_pool_size(const PagerTxn *t) { return t->npool; }
+
+/* ---- vacuum support (src/tools/vacuum.c) --------------------------------------- */
+
+void pager_set_alloc_low(PagerTxn *t, int on) { t->alloc_low = on; }
+
+size_t pager_pool_count_below(const PagerTxn *t, Pgno cut)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->npool; i++)
+        n += t->pool[i] < cut;
+    return n;
+}
+
+void pager_set_commit_hook(Pager *p, PagerCommitHookFn fn, void *arg,
+                           void (*free_arg)(void *arg))
+{
+    if (p->hook_free)
+        p->hook_free(p->hook_arg);
+    p->commit_hook = fn;
+    p->hook_arg = arg;
+    p->hook_free = free_arg;
+}
 
 void pager_set_refill(Pager *p, PagerRefillFn fn, void *arg)
 {
@@ -1583,6 +1623,8 @@ int pager_commit(PagerTxn *t)
         if (s.wal_frames > bf && s.wal_frames - bf >= p->autockpt)
             bg_signal(p);
     }
+    if (last && p->commit_hook)
+        p->commit_hook(p, p->hook_arg); /* auto-vacuum; best effort */
     return BLAZEDB_OK;
 }
 
@@ -1653,6 +1695,12 @@ static int checkpoint_locked(Pager *p)
         goto out;
     }
     for (size_t i = 0; i < k; i++) {
+        /* A page at or above the copied meta's high-water mark is an old
+         * version a vacuum cut off (the meta's npages went down): no
+         * snapshot can reach it any more (vacuum lowers npages only over
+         * pages free and reusable), so it is not copied home. */
+        if (list[i].pgno >= m.npages)
+            continue;
         if ((e = os_read(p->wal, img, p->page_size,
                          (uint64_t)list[i].frame * p->page_size, NULL)) ||
             (e = os_write(p->db, img, p->page_size,
@@ -1690,6 +1738,14 @@ static int checkpoint_locked(Pager *p)
     atomic_store(&p->sh->backfill_gen, s.wal_gen);
     atomic_store(&p->sh->backfill, upto);
     atomic_fetch_add(&p->st.checkpoints, 1);
+    /* Vacuum: a main file longer than the meta's npages holds only pages
+     * no snapshot can reach (see above); give the space back.  A crash
+     * before or during this leaves a longer file, which is harmless. */
+    uint64_t fsize = 0, want = (uint64_t)m.npages * p->page_size;
+    if ((e = os_size(p->db, &fsize)) == 0 && fsize > want) {
+        if ((e = os_truncate(p->db, want)) || (e = os_sync(p->db)))
+            rc = io_error(p, e, "truncating the database file");
+    }
 out:
     free(list);
     free(img);
@@ -1751,6 +1807,8 @@ static void bg_signal(Pager *p)
 
 static void pager_free_all(Pager *p)
 {
+    if (p->hook_free)
+        p->hook_free(p->hook_arg);
     if (p->ckpt_thread_started) {
         pthread_mutex_lock(&p->bg_mu);
         p->bg_stop = 1;

@@ -226,6 +226,27 @@ void pager_set_refill(Pager *p, PagerRefillFn fn, void *arg);
  * id <= this value can be reused. */
 uint64_t pager_oldest_reader(PagerTxn *t);
 
+/* ---- for vacuum (src/tools/vacuum.c) ----------------------------------- */
+
+/* On: pager_alloc takes the lowest page number in the pool (instead of the
+ * last added), so copy-on-write moves pages towards the start of the file. */
+void pager_set_alloc_low(PagerTxn *t, int on);
+/* Pool pages with a number below `cut`. */
+size_t pager_pool_count_below(const PagerTxn *t, Pgno cut);
+/* Called at the end of every pager_commit that wrote something, in the
+ * committing thread, after the commit is durable and the write lock is
+ * released (auto-vacuum).  free_arg(arg) runs at close or when replaced.
+ * Set once, before other threads use the pager. */
+typedef void (*PagerCommitHookFn)(Pager *p, void *arg);
+void pager_set_commit_hook(Pager *p, PagerCommitHookFn fn, void *arg,
+                           void (*free_arg)(void *arg));
+/*
+ * Checkpoints skip log pages at or above the checkpointed meta's npages
+ * and truncate the main file to npages pages when it is longer: a vacuum
+ * lowers npages (in an ordinary commit) only over pages that are free and
+ * that no snapshot can reach.
+ */
+
 /* ---- for maintenance tools (src/tools/backup.c) ------------------------ */
 
 /* Reads the version of page `pgno` that the read transaction `t` sees,

@@ -1,0 +1,910 @@
+/*
+ * test_vacuum.c — vacuum (src/tools/vacuum.c): space comes back, nothing
+ * is lost, readers keep their snapshots, writers keep committing, and an
+ * interrupted vacuum (cancellation, kill -9, power loss at every sync)
+ * leaves a database that opens, passes db_check and holds exactly the
+ * committed data.  Also auto-vacuum.
+ *
+ * BLAZEDB_TEST_SEED=S replays a run; BLAZEDB_LONG_TESTS=1 runs more kills.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "blazedb.h"
+#include "../src/db/db.h"
+#include "../src/catalog/catalog.h"
+#include "../src/index/index.h"
+#include "../src/os/os_fault.h"
+#include "support/testutil.h"
+
+#define PS 4096
+
+static void vopts(BlazeDBOptions *o)
+{
+    tu_fast_opts(o);
+    o->page_size = PS;
+    o->busy_timeout_ms = 20000;
+}
+
+static BlazeDB *open_db(const char *path)
+{
+    BlazeDBOptions o;
+    vopts(&o);
+    BlazeDB *db = NULL;
+    BlazeDBResult rc = blazedb_open_ex(path, TU_PASSWORD, &o, &db);
+    if (rc)
+        fail_msg("open %s: %s (%s)", path, blazedb_strerror(rc), blazedb_errmsg(NULL));
+    return db;
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return (uint64_t)st.st_size;
+}
+
+static void get_stats(BlazeDB *db, BlazeDBStats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->struct_size = sizeof *st;
+    assert_int_equal(blazedb_stats(db, st), BLAZEDB_OK);
+}
+
+static void check_db(BlazeDB *db, const char *what)
+{
+    char msg[512];
+    if (tu_db_check(db, msg, sizeof msg) != 0)
+        fail_msg("%s: db_check: %s", what, msg);
+}
+
+/* ---- a document collection with indexes, and its model ------------------ */
+
+#define NDOCS 3000
+
+/* Document i: id "d%05u", n = i, tag = "t" + i % 17, body = text of a
+ * length depending on i; every 40th has a 12 KiB body (overflow chain). */
+static size_t body_len(unsigned i) { return i % 40 == 0 ? 12000 : 100 + (i * 37) % 400; }
+
+static void body_text(unsigned i, char *buf, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        buf[k] = (char)('a' + (char)((i * 7 + k * 13) % 26));
+    buf[n] = 0;
+}
+
+static BlazeDBDoc *make_doc(unsigned i)
+{
+    BlazeDBDoc *d;
+    assert_int_equal(blazedb_doc_new(&d), BLAZEDB_OK);
+    char id[16], tag[16];
+    snprintf(id, sizeof id, "d%05u", i);
+    snprintf(tag, sizeof tag, "t%u", i % 17);
+    size_t bl = body_len(i);
+    char *body = malloc(bl + 1);
+    assert_non_null(body);
+    body_text(i, body, bl);
+    assert_int_equal(blazedb_doc_set_string(d, "id", id), BLAZEDB_OK);
+    assert_int_equal(blazedb_doc_set_int(d, "n", (int64_t)i), BLAZEDB_OK);
+    assert_int_equal(blazedb_doc_set_string(d, "tag", tag), BLAZEDB_OK);
+    assert_int_equal(blazedb_doc_set_string(d, "body", body), BLAZEDB_OK);
+    free(body);
+    return d;
+}
+
+/* Kept documents: every 10th. */
+static int kept(unsigned i) { return i % 10 == 3; }
+
+static void fill_docs(BlazeDB *db)
+{
+    assert_int_equal(blazedb_collection_create(db, NULL, "items", NULL), BLAZEDB_OK);
+    BlazeDBIndexField fn = {"n", 0, 0}, ft = {"tag", 1, 0};
+    assert_int_equal(blazedb_index_create(db, NULL, "items", "items_n", &fn, 1,
+                                          BLAZEDB_INDEX_UNIQUE, NULL), BLAZEDB_OK);
+    assert_int_equal(blazedb_index_create(db, NULL, "items", "items_tag", &ft, 1, 0, NULL),
+                     BLAZEDB_OK);
+    for (unsigned i = 0; i < NDOCS; i += 100) {
+        BlazeDBTxn *t;
+        assert_int_equal(blazedb_txn_begin(db, 0, &t), BLAZEDB_OK);
+        for (unsigned k = i; k < i + 100; k++) {
+            BlazeDBDoc *d = make_doc(k);
+            assert_int_equal(blazedb_insert(db, t, "items", d), BLAZEDB_OK);
+            blazedb_doc_free(d);
+        }
+        assert_int_equal(blazedb_txn_commit(t), BLAZEDB_OK);
+    }
+    /* byte-KV data too, with big values */
+    for (unsigned i = 0; i < 200; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "kv%04u", i);
+        size_t n = i % 20 == 0 ? 30000 : 500;
+        uint8_t *v = malloc(n);
+        tu_fill(i, v, n);
+        assert_int_equal(blazedb_put(db, k, v, n), BLAZEDB_OK);
+        free(v);
+    }
+}
+
+static void delete_most(BlazeDB *db)
+{
+    for (unsigned i = 0; i < NDOCS; i += 250) {
+        BlazeDBTxn *t;
+        assert_int_equal(blazedb_txn_begin(db, 0, &t), BLAZEDB_OK);
+        for (unsigned k = i; k < i + 250; k++) {
+            if (kept(k))
+                continue;
+            char id[16];
+            snprintf(id, sizeof id, "d%05u", k);
+            assert_int_equal(blazedb_delete_doc(db, t, "items", id), BLAZEDB_OK);
+        }
+        assert_int_equal(blazedb_txn_commit(t), BLAZEDB_OK);
+    }
+    for (unsigned i = 0; i < 200; i++) {
+        if (i % 5 == 0)
+            continue;
+        char k[16];
+        snprintf(k, sizeof k, "kv%04u", i);
+        assert_int_equal(blazedb_delete(db, k), BLAZEDB_OK);
+    }
+}
+
+/* Checks every document and KV pair against the model, in transaction
+ * txn (NULL: the latest), and (txn == NULL) the indexes with idx_check and
+ * an indexed query. */
+static void verify_docs(BlazeDB *db, BlazeDBTxn *txn, const char *what)
+{
+    uint64_t cnt = 0;
+    assert_int_equal(blazedb_count(db, txn, "items", &cnt), BLAZEDB_OK);
+    uint64_t want = 0;
+    for (unsigned i = 0; i < NDOCS; i++)
+        want += kept(i);
+    if (cnt != want)
+        fail_msg("%s: %" PRIu64 " documents, expected %" PRIu64, what, cnt, want);
+    char *body = malloc(13000);
+    assert_non_null(body);
+    for (unsigned i = 0; i < NDOCS; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "d%05u", i);
+        BlazeDBDoc *d = NULL;
+        BlazeDBResult rc = blazedb_get_doc(db, txn, "items", id, &d);
+        if (!kept(i)) {
+            if (rc != BLAZEDB_NOT_FOUND)
+                fail_msg("%s: deleted %s reads as %s", what, id, blazedb_strerror(rc));
+            continue;
+        }
+        if (rc)
+            fail_msg("%s: %s: %s (%s)", what, id, blazedb_strerror(rc), blazedb_errmsg(db));
+        int64_t n = -1;
+        assert_int_equal(blazedb_doc_get_int(d, "n", &n), BLAZEDB_OK);
+        assert_int_equal(n, (int64_t)i);
+        const char *s = NULL;
+        size_t sl = 0;
+        assert_int_equal(blazedb_doc_get_string(d, "body", &s, &sl), BLAZEDB_OK);
+        size_t bl = body_len(i);
+        body_text(i, body, bl);
+        if (sl != bl || memcmp(s, body, bl) != 0)
+            fail_msg("%s: %s: body differs", what, id);
+        blazedb_doc_free(d);
+    }
+    free(body);
+    for (unsigned i = 0; i < 200; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "kv%04u", i);
+        void *v = NULL;
+        size_t vl = 0;
+        BlazeDBResult rc;
+        if (txn)
+            rc = blazedb_txn_get(txn, k, strlen(k), &v, &vl);
+        else
+            rc = blazedb_get(db, k, &v, &vl);
+        if (i % 5 != 0) {
+            assert_int_equal(rc, BLAZEDB_NOT_FOUND);
+            continue;
+        }
+        assert_int_equal(rc, BLAZEDB_OK);
+        size_t n = i % 20 == 0 ? 30000 : 500;
+        assert_int_equal(vl, n);
+        uint8_t *e = malloc(n);
+        tu_fill(i, e, n);
+        assert_memory_equal(v, e, n);
+        free(e);
+        blazedb_free(v);
+    }
+    if (txn)
+        return;
+    /* indexes: exact match with the collection, and used by a query */
+    BlazeDBTxn *own;
+    assert_int_equal(blazedb_txn_begin(db, BLAZEDB_TXN_READONLY, &own), BLAZEDB_OK);
+    PagerTxn *pt = db_txn_pt(own);
+    CatColl c;
+    assert_int_equal(cat_get(pt, "items", 5, &c), BLAZEDB_OK);
+    char err[256];
+    if (idx_check(pt, &c, err, sizeof err) != BLAZEDB_OK)
+        fail_msg("%s: idx_check: %s", what, err);
+    blazedb_txn_abort(own);
+    uint64_t rows = 0;
+    BlazeDBStmt *st;
+    assert_int_equal(blazedb_prepare(db, "SELECT id FROM items WHERE tag = 't5'", (size_t)-1, &st, NULL),
+                     BLAZEDB_OK);
+    BlazeDBResult rc;
+    while ((rc = blazedb_step(st)) == BLAZEDB_ROW)
+        rows++;
+    assert_int_equal(rc, BLAZEDB_DONE);
+    blazedb_finalize(st);
+    uint64_t exp = 0;
+    for (unsigned i = 0; i < NDOCS; i++)
+        exp += kept(i) && i % 17 == 5;
+    assert_int_equal(rows, exp);
+}
+
+/* ---- basic: space comes back, everything intact ------------------------------ */
+
+static void test_vacuum_reclaims(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("vacuum");
+    char *path = tu_path(dir, "v.blazedb");
+    BlazeDB *db = open_db(path);
+    fill_docs(db);
+    delete_most(db);
+    assert_int_equal(blazedb_checkpoint(db), BLAZEDB_OK);
+    BlazeDBStats a, b;
+    get_stats(db, &a);
+    uint64_t size0 = file_size(path);
+    uint64_t used = a.page_count - a.free_pages;
+    fprintf(stderr, "  before: %" PRIu64 " pages, %" PRIu64 " free, file %" PRIu64 "\n",
+            a.page_count, a.free_pages, size0);
+    /* (the change log keeps the inserted documents, so not 90% free) */
+    assert_true(a.free_pages > a.page_count / 4);
+
+    BlazeDBVacuumOptions vo;
+    blazedb_vacuum_options_init(&vo);
+    vo.pages_per_txn = 128;
+    uint64_t bytes = 0;
+    BlazeDBResult rc = blazedb_vacuum(db, &vo, &bytes);
+    if (rc)
+        fail_msg("vacuum: %s (%s)", blazedb_strerror(rc), blazedb_errmsg(db));
+    get_stats(db, &b);
+    uint64_t size1 = file_size(path);
+    fprintf(stderr, "  after: %" PRIu64 " pages, %" PRIu64 " free, file %" PRIu64
+            ", reclaimed %" PRIu64 "\n", b.page_count, b.free_pages, size1, bytes);
+    assert_int_equal(bytes, (a.page_count - b.page_count) * PS);
+    assert_true(bytes > 0);
+    /* near the live size: the used pages plus a few percent */
+    assert_true(b.page_count <= used + used / 8 + 64);
+    assert_true(size1 <= b.page_count * PS);
+    assert_true(size1 + a.free_pages / 2 * PS < size0);
+    verify_docs(db, NULL, "after vacuum");
+    check_db(db, "after vacuum");
+
+    /* a second vacuum finds (almost) nothing to do, and changes nothing */
+    rc = blazedb_vacuum(db, NULL, &bytes);
+    assert_int_equal(rc, BLAZEDB_OK);
+    BlazeDBStats c2;
+    get_stats(db, &c2);
+    assert_true(c2.page_count <= b.page_count);
+    verify_docs(db, NULL, "after the second vacuum");
+    check_db(db, "after the second vacuum");
+
+    /* the database keeps working: writes, reopen */
+    BlazeDBDoc *d = make_doc(NDOCS + 1);
+    assert_int_equal(blazedb_insert(db, NULL, "items", d), BLAZEDB_OK);
+    blazedb_doc_free(d);
+    char id[16];
+    snprintf(id, sizeof id, "d%05u", NDOCS + 1);
+    assert_int_equal(blazedb_delete_doc(db, NULL, "items", id), BLAZEDB_OK);
+    blazedb_close(db);
+    db = open_db(path);
+    verify_docs(db, NULL, "after reopen");
+    check_db(db, "after reopen");
+    blazedb_close(db);
+    tu_rmrf(dir);
+    free(path);
+    free(dir);
+}
+
+/* ---- readers keep their snapshots ----------------------------------------------- */
+
+typedef struct {
+    BlazeDB *db;
+    BlazeDBResult rc;
+    uint64_t bytes;
+    atomic_int done;
+} VacThread;
+
+static void *vac_thread(void *arg)
+{
+    VacThread *vt = arg;
+    BlazeDBVacuumOptions vo;
+    blazedb_vacuum_options_init(&vo);
+    vo.pages_per_txn = 32;
+    vt->rc = blazedb_vacuum(vt->db, &vo, &vt->bytes);
+    atomic_store(&vt->done, 1);
+    return NULL;
+}
+
+static void test_vacuum_reader_snapshot(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("vacuum");
+    char *path = tu_path(dir, "v.blazedb");
+    BlazeDB *db = open_db(path);
+    fill_docs(db);
+    delete_most(db);
+    BlazeDBTxn *r;
+    assert_int_equal(blazedb_txn_begin(db, BLAZEDB_TXN_READONLY, &r), BLAZEDB_OK);
+    verify_docs(db, r, "reader before vacuum");
+    BlazeDBStats a;
+    get_stats(db, &a);
+
+    VacThread vt = {db, BLAZEDB_OK, 0, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, vac_thread, &vt), 0);
+    int rounds = 0;
+    while (!atomic_load(&vt.done) || rounds == 0) {
+        verify_docs(db, r, "reader during vacuum");
+        rounds++;
+    }
+    pthread_join(th, NULL);
+    fprintf(stderr, "  reader verified %d times during vacuum; vacuum: %s, %" PRIu64
+            " bytes\n", rounds, blazedb_strerror(vt.rc), vt.bytes);
+    /* the reader predates the relocation: the pages it can reach stay */
+    assert_int_equal(vt.rc, BLAZEDB_BUSY);
+    verify_docs(db, r, "reader after vacuum");
+    verify_docs(db, NULL, "latest after vacuum");
+    check_db(db, "with the reader open");
+    blazedb_txn_abort(r);
+
+    uint64_t bytes = 0;
+    BlazeDBResult rc = blazedb_vacuum(db, NULL, &bytes);
+    if (rc)
+        fail_msg("vacuum after the reader: %s (%s)", blazedb_strerror(rc), blazedb_errmsg(db));
+    BlazeDBStats b;
+    get_stats(db, &b);
+    uint64_t used = a.page_count - a.free_pages;
+    assert_true(bytes > 0);
+    assert_true(b.page_count <= used + used / 8 + 64);
+    assert_true(file_size(path) <= b.page_count * PS);
+    verify_docs(db, NULL, "after the second vacuum");
+    check_db(db, "after the second vacuum");
+    blazedb_close(db);
+    tu_rmrf(dir);
+    free(path);
+    free(dir);
+}
+
+/* ---- writers keep committing ------------------------------------------------------ */
+
+typedef struct {
+    BlazeDB *db;
+    int id;
+    atomic_int *stop;
+    uint64_t acked;         /* writes committed: keys w<id>-<0..acked) */
+    BlazeDBResult err;
+} Writer;
+
+static void *writer_thread(void *arg)
+{
+    Writer *w = arg;
+    uint8_t v[3000];
+    while (!atomic_load(w->stop)) {
+        char k[32];
+        snprintf(k, sizeof k, "w%d-%06" PRIu64, w->id, w->acked);
+        size_t n = 200 + (w->acked * 131) % 2800;
+        tu_fill(w->acked * 10 + (uint64_t)w->id, v, n);
+        BlazeDBResult rc = blazedb_put(w->db, k, v, n);
+        if (rc) {
+            w->err = rc;
+            break;
+        }
+        /* and churn: delete the one before last, every other time */
+        if (w->acked % 2 == 1) {
+            snprintf(k, sizeof k, "w%d-%06" PRIu64, w->id, w->acked - 1);
+            if ((rc = blazedb_delete(w->db, k))) {
+                w->err = rc;
+                break;
+            }
+        }
+        w->acked++;
+    }
+    return NULL;
+}
+
+static void test_vacuum_concurrent_writers(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("vacuum");
+    char *path = tu_path(dir, "v.blazedb");
+    BlazeDB *db = open_db(path);
+    fill_docs(db);
+    delete_most(db);
+    atomic_int stop = 0;
+    Writer w[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        w[i] = (Writer){db, i, &stop, 0, BLAZEDB_OK};
+        assert_int_equal(pthread_create(&th[i], NULL, writer_thread, &w[i]), 0);
+    }
+    uint64_t total = 0;
+    for (int round = 0; round < 3; round++) {
+        BlazeDBVacuumOptions vo;
+        blazedb_vacuum_options_init(&vo);
+        vo.pages_per_txn = 32;
+        uint64_t bytes = 0;
+        BlazeDBResult rc = blazedb_vacuum(db, &vo, &bytes);
+        if (rc && rc != BLAZEDB_BUSY)
+            fail_msg("vacuum round %d: %s (%s)", round, blazedb_strerror(rc),
+                     blazedb_errmsg(db));
+        total += bytes;
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        if (w[i].err)
+            fail_msg("writer %d: %s", i, blazedb_strerror(w[i].err));
+        assert_true(w[i].acked > 0);
+    }
+    fprintf(stderr, "  writers committed %" PRIu64 " + %" PRIu64 " puts; vacuum returned %"
+            PRIu64 " bytes\n", w[0].acked, w[1].acked, total);
+    assert_true(total > 0);
+    /* every acknowledged write is there */
+    for (int i = 0; i < 2; i++) {
+        for (uint64_t j = 0; j < w[i].acked; j++) {
+            char k[32];
+            snprintf(k, sizeof k, "w%d-%06" PRIu64, i, j);
+            void *v = NULL;
+            size_t vl = 0;
+            BlazeDBResult rc = blazedb_get(db, k, &v, &vl);
+            int deleted = j % 2 == 0 && j + 1 < w[i].acked;
+            if (deleted) {
+                assert_int_equal(rc, BLAZEDB_NOT_FOUND);
+                continue;
+            }
+            if (rc)
+                fail_msg("writer %d key %" PRIu64 ": %s", i, j, blazedb_strerror(rc));
+            size_t n = 200 + (j * 131) % 2800;
+            uint8_t e[3000];
+            tu_fill(j * 10 + (uint64_t)i, e, n);
+            assert_int_equal(vl, n);
+            assert_memory_equal(v, e, n);
+            blazedb_free(v);
+        }
+    }
+    verify_docs(db, NULL, "after vacuum with writers");
+    check_db(db, "after vacuum with writers");
+    blazedb_close(db);
+    tu_rmrf(dir);
+    free(path);
+    free(dir);
+}
+
+/* ---- cancellation ------------------------------------------------------------------- */
+
+static int cancel_after(uint64_t done, uint64_t total, void *arg)
+{
+    (void)done;
+    (void)total;
+    int *calls = arg;
+    return ++*calls >= 3;
+}
+
+static void test_vacuum_cancel(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("vacuum");
+    char *path = tu_path(dir, "v.blazedb");
+    BlazeDB *db = open_db(path);
+    fill_docs(db);
+    delete_most(db);
+    BlazeDBStats a, b;
+    get_stats(db, &a);
+    BlazeDBVacuumOptions vo;
+    blazedb_vacuum_options_init(&vo);
+    vo.pages_per_txn = 16;
+    int calls = 0;
+    vo.progress = cancel_after;
+    vo.progress_arg = &calls;
+    uint64_t bytes = 99;
+    assert_int_equal(blazedb_vacuum(db, &vo, &bytes), BLAZEDB_CANCELLED);
+    assert_int_equal(calls, 3);
+    assert_int_equal(bytes, 0);
+    get_stats(db, &b);
+    assert_int_equal(b.page_count, a.page_count);   /* not shrunk */
+    verify_docs(db, NULL, "after cancel");
+    check_db(db, "after cancel");
+    /* bad options */
+    vo.progress = NULL;
+    vo.pages_per_txn = 3;
+    assert_int_equal(blazedb_vacuum(db, &vo, &bytes), BLAZEDB_INVALID_ARGUMENT);
+    vo.struct_size = 0;
+    assert_int_equal(blazedb_vacuum(db, &vo, &bytes), BLAZEDB_INVALID_ARGUMENT);
+    assert_int_equal(blazedb_vacuum(NULL, NULL, &bytes), BLAZEDB_INVALID_ARGUMENT);
+    /* then to the end */
+    assert_int_equal(blazedb_vacuum(db, NULL, &bytes), BLAZEDB_OK);
+    assert_true(bytes > 0);
+    verify_docs(db, NULL, "after vacuum");
+    check_db(db, "after vacuum");
+    blazedb_close(db);
+    /* read-only handle */
+    BlazeDBOptions o;
+    vopts(&o);
+    o.flags = BLAZEDB_OPEN_READONLY;
+    assert_int_equal(blazedb_open_ex(path, TU_PASSWORD, &o, &db), BLAZEDB_OK);
+    assert_int_equal(blazedb_vacuum(db, NULL, &bytes), BLAZEDB_READONLY);
+    blazedb_close(db);
+    tu_rmrf(dir);
+    free(path);
+    free(dir);
+}
+
+/* ---- auto-vacuum ------------------------------------------------------------------------ */
+
+static uint64_t small_commits_until_shrunk(BlazeDB *db, uint64_t below, int max)
+{
+    for (int i = 0; i < max; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "tick%d", i % 8);
+        assert_int_equal(blazedb_put(db, k, "x", 1), BLAZEDB_OK);
+        BlazeDBStats st;
+        get_stats(db, &st);
+        if (st.page_count < below)
+            return (uint64_t)i + 1;
+    }
+    return 0;
+}
+
+static void test_auto_vacuum(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("vacuum");
+    char *path = tu_path(dir, "v.blazedb");
+    BlazeDB *db = open_db(path);
+    fill_docs(db);
+    delete_most(db);
+    BlazeDBStats a;
+    get_stats(db, &a);
+    uint64_t target = a.page_count - a.free_pages / 2;
+    /* off by default: commits do not shrink the file */
+    assert_int_equal(small_commits_until_shrunk(db, target, 50), 0);
+    assert_int_equal(blazedb_auto_vacuum(db, 1.5, 0, 0), BLAZEDB_INVALID_ARGUMENT);
+    assert_int_equal(blazedb_auto_vacuum(db, 0.5, 0, 4), BLAZEDB_INVALID_ARGUMENT);
+    /* a threshold above the free fraction does nothing either */
+    assert_int_equal(blazedb_auto_vacuum(db, 0.99, 0, 64), BLAZEDB_OK);
+    assert_int_equal(small_commits_until_shrunk(db, target, 50), 0);
+    /* on, below the free fraction */
+    assert_int_equal(blazedb_auto_vacuum(db, 0.3, 64 * 1024, 64), BLAZEDB_OK);
+    uint64_t n = small_commits_until_shrunk(db, target, 5000);
+    fprintf(stderr, "  auto-vacuum shrank the database after %" PRIu64 " commits\n", n);
+    assert_true(n > 0);
+    BlazeDBStats b;
+    get_stats(db, &b);
+    assert_true(b.page_count < target);
+    verify_docs(db, NULL, "after auto-vacuum");
+    check_db(db, "after auto-vacuum");
+    /* off again */
+    assert_int_equal(blazedb_auto_vacuum(db, 0, 0, 0), BLAZEDB_OK);
+    blazedb_close(db);
+    db = open_db(path);
+    verify_docs(db, NULL, "after reopen");
+    check_db(db, "after reopen");
+    blazedb_close(db);
+    tu_rmrf(dir);
+    free(path);
+    free(dir);
+}
+
+/* ---- kill -9 during vacuum ------------------------------------------------------------- */
+
+static void crash_workload(TuWorkload *w, uint64_t seed)
+{
+    tu_workload_init(w, "w/", seed);
+    w->nkeys = 80;
+    w->max_ops = 10;
+    w->max_small = 6000;
+    w->max_big = 60000;
+    w->big_permille = 60;
+    w->del_permille = 350;
+}
+
+#define VAC_ACK (1ull << 63)
+
+/* The child: a few workload transactions (acknowledged), then a vacuum in
+ * small steps, again and again, until killed. */
+static void child_main(const char *path, const TuWorkload *w, uint64_t first, int wfd)
+{
+    BlazeDBOptions o;
+    vopts(&o);
+    o.wal_autocheckpoint = 256;
+    BlazeDB *db = NULL;
+    if (blazedb_open_ex(path, TU_PASSWORD, &o, &db)) {
+        fprintf(stderr, "child: open failed: %s\n", blazedb_errmsg(NULL));
+        _exit(2);
+    }
+    BlazeDBVacuumOptions vo;
+    blazedb_vacuum_options_init(&vo);
+    vo.pages_per_txn = 8;
+    for (uint64_t j = first;; j++) {
+        BlazeDBResult rc = tu_txn_run(db, w, j, NULL);
+        if (rc) {
+            fprintf(stderr, "child: txn %" PRIu64 ": %s (%s)\n", j, blazedb_strerror(rc),
+                    blazedb_errmsg(db));
+            _exit(3);
+        }
+        if (write(wfd, &j, sizeof j) != (ssize_t)sizeof j)
+            _exit(5);
+        if (j % 4 == 0) {
+            uint64_t bytes;
+            rc = blazedb_vacuum(db, &vo, &bytes);
+            if (rc && rc != BLAZEDB_BUSY) {
+                fprintf(stderr, "child: vacuum: %s (%s)\n", blazedb_strerror(rc),
+                        blazedb_errmsg(db));
+                _exit(4);
+            }
+            uint64_t v = VAC_ACK | bytes;
+            if (write(wfd, &v, sizeof v) != (ssize_t)sizeof v)
+                _exit(5);
+        }
+    }
+}
+
+static void drain(int fd, uint64_t *ack, uint64_t *vacs, uint64_t *vbytes)
+{
+    uint64_t j;
+    while (read(fd, &j, sizeof j) == (ssize_t)sizeof j) {
+        if (j & VAC_ACK) {
+            (*vacs)++;
+            *vbytes += j & ~VAC_ACK;
+        } else if (j > *ack) {
+            *ack = j;
+        }
+    }
+}
+
+static void test_vacuum_kill9(void **state)
+{
+    (void)state;
+    uint64_t seed = tu_seed("test_vacuum_kill9");
+    char *dir = tu_mkdtemp("vacuum");
+    char *path = tu_path(dir, "k.blazedb");
+    TuWorkload w;
+    crash_workload(&w, seed);
+    TuModel m;
+    assert_int_equal(tu_model_init(&m, &w), 0);
+    TuRng rng;
+    tu_rng_seed(&rng, seed ^ 0x5eed);
+    int kills = tu_long_tests() ? 400 : 60;
+    uint64_t start = 0, vacs = 0, vbytes = 0;
+    for (int round = 0; round < kills; round++) {
+        int pfd[2];
+        assert_int_equal(pipe(pfd), 0);
+        fflush(NULL);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(pfd[0]);
+            child_main(path, &w, start + 1, pfd[1]);
+        }
+        close(pfd[1]);
+        tu_sleep_us(2000 + tu_rng_below(&rng, 60000));
+        kill(pid, SIGKILL);
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
+            fail_msg("seed %" PRIu64 " round %d: the child ended by itself (0x%x)", seed,
+                     round, status);
+        uint64_t ack = start;
+        drain(pfd[0], &ack, &vacs, &vbytes);
+        close(pfd[0]);
+
+        BlazeDB *db = open_db(path);
+        uint64_t k;
+        assert_int_equal(tu_db_last(db, &w, &k), BLAZEDB_OK);
+        if (k < ack || k > ack + 1)
+            fail_msg("seed %" PRIu64 " round %d: recovered txn %" PRIu64 ", acked %" PRIu64,
+                     seed, round, k, ack);
+        for (uint64_t j = start + 1; j <= k; j++)
+            tu_model_apply(&m, j);
+        char msg[512];
+        if (tu_model_compare(&m, db, msg, sizeof msg) != 0)
+            fail_msg("seed %" PRIu64 " round %d: not the state after txn %" PRIu64 ": %s",
+                     seed, round, k, msg);
+        if (tu_db_check(db, msg, sizeof msg) != 0)
+            fail_msg("seed %" PRIu64 " round %d: db_check: %s", seed, round, msg);
+        start = k;
+        blazedb_close(db);
+    }
+    fprintf(stderr, "  %d kills; %" PRIu64 " transactions; %" PRIu64
+            " vacuums completed, %" PRIu64 " bytes returned\n", kills, start, vacs, vbytes);
+    assert_true(vacs > 0);
+    assert_true(vbytes > 0);
+    /* and a last vacuum to the end */
+    BlazeDB *db = open_db(path);
+    uint64_t bytes;
+    assert_int_equal(blazedb_vacuum(db, NULL, &bytes), BLAZEDB_OK);
+    char msg[512];
+    assert_int_equal(tu_model_compare(&m, db, msg, sizeof msg), 0);
+    check_db(db, "final vacuum");
+    blazedb_close(db);
+    tu_model_free(&m);
+    tu_rmrf(dir);
+    free(path);
+    free(dir);
+}
+
+/* ---- power loss at every sync of a vacuum ---------------------------------------------- */
+
+static int copy_file(const char *from, const char *to)
+{
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    if (!a || !b) {
+        if (a)
+            fclose(a);
+        if (b)
+            fclose(b);
+        return -1;
+    }
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, a)) > 0)
+        fwrite(buf, 1, n, b);
+    fclose(a);
+    return fclose(b);
+}
+
+static void reset_from_template(const char *tmpl, const char *path)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+    assert_int_equal(copy_file(tmpl, path), 0);
+}
+
+/* Opens through vfs and vacuums; returns the first error (OK if none). */
+static BlazeDBResult pl_run(const char *path, OsVfs *vfs, uint64_t *bytes)
+{
+    BlazeDBOptions o;
+    vopts(&o);
+    o.wal_autocheckpoint = 64;
+    BlazeDB *db = NULL;
+    BlazeDBResult rc = db_open_vfs(path, TU_PASSWORD, &o, vfs, &db);
+    if (rc)
+        return rc;
+    BlazeDBVacuumOptions vo;
+    blazedb_vacuum_options_init(&vo);
+    vo.pages_per_txn = 16;
+    rc = blazedb_vacuum(db, &vo, bytes);
+    blazedb_close(db);
+    return rc;
+}
+
+static void test_vacuum_powerloss(void **state)
+{
+    (void)state;
+    uint64_t seed = tu_seed("test_vacuum_powerloss");
+    char *dir = tu_mkdtemp("vacuum");
+    char *tmpl = tu_path(dir, "template.blazedb");
+    char *path = tu_path(dir, "p.blazedb");
+    TuWorkload w;
+    crash_workload(&w, seed);
+    const uint64_t ntxn = 40;
+    {
+        /* the workload interleaved with filler (other keys), then the
+         * filler deleted: free pages all over the file */
+        BlazeDB *db = open_db(tmpl);
+        uint8_t v[6000];
+        for (uint64_t j = 1; j <= ntxn; j++) {
+            assert_int_equal(tu_txn_run(db, &w, j, NULL), BLAZEDB_OK);
+            for (unsigned i = 0; i < 8; i++) {
+                char k[32];
+                snprintf(k, sizeof k, "f/%03u-%u", (unsigned)j, i);
+                tu_fill(j * 8 + i, v, sizeof v);
+                assert_int_equal(blazedb_put(db, k, v, sizeof v), BLAZEDB_OK);
+            }
+        }
+        for (uint64_t j = 1; j <= ntxn; j++)
+            for (unsigned i = 0; i < 8; i++) {
+                char k[32];
+                snprintf(k, sizeof k, "f/%03u-%u", (unsigned)j, i);
+                assert_int_equal(blazedb_delete(db, k), BLAZEDB_OK);
+            }
+        BlazeDBStats st;
+        get_stats(db, &st);
+        fprintf(stderr, "  template: %" PRIu64 " pages, %" PRIu64 " free\n", st.page_count,
+                st.free_pages);
+        blazedb_close(db);
+    }
+    TuModel m;
+    assert_int_equal(tu_model_init(&m, &w), 0);
+    tu_model_replay(&m, ntxn);
+
+    reset_from_template(tmpl, path);
+    OsFault *f = os_fault_new(NULL);
+    uint64_t bytes = 0;
+    assert_int_equal(pl_run(path, os_fault_vfs(f), &bytes), BLAZEDB_OK);
+    uint64_t syncs = os_fault_count(f, OS_FAULT_SYNC);
+    os_fault_free(f);
+    fprintf(stderr, "  vacuum without faults: %" PRIu64 " bytes, %" PRIu64 " syncs\n", bytes,
+            syncs);
+    assert_true(bytes > 0);
+    assert_true(syncs >= 4);
+
+    uint64_t crashes = 0;
+    for (int tear = 0; tear <= 1; tear++) {
+        for (uint64_t i = 1; i <= syncs + 1; i++) {
+            reset_from_template(tmpl, path);
+            f = os_fault_new(NULL);
+            unsigned tseed = tear ? (unsigned)(tu_mix(seed + i) % 100000u) + 1u : 0u;
+            os_fault_powerloss_at_sync(f, i, tseed);
+            BlazeDBResult rc = pl_run(path, os_fault_vfs(f), &bytes);
+            int crashed = os_fault_crashed(f);
+            os_fault_free(f);
+            crashes += crashed;
+            if (!crashed && rc)
+                fail_msg("sync %" PRIu64 ": vacuum failed without a crash: %s", i,
+                         blazedb_strerror(rc));
+            if (crashed && rc == BLAZEDB_CORRUPT)
+                fail_msg("sync %" PRIu64 " tear %u: CORRUPT after power loss", i, tseed);
+            BlazeDB *db = open_db(path);
+            char msg[512];
+            if (tu_model_compare(&m, db, msg, sizeof msg) != 0)
+                fail_msg("power loss at sync %" PRIu64 "/%" PRIu64 " tear %u: %s", i, syncs,
+                         tseed, msg);
+            if (tu_db_check(db, msg, sizeof msg) != 0)
+                fail_msg("power loss at sync %" PRIu64 " tear %u: db_check: %s", i, tseed, msg);
+            /* the vacuum can be finished afterwards */
+            uint64_t b2 = 0;
+            BlazeDBResult r2 = blazedb_vacuum(db, NULL, &b2);
+            if (r2)
+                fail_msg("sync %" PRIu64 ": vacuum after recovery: %s (%s)", i,
+                         blazedb_strerror(r2), blazedb_errmsg(db));
+            if (tu_model_compare(&m, db, msg, sizeof msg) != 0 ||
+                tu_db_check(db, msg, sizeof msg) != 0)
+                fail_msg("sync %" PRIu64 ": after the second vacuum: %s", i, msg);
+            blazedb_close(db);
+        }
+    }
+    fprintf(stderr, "  %" PRIu64 " power losses, every one recovered\n", crashes);
+    assert_true(crashes >= syncs);
+    tu_model_free(&m);
+    tu_rmrf(dir);
+    free(tmpl);
+    free(path);
+    free(dir);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vacuum_reclaims),
+        cmocka_unit_test(test_vacuum_reader_snapshot),
+        cmocka_unit_test(test_vacuum_concurrent_writers),
+        cmocka_unit_test(test_vacuum_cancel),
+        cmocka_unit_test(test_auto_vacuum),
+        cmocka_unit_test(test_vacuum_kill9),
+        cmocka_unit_test(test_vacuum_powerloss),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
