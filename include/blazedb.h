@@ -1485,6 +1485,140 @@ BLAZEDB_API BlazeDBResult blazedb_restore(const char *const *paths, size_t n,
                                           const BlazeDBRestoreOptions *opts);
 
 /* ------------------------------------------------------------------------ */
+/* Monitoring and health (src/db/monitor.c; docs/OPERATIONS.md)              */
+/* ------------------------------------------------------------------------ */
+/*
+ * Every handle counts what it does from the moment it is opened: the
+ * counters of blazedb_stats (reads, writes, commits, rollbacks, page-cache
+ * hits and misses, pages and bytes read and written, fsyncs, checkpoints,
+ * lock waits) plus the time spent waiting for locks, and a latency
+ * histogram per kind of operation: kv_get, kv_put, kv_delete, kv_batch,
+ * txn_begin, commit, doc_insert, doc_get, doc_update, doc_delete and
+ * sql_statement (the time inside blazedb_step from a statement's first
+ * step to DONE or an error; SQL INSERT, UPDATE and DELETE also count in
+ * the doc_* histograms, which they go through).  The kv_* histograms time
+ * the one-shot calls (a one-shot put or delete includes its commit) and the
+ * calls inside a transaction alike.  Buckets are powers of two in microseconds
+ * (bucket k holds [2^(k-4), 2^(k-3)) µs; the first everything below
+ * 0.125 µs); p50/p95/p99 are interpolated inside their bucket, so they are
+ * exact to within a factor of two and never above the maximum seen.
+ * Recording costs two reads of the CPU's time-stamp counter (or of
+ * CLOCK_MONOTONIC where there is no invariant one) and a few relaxed
+ * atomic loads and stores into counters of the calling thread's own (about
+ * 4 KiB per thread that uses the handle): no lock and no locked
+ * instruction on any operation's path.
+ *
+ * Counters belong to the handle (other handles and processes have their
+ * own); sizes (pages, free pages, the log, collections) are the database's,
+ * read from the latest commit.
+ *
+ * Privacy: nothing in the metrics or the health report is taken from a
+ * document.  They hold numbers, and, as metadata, the names of collections
+ * and indexes.  No id, field name or value appears.
+ *
+ * Thread-safety: both calls may run while other threads use the handle.
+ */
+
+/** blazedb_metrics_json / blazedb_health flag: also walk every collection's
+ *  and index's tree to count its pages and find its longest key (reads the
+ *  whole database: O(size)).  Without it everything comes from counters. */
+#define BLAZEDB_METRICS_DEEP 0x1u
+
+/**
+ * All metrics as one JSON object (*json malloc'd, release with
+ * blazedb_free):
+ *   "counters": reads, writes, commits, rollbacks, cache_hits, cache_misses,
+ *               cache_hit_ratio, pages_read, pages_written, bytes_read,
+ *               bytes_written, fsyncs, checkpoints, lock_waits, lock_wait_us
+ *   "wal":      frames, pages_not_checkpointed, bytes, file_bytes,
+ *               autocheckpoint_pages (a number, or "off")
+ *   "database": file_bytes, page_size, pages, pages_used, pages_free,
+ *               free_ratio, max_pages, max_bytes, size_ratio_of_max,
+ *               max_key_bytes, kv_keys, collections, last_txn_id,
+ *               read_only, failed
+ *   "latency":  per operation kind: count, errors, sum_us, mean_us, max_us,
+ *               p50_us, p95_us, p99_us, buckets ([[upper bound µs, count],
+ *               ...], non-empty buckets only)
+ *   "collections": [{name, documents (live), soft_deleted, bytes,
+ *               timestamps, indexes: [{name, entries, fields, unique,
+ *               partial}]}] in name order; with BLAZEDB_METRICS_DEEP also
+ *               pages and longest_id_bytes per collection, pages and
+ *               longest_key_bytes per index.
+ * Also "version" (1, of this layout), "library", "uptime_s", "clock".
+ * Errors: INVALID_ARGUMENT (NULL json, unknown flags), MISUSE (closed
+ * handle), CORRUPT, IO_ERROR (reading the catalog), NOMEM.
+ */
+BLAZEDB_API BlazeDBResult blazedb_metrics_json(BlazeDB *db, unsigned flags, char **json);
+
+/** Overall verdict of blazedb_health. */
+typedef enum {
+    BLAZEDB_HEALTH_OK = 0,      /* nothing to do */
+    BLAZEDB_HEALTH_WARN = 1,    /* works; an action is advised */
+    BLAZEDB_HEALTH_ERROR = 2    /* the handle or the database needs attention
+                                   now (failed handle, unreadable catalog,
+                                   database at its size limit) */
+} BlazeDBHealthStatus;
+
+/** Thresholds of blazedb_health (versioned by struct_size).  0 in a field
+ *  means its default. */
+typedef struct {
+    uint32_t struct_size;       /* blazedb_health_options_init sets it */
+    uint32_t free_ratio_pct;    /* warn "free_pages" when more than this %
+                                   of the pages are free (25) ... */
+    uint64_t free_min_bytes;    /* ... and they hold at least this many bytes
+                                   (1 MiB; set by init, 0 = any amount) */
+    uint64_t wal_warn_bytes;    /* warn "wal_size" when the log holds more
+                                   than this; 0: the larger of 64 MiB and
+                                   4 x wal_autocheckpoint pages (64 MiB when
+                                   automatic checkpoints are off) */
+    uint32_t limit_pct;         /* warn when a size limit is this % reached
+                                   (80) */
+    uint32_t max_indexes;       /* warn when a collection has more indexes
+                                   than this (16) */
+} BlazeDBHealthOptions;
+
+BLAZEDB_API void blazedb_health_options_init(BlazeDBHealthOptions *opts);
+
+/** blazedb_health flags (BLAZEDB_HEALTH_DEEP is BLAZEDB_METRICS_DEEP). */
+#define BLAZEDB_HEALTH_JSON 0x2u   /* the report as JSON instead of text */
+#define BLAZEDB_HEALTH_DEEP BLAZEDB_METRICS_DEEP /* also check the longest
+                                   id and index entry against the key limit */
+
+/**
+ * Checks the handle and the database against the thresholds in `opts`
+ * (NULL: the defaults) and sets *status to the worst finding.  Each finding
+ * has a severity, a code, the reason (with the numbers) and the suggested
+ * action:
+ *   error "failed"          an earlier I/O error made the handle refuse
+ *                           writes: close and reopen it;
+ *   error "read_error"      the catalog could not be read: run the
+ *                           integrity check;
+ *   warn  "free_pages"      free pages past free_ratio_pct: vacuum;
+ *   warn  "wal_size"        the log holds more than the threshold not yet
+ *                           checkpointed: checkpoint (schedule them when
+ *                           automatic checkpoints are off);
+ *   warn  "wal_not_reset"   the log is checkpointed but longer than the
+ *                           threshold: end old read transactions, checkpoint;
+ *   warn/error "database_size"  pages used past limit_pct of the maximum
+ *                           (error at the last page): split the data
+ *                           (docs/LIMITS.md);
+ *   warn  "too_many_indexes" a collection has more than max_indexes;
+ *   warn  "id_size", "index_key_size" (BLAZEDB_HEALTH_DEEP) the longest id
+ *                           or index entry is past limit_pct of the key
+ *                           limit.
+ * *report (may be NULL when only the status is wanted) is malloc'd text
+ * ("status: warn", then one line per finding and one "  action:" line) or,
+ * with BLAZEDB_HEALTH_JSON, {"status":"warn","issues":[{"severity",
+ * "code","reason","action"}...],"checked":{...the numbers...}}.
+ * Returns OK whenever the report was made, whatever the status.  Errors:
+ * INVALID_ARGUMENT (NULL status, unknown flags, bad struct_size), MISUSE,
+ * NOMEM.
+ */
+BLAZEDB_API BlazeDBResult blazedb_health(BlazeDB *db, const BlazeDBHealthOptions *opts,
+                                         unsigned flags, char **report,
+                                         BlazeDBHealthStatus *status);
+
+/* ------------------------------------------------------------------------ */
 /* Integrity check and repair (src/tools/check.c; docs/OPERATIONS.md)       */
 /* ------------------------------------------------------------------------ */
 

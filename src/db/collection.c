@@ -28,6 +28,7 @@
 
 #include "blazedb.h"
 #include "db.h"
+#include "monitor.h"
 #include "../catalog/catalog.h"
 #include "../crypto/crypto.h"
 #include "../index/index.h"
@@ -626,6 +627,7 @@ BlazeDBResult blazedb_insert_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll
     for (size_t i = 0; i < n; i++)
         if (!docs[i])
             return db_error(db, BLAZEDB_INVALID_ARGUMENT, "document %zu is NULL", i);
+    uint64_t t0 = mon_now();
     Tx x;
     if ((rc = tx_begin(db, txn, 1, &x)))
         return rc;
@@ -636,7 +638,7 @@ BlazeDBResult blazedb_insert_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll
         rc = insert_one(&x, coll, &c, docs[i]);
     if (rc == BLAZEDB_OK)
         rc = (BlazeDBResult)cat_put(x.pt, coll, strlen(coll), &c);
-    return tx_end(&x, rc);
+    return mon_end(db_monitor(db), MON_DOC_INSERT, t0, tx_end(&x, rc));
 }
 
 /* replace (mode 0), upsert (mode 1) */
@@ -652,6 +654,7 @@ static BlazeDBResult put_doc(BlazeDB *db, BlazeDBTxn *txn, const char *coll, Bla
         return db_error(db, BLAZEDB_INVALID_ARGUMENT, "doc is NULL");
     if (!upsert && blazedb_doc_type(doc, "id") == BLAZEDB_TYPE_MISSING)
         return db_error(db, BLAZEDB_INVALID_ARGUMENT, "replace needs the document's id");
+    uint64_t t0 = mon_now();
     Tx x;
     if ((rc = tx_begin(db, txn, 1, &x)))
         return rc;
@@ -690,7 +693,7 @@ static BlazeDBResult put_doc(BlazeDB *db, BlazeDBTxn *txn, const char *coll, Bla
     }
     blazedb_doc_free(old);
     free(oldbin);
-    return tx_end(&x, rc);
+    return mon_end(db_monitor(db), MON_DOC_UPDATE, t0, tx_end(&x, rc));
 }
 
 BlazeDBResult blazedb_replace(BlazeDB *db, BlazeDBTxn *txn, const char *coll, BlazeDBDoc *doc)
@@ -771,6 +774,7 @@ BlazeDBResult blazedb_patch(BlazeDB *db, BlazeDBTxn *txn, const char *coll, cons
     for (size_t i = 0; i < nunset; i++)
         if (!unset[i] || reserved_field(unset[i]))
             return db_error(db, BLAZEDB_INVALID_ARGUMENT, "a patch cannot remove the id");
+    uint64_t t0 = mon_now();
     Tx x;
     if ((rc = tx_begin(db, txn, 1, &x)))
         return rc;
@@ -796,7 +800,7 @@ BlazeDBResult blazedb_patch(BlazeDB *db, BlazeDBTxn *txn, const char *coll, cons
         rc = store(&x, coll, &c, id, idlen, d, oldbin, old_bytes, 0, CAT_CHANGE_UPDATE);
     blazedb_doc_free(d);
     free(oldbin);
-    return tx_end(&x, rc);
+    return mon_end(db_monitor(db), MON_DOC_UPDATE, t0, tx_end(&x, rc));
 }
 
 /* ---- reads ------------------------------------------------------------------------ */
@@ -835,12 +839,13 @@ BlazeDBResult blazedb_get_doc(BlazeDB *db, BlazeDBTxn *txn, const char *coll, co
         return db_error(db, BLAZEDB_INVALID_ARGUMENT, "out is NULL");
     if ((rc = check_name(db, coll)) || (rc = check_id(db, id, id ? strlen(id) : 0)))
         return rc;
+    uint64_t t0 = mon_now();
     Tx x;
     if ((rc = tx_begin(db, txn, 0, &x)))
         return rc;
     int missing;
     rc = get_live(&x, coll, id, out, &missing);
-    return tx_end(&x, rc);
+    return mon_end(db_monitor(db), MON_DOC_GET, t0, tx_end(&x, rc));
 }
 
 BlazeDBResult blazedb_get_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
@@ -856,6 +861,7 @@ BlazeDBResult blazedb_get_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
     for (size_t i = 0; i < n; i++)
         if ((rc = check_id(db, ids[i], ids[i] ? strlen(ids[i]) : 0)))
             return rc;
+    uint64_t t0 = mon_now();
     Tx x;
     if ((rc = tx_begin(db, txn, 0, &x)))
         return rc;
@@ -875,7 +881,7 @@ BlazeDBResult blazedb_get_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
             blazedb_doc_free(out[i]);
             out[i] = NULL;
         }
-    return tx_end(&x, rc);
+    return mon_end(db_monitor(db), MON_DOC_GET, t0, tx_end(&x, rc));
 }
 
 BlazeDBResult blazedb_exists(BlazeDB *db, BlazeDBTxn *txn, const char *coll, const char *id,
@@ -942,6 +948,7 @@ BlazeDBResult blazedb_delete_doc(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
         return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
     if ((rc = check_name(db, coll)) || (rc = check_id(db, id, id ? strlen(id) : 0)))
         return rc;
+    uint64_t t0 = mon_now();
     Tx x;
     if ((rc = tx_begin(db, txn, 1, &x)))
         return rc;
@@ -951,7 +958,7 @@ BlazeDBResult blazedb_delete_doc(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
         rc = delete_one(&x, coll, &c, id, strlen(id));
     if (rc == BLAZEDB_NOT_FOUND)
         db_error(db, rc, "no document '%s' in '%s'", id, coll);
-    return tx_end(&x, rc);
+    return mon_end(db_monitor(db), MON_DOC_DELETE, t0, tx_end(&x, rc));
 }
 
 BlazeDBResult blazedb_delete_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
@@ -969,6 +976,7 @@ BlazeDBResult blazedb_delete_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll
     for (size_t i = 0; i < n; i++)
         if ((rc = check_id(db, ids[i], ids[i] ? strlen(ids[i]) : 0)))
             return rc;
+    uint64_t t0 = mon_now();
     Tx x;
     if ((rc = tx_begin(db, txn, 1, &x)))
         return rc;
@@ -982,7 +990,7 @@ BlazeDBResult blazedb_delete_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll
         else if (rc == BLAZEDB_NOT_FOUND)
             rc = BLAZEDB_OK;
     }
-    rc = tx_end(&x, rc);
+    rc = mon_end(db_monitor(db), MON_DOC_DELETE, t0, tx_end(&x, rc));
     if (rc == BLAZEDB_OK && deleted)
         *deleted = count;
     return rc;
@@ -1084,6 +1092,7 @@ BlazeDBResult blazedb_soft_delete(BlazeDB *db, BlazeDBTxn *txn, const char *coll
         return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
     if ((rc = check_name(db, coll)) || (rc = check_id(db, id, id ? strlen(id) : 0)))
         return rc;
+    uint64_t t0 = mon_now();
     Tx x;
     if ((rc = tx_begin(db, txn, 1, &x)))
         return rc;
@@ -1104,7 +1113,7 @@ BlazeDBResult blazedb_soft_delete(BlazeDB *db, BlazeDBTxn *txn, const char *coll
         rc = store(&x, coll, &c, id, idlen, d, oldbin, old_bytes, 0, CAT_CHANGE_DELETE);
     blazedb_doc_free(d);
     free(oldbin);
-    return tx_end(&x, rc);
+    return mon_end(db_monitor(db), MON_DOC_DELETE, t0, tx_end(&x, rc));
 }
 
 BlazeDBResult blazedb_purge(BlazeDB *db, BlazeDBTxn *txn, const char *coll, uint64_t *purged)

@@ -20,6 +20,7 @@
 #include "../pager/pager.h"
 #include "../catalog/catalog.h"
 #include "../index/index.h"
+#include "monitor.h"
 
 #define DB_MAGIC_OPEN 0x424c415a45444221ull
 #define DB_MAGIC_CLOSED 0x434c4f5345444442ull
@@ -38,6 +39,7 @@ struct BlazeDB {
     struct DbObs *obs;          /* observers (query.c), NULL when none */
     struct DbSql *sql;          /* SQL state (sqlapi.c), NULL until used */
     _Atomic unsigned interrupts; /* blazedb_interrupt generation */
+    Monitor *mon;               /* latency histograms (monitor.c) */
 };
 
 struct BlazeDBTxn {
@@ -94,7 +96,7 @@ static void txn_link(BlazeDBTxn *t)
     pthread_mutex_unlock(&t->db->live_mu);
 }
 
-static int commit_pt(PagerTxn *pt);
+static int commit_pt(BlazeDB *db, PagerTxn *pt);
 static void iter_free(BlazeDBIterator *it);
 static void txn_fail(BlazeDBTxn *t, BlazeDBResult rc);
 
@@ -121,7 +123,7 @@ static int txn_end(BlazeDBTxn *t, int commit)
     int rc = BLAZEDB_OK;
     int wrote = commit && pager_txn_is_write(t->pt);
     if (commit)
-        rc = commit_pt(t->pt);
+        rc = commit_pt(db, t->pt);
     else
         pager_abort(t->pt);
     free(t);
@@ -188,21 +190,23 @@ static PagerRoot *main_root(PagerTxn *t)
     return &pager_txn_meta(t)->roots[PAGER_ROOT_MAIN];
 }
 
-/* Commits a pager write transaction including the free-page bookkeeping. */
-static int commit_pt(PagerTxn *pt)
+/* Commits a pager write transaction including the free-page bookkeeping
+ * (timed as MON_COMMIT); ends a read transaction. */
+static int commit_pt(BlazeDB *db, PagerTxn *pt)
 {
-    if (pager_txn_is_write(pt)) {
-        /* savepoints end with the transaction; dropping them first spares
-         * the free-tree update their undo copies */
-        if (pager_savepoint_depth(pt))
-            pager_savepoint_release(pt, 1);
-        int rc = freelist_commit(pt);
-        if (rc) {
-            pager_abort(pt);
-            return rc;
-        }
+    if (!pager_txn_is_write(pt))
+        return pager_commit(pt);
+    uint64_t t0 = mon_now();
+    /* savepoints end with the transaction; dropping them first spares the
+     * free-tree update their undo copies */
+    if (pager_savepoint_depth(pt))
+        pager_savepoint_release(pt, 1);
+    int rc = freelist_commit(pt);
+    if (rc) {
+        pager_abort(pt);
+        return mon_end(db->mon, MON_COMMIT, t0, (BlazeDBResult)rc);
     }
-    return pager_commit(pt);
+    return mon_end(db->mon, MON_COMMIT, t0, (BlazeDBResult)pager_commit(pt));
 }
 
 /* ---- open / close ------------------------------------------------------------ */
@@ -322,6 +326,12 @@ BlazeDBResult db_open_vfs(const char *path, const char *password,
         free(db);
         return rc;
     }
+    if (!(db->mon = mon_new())) {
+        pager_close(db->p);
+        free(db);
+        snprintf(tl_open_err, sizeof tl_open_err, "out of memory");
+        return BLAZEDB_NOMEM;
+    }
     freelist_attach(db->p);
     db->max_key = btree_max_key(db->p);
     if (db->max_key > BLAZEDB_MAX_KEY)
@@ -373,6 +383,8 @@ void blazedb_close(BlazeDB *db)
     db_obs_free(db);
     pager_close(db->p);
     db->p = NULL;
+    mon_free(db->mon);
+    db->mon = NULL;
     pthread_mutex_destroy(&db->live_mu);
     db->magic = DB_MAGIC_CLOSED;
     pthread_mutex_lock(&closed_mu);
@@ -395,6 +407,7 @@ void db_txn_mark_failed(BlazeDBTxn *t, BlazeDBResult rc) { txn_fail(t, rc); }
 struct DbObs **db_obs_slot(BlazeDB *db) { return &db->obs; }
 struct DbSql **db_sql_slot(BlazeDB *db) { return &db->sql; }
 unsigned db_interrupts(BlazeDB *db) { return atomic_load(&db->interrupts); }
+Monitor *db_monitor(BlazeDB *db) { return db->mon; }
 
 void blazedb_interrupt(BlazeDB *db)
 {
@@ -491,7 +504,9 @@ BlazeDBResult blazedb_txn_begin(BlazeDB *db, unsigned flags, BlazeDBTxn **out)
     BlazeDBTxn *t = calloc(1, sizeof *t);
     if (!t)
         return err(db, BLAZEDB_NOMEM, "out of memory");
+    uint64_t t0 = mon_now();
     int rc = pager_begin(db->p, !(flags & BLAZEDB_TXN_READONLY), &t->pt);
+    mon_end(db->mon, MON_TXN_BEGIN, t0, (BlazeDBResult)rc);
     if (rc) {
         free(t);
         return (BlazeDBResult)rc;
@@ -596,11 +611,12 @@ BlazeDBResult blazedb_txn_put(BlazeDBTxn *t, const void *key, size_t klen,
     if (t->failed)
         return err(t->db, BLAZEDB_MISUSE, "an earlier write in this transaction failed");
     atomic_fetch_add_explicit(&t->db->writes, 1, memory_order_relaxed);
+    uint64_t t0 = mon_now();
     rc = (BlazeDBResult)btree_put(t->pt, main_root(t->pt), key, klen,
                                   data ? data : "", length, NULL);
     if (rc)
         txn_fail(t, rc);
-    return rc;
+    return mon_end(t->db->mon, MON_KV_PUT, t0, rc);
 }
 
 BlazeDBResult blazedb_txn_get(BlazeDBTxn *t, const void *key, size_t klen,
@@ -618,12 +634,13 @@ BlazeDBResult blazedb_txn_get(BlazeDBTxn *t, const void *key, size_t klen,
     if (rc)
         return rc;
     atomic_fetch_add_explicit(&t->db->reads, 1, memory_order_relaxed);
+    uint64_t t0 = mon_now();
     rc = (BlazeDBResult)btree_get(t->pt, main_root(t->pt), key, klen, data, length);
     if (rc) {
         *data = NULL;
         *length = 0;
     }
-    return rc;
+    return mon_end(t->db->mon, MON_KV_GET, t0, rc);
 }
 
 BlazeDBResult blazedb_txn_delete(BlazeDBTxn *t, const void *key, size_t klen)
@@ -638,10 +655,11 @@ BlazeDBResult blazedb_txn_delete(BlazeDBTxn *t, const void *key, size_t klen)
     if (t->failed)
         return err(t->db, BLAZEDB_MISUSE, "an earlier write in this transaction failed");
     atomic_fetch_add_explicit(&t->db->writes, 1, memory_order_relaxed);
+    uint64_t t0 = mon_now();
     rc = (BlazeDBResult)btree_delete(t->pt, main_root(t->pt), key, klen, NULL);
     if (rc)
         txn_fail(t, rc);
-    return rc;
+    return mon_end(t->db->mon, MON_KV_DELETE, t0, rc);
 }
 
 /* ---- one-shot calls ------------------------------------------------------------ */
@@ -655,16 +673,17 @@ BlazeDBResult blazedb_put2(BlazeDB *db, const void *key, size_t klen,
     if ((rc = check_key(db, key, klen)) || (rc = check_value(db, data, length)))
         return rc;
     PagerTxn *pt;
+    uint64_t t0 = mon_now();
     if ((rc = (BlazeDBResult)pager_begin(db->p, 1, &pt)))
-        return rc;
+        return mon_end(db->mon, MON_KV_PUT, t0, rc);
     atomic_fetch_add_explicit(&db->writes, 1, memory_order_relaxed);
     rc = (BlazeDBResult)btree_put(pt, main_root(pt), key, klen, data ? data : "",
                                   length, NULL);
     if (rc) {
         pager_abort(pt);
-        return rc;
+        return mon_end(db->mon, MON_KV_PUT, t0, rc);
     }
-    return (BlazeDBResult)commit_pt(pt);
+    return mon_end(db->mon, MON_KV_PUT, t0, (BlazeDBResult)commit_pt(db, pt));
 }
 
 BlazeDBResult blazedb_get2(BlazeDB *db, const void *key, size_t klen, void **data,
@@ -682,8 +701,9 @@ BlazeDBResult blazedb_get2(BlazeDB *db, const void *key, size_t klen, void **dat
     if (rc)
         return rc;
     PagerTxn *pt;
+    uint64_t t0 = mon_now();
     if ((rc = (BlazeDBResult)pager_begin(db->p, 0, &pt)))
-        return rc;
+        return mon_end(db->mon, MON_KV_GET, t0, rc);
     atomic_fetch_add_explicit(&db->reads, 1, memory_order_relaxed);
     rc = (BlazeDBResult)btree_get(pt, main_root(pt), key, klen, data, length);
     pager_commit(pt);
@@ -691,7 +711,7 @@ BlazeDBResult blazedb_get2(BlazeDB *db, const void *key, size_t klen, void **dat
         *data = NULL;
         *length = 0;
     }
-    return rc;
+    return mon_end(db->mon, MON_KV_GET, t0, rc);
 }
 
 BlazeDBResult blazedb_delete2(BlazeDB *db, const void *key, size_t klen)
@@ -702,16 +722,17 @@ BlazeDBResult blazedb_delete2(BlazeDB *db, const void *key, size_t klen)
     if (rc)
         return rc;
     PagerTxn *pt;
+    uint64_t t0 = mon_now();
     if ((rc = (BlazeDBResult)pager_begin(db->p, 1, &pt)))
-        return rc;
+        return mon_end(db->mon, MON_KV_DELETE, t0, rc);
     atomic_fetch_add_explicit(&db->writes, 1, memory_order_relaxed);
     int found = 0;
     rc = (BlazeDBResult)btree_delete(pt, main_root(pt), key, klen, &found);
     if (rc || !found) {
         pager_abort(pt); /* nothing to write */
-        return rc;
+        return mon_end(db->mon, MON_KV_DELETE, t0, rc);
     }
-    return (BlazeDBResult)commit_pt(pt);
+    return mon_end(db->mon, MON_KV_DELETE, t0, (BlazeDBResult)commit_pt(db, pt));
 }
 
 BlazeDBResult blazedb_put(BlazeDB *db, const char *key, const void *data, size_t length)
@@ -756,8 +777,9 @@ BlazeDBResult blazedb_write_batch(BlazeDB *db, const BlazeDBWrite *items, size_t
     if (n == 0)
         return BLAZEDB_OK;
     PagerTxn *pt;
+    uint64_t t0 = mon_now();
     if ((rc = (BlazeDBResult)pager_begin(db->p, 1, &pt)))
-        return rc;
+        return mon_end(db->mon, MON_KV_BATCH, t0, rc);
     for (size_t i = 0; i < n; i++) {
         const BlazeDBWrite *w = &items[i];
         if (w->del)
@@ -767,11 +789,11 @@ BlazeDBResult blazedb_write_batch(BlazeDB *db, const BlazeDBWrite *items, size_t
                                           w->value ? w->value : "", w->vlen, NULL);
         if (rc) {
             pager_abort(pt);
-            return rc;
+            return mon_end(db->mon, MON_KV_BATCH, t0, rc);
         }
     }
     atomic_fetch_add_explicit(&db->writes, n, memory_order_relaxed);
-    return (BlazeDBResult)commit_pt(pt);
+    return mon_end(db->mon, MON_KV_BATCH, t0, (BlazeDBResult)commit_pt(db, pt));
 }
 
 /* ---- iterators ----------------------------------------------------------------- */

@@ -29,6 +29,7 @@
 
 #include "sqlexec.h"
 #include "db.h"
+#include "monitor.h"
 #include "../doc/json.h"
 
 /* ---- the handle's SQL state -------------------------------------------------------------- */
@@ -64,6 +65,7 @@ struct BlazeDBStmt {
     int exec_open;
     int analyze;              /* time the plan's operators (EXPLAIN ANALYZE) */
     uint64_t changes;
+    uint64_t mon_ticks;       /* time inside blazedb_step this run (monitor.h) */
     /* output */
     size_t ncols;
     const char *const *names;
@@ -1375,7 +1377,7 @@ static BlazeDBResult explain_row(BlazeDBStmt *st)
     return BLAZEDB_ROW;
 }
 
-BlazeDBResult blazedb_step(BlazeDBStmt *st)
+static BlazeDBResult step_run(BlazeDBStmt *st)
 {
     if (!st)
         return BLAZEDB_INVALID_ARGUMENT;
@@ -1448,6 +1450,23 @@ BlazeDBResult blazedb_step(BlazeDBStmt *st)
     rc = exec_error(st, r);
     run_end(st, 0);
     st->state = 2;
+    return rc;
+}
+
+/* step_run, timed: a run's time inside step, from its first step to DONE
+ * or an error, is one MON_SQL_STATEMENT (monitor.h). */
+BlazeDBResult blazedb_step(BlazeDBStmt *st)
+{
+    if (!st || !st->db || !db_handle_ok(st->db) || st->state == 2)
+        return step_run(st);
+    if (st->state == 0)
+        st->mon_ticks = 0;
+    uint64_t t0 = mon_now(), t1;
+    BlazeDBResult rc = step_run(st);
+    t1 = mon_now();
+    st->mon_ticks += t1 > t0 ? t1 - t0 : 0;
+    if (rc != BLAZEDB_ROW && st->db)
+        mon_record(db_monitor(st->db), MON_SQL_STATEMENT, st->mon_ticks, (int)rc);
     return rc;
 }
 

@@ -133,6 +133,7 @@ struct Pager {
     struct {
         _Atomic uint64_t cache_hits, cache_misses, pages_read, pages_written,
             bytes_written, syncs, checkpoints, lock_waits, commits, rollbacks;
+        _Atomic uint64_t lock_wait_us; /* time spent waiting (monitor.c) */
     } st;
 };
 
@@ -227,15 +228,20 @@ static int lock_wait(Pager *p, uint64_t off, int kind, uint32_t timeout_ms)
     uint64_t start = 0, sleep_us = 20;
     for (;;) {
         int e = os_lock(p->shm, off, 1, kind);
-        if (e != EAGAIN)
+        if (e != EAGAIN) {
+            if (start)
+                atomic_fetch_add(&p->st.lock_wait_us, p->vfs->now_us(p->vfs) - start);
             return e;
+        }
         uint64_t now = p->vfs->now_us(p->vfs);
         if (!start) {
             start = now;
             atomic_fetch_add(&p->st.lock_waits, 1);
         }
-        if (now - start >= (uint64_t)timeout_ms * 1000)
+        if (now - start >= (uint64_t)timeout_ms * 1000) {
+            atomic_fetch_add(&p->st.lock_wait_us, now - start);
             return EAGAIN;
+        }
         p->vfs->sleep_us(p->vfs, sleep_us);
         if (sleep_us < 2000)
             sleep_us *= 2;
@@ -1159,7 +1165,11 @@ static int writer_lock(Pager *p)
     if (p->busy_ms == 0) {
         if (pthread_mutex_trylock(&p->write_mu) != 0)
             return pager_error(p, BLAZEDB_BUSY, "another write transaction is active");
-    } else {
+    } else if (pthread_mutex_trylock(&p->write_mu) != 0) {
+        /* another thread of this handle writes: a lock wait (counted and
+         * timed like the cross-process ones in lock_wait) */
+        uint64_t w0 = p->vfs->now_us(p->vfs);
+        atomic_fetch_add(&p->st.lock_waits, 1);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += p->busy_ms / 1000;
@@ -1168,7 +1178,9 @@ static int writer_lock(Pager *p)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        if (pthread_mutex_timedlock(&p->write_mu, &ts) != 0)
+        int e = pthread_mutex_timedlock(&p->write_mu, &ts);
+        atomic_fetch_add(&p->st.lock_wait_us, p->vfs->now_us(p->vfs) - w0);
+        if (e != 0)
             return pager_error(p, BLAZEDB_BUSY,
                                "timed out waiting for another write transaction");
     }
@@ -2221,9 +2233,19 @@ void pager_get_stats(Pager *p, PagerStats *st)
         uint64_t bf = atomic_load(&p->sh->backfill_gen) == s.wal_gen
                           ? atomic_load(&p->sh->backfill) : 0;
         st->wal_pages = s.wal_frames > bf ? s.wal_frames - bf : 0;
+        st->wal_frames = s.wal_frames;
     } else {
         st->wal_pages = 0;
+        st->wal_frames = 0;
     }
+    st->lock_wait_us = atomic_load(&p->st.lock_wait_us);
+    st->failed = atomic_load(&p->failed);
+    st->autockpt = p->autockpt;
+    st->db_file_bytes = st->wal_file_bytes = 0;
+    if (p->db)
+        os_size(p->db, &st->db_file_bytes);
+    if (p->wal)
+        os_size(p->wal, &st->wal_file_bytes);
 }
 
 int pager_rekey(Pager *p, const void *pw, size_t pwlen, const CryptoKdfParams *kdf)

@@ -93,6 +93,12 @@ typedef struct {
     uint64_t bytes_written, syncs, checkpoints, lock_waits;
     uint64_t commits, rollbacks;
     uint64_t wal_pages;
+    /* for the monitor (src/db/monitor.c) */
+    uint64_t lock_wait_us;      /* total time spent in lock waits */
+    uint64_t wal_frames;        /* frames in the current log generation */
+    uint64_t wal_file_bytes, db_file_bytes; /* sizes on disk (0 if unknown) */
+    uint32_t autockpt;          /* the autocheckpoint setting, in pages */
+    int failed;                 /* an I/O error made the handle refuse writes */
 } PagerStats;
 
 /* ---- open/close ------------------------------------------------------- */
