@@ -1,13 +1,15 @@
 # Makefile — builds libblazedb (static, shared, pkg-config file), its tests,
 # fuzzers and benchmarks, and installs it.  GNU make only.
 #
-#   make                   library into build/ (after scripts/deps.sh build)
+#   make                   library and the blazedb tool into build/ (after scripts/deps.sh build)
+#   make demo              build everything, run 'blazedb demo' and the README tours
 #   make test [T=test_x]   build and run all tests (or the named ones)
 #   make test-sanitize     the tests under ASan+UBSan, in build/asan/
 #   make check-warnings    gcc and clang -Werror builds of library and tests
 #   make fuzz [F=fuzz_x] [FUZZ_SECONDS=60]   build and run libFuzzer targets
 #   make bench [BENCH_ARGS=...]              build and run build/bench/bench
 #   make install [PREFIX=/usr/local] [DESTDIR=]    make uninstall    make clean
+#   make cli               just build/blazedb (the command-line tool, cli/*.c)
 #
 # Conventions:
 #   - library sources are src/*/*.c except src/os/os_fault.c (test-only);
@@ -24,7 +26,7 @@
 .SUFFIXES:
 .DELETE_ON_ERROR:
 .PHONY: all demo test test-sanitize check-warnings fuzz bench install uninstall \
-        clean help lib tests fuzzers bench-bin check-exports FORCE
+        clean help lib cli tests fuzzers bench-bin check-exports FORCE
 
 # ---- configuration ----------------------------------------------------------
 B        ?= build
@@ -37,6 +39,8 @@ PREFIX   ?= /usr/local
 LIBDIR   ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
 FUZZ_SECONDS ?= 60
 AR       ?= ar
 
@@ -46,6 +50,8 @@ SOVERSION := $(firstword $(subst ., ,$(VERSION)))
 PKG_CFLAGS := $(shell pkg-config --cflags libcrypto libargon2 libzstd 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs libcrypto libargon2 libzstd 2>/dev/null || echo -lcrypto -largon2 -lzstd)
 LIBS       := $(PKG_LIBS) -lpthread
+EDIT_CFLAGS := $(shell pkg-config --cflags libedit 2>/dev/null)
+EDIT_LIBS   := $(shell pkg-config --libs libedit 2>/dev/null || echo -ledit)
 
 # CFLAGS, CPPFLAGS and LDFLAGS are left to the user and added last.
 ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra $(WERROR) -fPIC \
@@ -63,6 +69,7 @@ SRCLIST_TESTS := $(patsubst tests/%.sources,%,$(wildcard tests/test_*.sources))
 LIB_TESTS   := $(filter-out $(SRCLIST_TESTS),$(TEST_NAMES))
 FUZZ_NAMES  := $(patsubst fuzz/%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
 BENCH_SRC   := $(sort $(wildcard bench/*.c))
+CLI_SRC     := $(sort $(wildcard cli/*.c))
 
 # Sources of a .sources test: the listed files plus the test itself.
 test_sources = $(sort $(file < tests/$(1).sources) tests/$(1).c)
@@ -76,9 +83,11 @@ SO_NAME      := libblazedb.so.$(SOVERSION)
 TEST_BINS    := $(TEST_NAMES:%=$(B)/tests/%)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(B)/%)
 BENCH_BIN    := $(B)/bench/bench
+CLI_OBJS     := $(call obj,$(CLI_SRC))
+CLI_BIN      := $(B)/blazedb
 ALL_OBJS     := $(LIB_OBJS) $(SUPPORT_OBJS) $(call obj,$(LIB_TESTS:%=tests/%.c) \
                 $(foreach t,$(SRCLIST_TESTS),$(call test_sources,$(t))) \
-                $(FUZZ_NAMES:%=fuzz/%.c) $(BENCH_SRC))
+                $(FUZZ_NAMES:%=fuzz/%.c) $(BENCH_SRC) $(CLI_SRC))
 
 # The public targets serialise; the sub-makes they start run in parallel.
 ifndef BLAZEDB_SUBMAKE
@@ -89,18 +98,21 @@ SUBMAKE = +@$(MAKE) --no-print-directory BLAZEDB_SUBMAKE=1
 # ---- public targets ---------------------------------------------------------
 all:
 	@bash scripts/deps.sh build
-	$(SUBMAKE) lib
+	$(SUBMAKE) lib cli
 
 test:
 	@bash scripts/deps.sh test
 	$(SUBMAKE) lib check-exports $(if $(T),$(addprefix $(B)/tests/,$(T)),tests)
 	@bash scripts/run-tests.sh $(B)/tests $(T)
 
-# The first thing to run: builds the library and runs the two README tours
-# (examples/kv_tour.c, examples/doc_tour.c) in a fresh directory.
+# The first thing to run: builds the library and the tool, runs
+# 'blazedb demo' and then the two README tours (examples/kv_tour.c,
+# examples/doc_tour.c), each in a fresh directory.
 demo:
 	@bash scripts/deps.sh build
-	$(SUBMAKE) lib
+	$(SUBMAKE) lib cli
+	@d=$$(mktemp -d "$${TMPDIR:-/tmp}/blazedb-demo.XXXXXX") && \
+	    echo "== blazedb demo $$d" && $(CURDIR)/$(CLI_BIN) demo "$$d" && echo
 	@mkdir -p $(B)/examples
 	$(CC) -Wall -Wextra -Iinclude examples/kv_tour.c $(LIB_A) $(LIBS) -o $(B)/examples/kv_tour
 	$(CC) -Wall -Wextra -Iinclude examples/doc_tour.c $(LIB_A) $(LIBS) -o $(B)/examples/doc_tour
@@ -152,8 +164,11 @@ bench:
 	$(SUBMAKE) bench-bin
 	$(BENCH_BIN) $(BENCH_ARGS)
 
-install: lib
-	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+install: lib cli
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+	    $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(CLI_BIN) $(DESTDIR)$(BINDIR)/blazedb
+	install -m 644 cli/blazedb.1 $(DESTDIR)$(MANDIR)/man1/blazedb.1
 	install -m 644 include/blazedb.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(SO_REAL) $(DESTDIR)$(LIBDIR)/
@@ -163,6 +178,7 @@ install: lib
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/blazedb.pc
 
 uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/blazedb $(DESTDIR)$(MANDIR)/man1/blazedb.1
 	rm -f $(DESTDIR)$(INCLUDEDIR)/blazedb.h $(DESTDIR)$(PKGCONFIGDIR)/blazedb.pc \
 	      $(DESTDIR)$(LIBDIR)/libblazedb.a $(DESTDIR)$(LIBDIR)/libblazedb.so \
 	      $(DESTDIR)$(LIBDIR)/$(SO_NAME) $(DESTDIR)$(LIBDIR)/libblazedb.so.$(VERSION)
@@ -175,7 +191,8 @@ help:
 
 # ---- building blocks (no dependency check) ------------------------------------
 lib: $(LIB_A) $(B)/libblazedb.so $(B)/blazedb.pc
-tests: $(TEST_BINS) $(B)/tests/test_readme
+tests: $(TEST_BINS) $(B)/tests/test_readme $(CLI_BIN)
+cli: $(CLI_BIN)
 
 # The README's example, checked as a test (see scripts/check-readme.sh).
 $(B)/tests/test_readme: scripts/check-readme.sh $(LIB_A) README.md $(wildcard examples/*.c)
@@ -242,6 +259,14 @@ $(foreach t,$(SRCLIST_TESTS),$(eval $(call srclist_test,$(t))))
 
 $(FUZZ_BINS): $(B)/%: $(B)/obj/fuzz/%.o $(SUPPORT_A) $(LIB_A)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(SUPPORT_A) $(LIB_A) $(LIBS)
+
+# The command-line tool: cli/*.c against the static library and libedit.
+$(CLI_OBJS): ALL_CFLAGS += $(EDIT_CFLAGS)
+$(CLI_BIN): $(CLI_OBJS) $(LIB_A)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(LIB_A) $(EDIT_LIBS) $(LIBS)
+
+# tests/test_cli.c runs the tool: building the test builds the tool too.
+$(B)/tests/test_cli: | $(CLI_BIN)
 
 $(BENCH_BIN): $(call obj,$(BENCH_SRC)) $(LIB_A)
 	@mkdir -p $(@D)

@@ -15,7 +15,7 @@
 set -euo pipefail
 
 # --- the package lists -------------------------------------------------------
-PKGS_build="build-essential pkg-config libssl-dev libargon2-dev libzstd-dev"  # zstd: backups
+PKGS_build="build-essential pkg-config libssl-dev libargon2-dev libedit-dev libzstd-dev"  # libedit: the shell; zstd: backups
 PKGS_test="libcmocka-dev libsqlite3-dev sqlite3"   # plus build; SQLite: the oracle of the SQL tests
 PKGS_bench="libsqlite3-dev libsqlcipher-dev liblmdb-dev sqlite3"  # plus build
 PKGS_fuzz="clang-14 libclang-rt-14-dev"         # plus build
