@@ -1494,8 +1494,8 @@ BLAZEDB_API BlazeDBResult blazedb_restore(const char *const *paths, size_t n,
  * lock waits) plus the time spent waiting for locks, and a latency
  * histogram per kind of operation: kv_get, kv_put, kv_delete, kv_batch,
  * txn_begin, commit, doc_insert, doc_get, doc_update, doc_delete and
- * sql_statement (the time inside blazedb_step from a statement's first
- * step to DONE or an error; SQL INSERT, UPDATE and DELETE also count in
+ * sql_statement (the time from a statement's first blazedb_step to DONE
+ * or an error, the caller's time between rows included; SQL INSERT, UPDATE and DELETE also count in
  * the doc_* histograms, which they go through).  The kv_* histograms time
  * the one-shot calls (a one-shot put or delete includes its commit) and the
  * calls inside a transaction alike.  Buckets are powers of two in microseconds

@@ -1303,10 +1303,15 @@ static int cur_seek_near(BtCursor *c, const uint8_t *key, size_t klen, int le, i
     if (n == 0)
         return 0;
     size_t fl, ll;
-    const uint8_t *fk = cell_key(BT_LEAF, cell_at(d, 0), &fl);
     const uint8_t *lk = cell_key(BT_LEAF, cell_at(d, n - 1), &ll);
-    if (keycmp(key, klen, fk, fl) < 0 || keycmp(key, klen, lk, ll) > 0)
+    if (keycmp(key, klen, lk, ll) > 0)
         return 0;
+    /* key > the cursor's key (the usual forward seek) is above the first */
+    if (keycmp(key, klen, c->key, c->klen) <= 0) {
+        const uint8_t *fk = cell_key(BT_LEAF, cell_at(d, 0), &fl);
+        if (keycmp(key, klen, fk, fl) < 0)
+            return 0;
+    }
     /* forward from the current entry (galloping), the common case of
      * ascending seeks; else the whole leaf */
     unsigned i, cur = c->idx[l];

@@ -44,9 +44,10 @@ typedef enum {
     MON_DOC_GET,        /* blazedb_get_doc / get_many */
     MON_DOC_UPDATE,     /* blazedb_replace / upsert / patch */
     MON_DOC_DELETE,     /* blazedb_delete_doc / delete_many / soft_delete */
-    MON_SQL_STATEMENT,  /* a statement's blazedb_step calls from the first to DONE
-                           or an error (time inside step only); SQL writes
-                           also count in the MON_DOC_* kinds they call */
+    MON_SQL_STATEMENT,  /* a statement run, from its first blazedb_step to
+                           DONE or an error (the caller's time between rows
+                           included); SQL writes also count in the MON_DOC_*
+                           kinds they call */
     MON_NOPS
 } MonOp;
 
