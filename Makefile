@@ -195,7 +195,7 @@ tests: $(TEST_BINS) $(B)/tests/test_readme $(CLI_BIN)
 cli: $(CLI_BIN)
 
 # The README's example, checked as a test (see scripts/check-readme.sh).
-$(B)/tests/test_readme: scripts/check-readme.sh $(LIB_A) README.md $(wildcard examples/*.c)
+$(B)/tests/test_readme: scripts/check-readme.sh $(LIB_A) README.md $(wildcard examples/*.c) | $(CLI_BIN)
 	@mkdir -p $(@D)
 	printf '#!/bin/sh\nexec bash "%s/scripts/check-readme.sh" "%s" "%s" "%s"\n' "$(CURDIR)" "$(CURDIR)" "$(CURDIR)/$(B)" "$(SAN)" > $@
 	chmod +x $@

@@ -12,6 +12,8 @@
  *               execution for the shell, EXPLAIN, index listing
  *   shell.c     the interactive shell (libedit) and script mode
  *   demo.c      the demo subcommand
+ *   ops.c       the operations: import, export, backup, restore, verify,
+ *               check, repair, vacuum, doctor, stats --json; progress bars
  *
  * Exit statuses (docs/CLI.md): 0 success, 1 error, 2 usage error, 3 a
  * check or verify found problems.
@@ -112,6 +114,8 @@ int cli_can_prompt(void);
  * when that is known (-1 when not).
  */
 BlazeDB *cli_open(const char *path, const CliOpenOpts *o, int *plaintext);
+/* The CliOpenOpts of --password-file and --timeout of the current command. */
+CliOpenOpts cli_open_opts(const CliArgs *a);
 /* Prints "blazedb: CONTEXT: errmsg" for a failed call on db. */
 void cli_db_error(BlazeDB *db, BlazeDBResult rc, const char *context);
 
@@ -231,5 +235,33 @@ int cli_cmd_shell(const CliArgs *a);
 int cli_shell_run(BlazeDB *db, const char *path, int interactive, FILE *in, int bail,
                   CliFormat mode);
 int cli_cmd_demo(const CliArgs *a);
+
+/* ---- ops.c -------------------------------------------------------------------------- */
+
+/* Each returns an exit status after printing what it did (or why not).
+ * format: a BlazeDBFormat.  The shell passes its transaction (may be NULL). */
+int cli_op_import(BlazeDB *db, BlazeDBTxn *txn, const char *coll, const char *file, int format,
+                  unsigned flags);
+/* coll NULL: every collection; where: a SQL expression (ndjson/json only);
+ * out NULL or "-": standard output. */
+int cli_op_export(BlazeDB *db, BlazeDBTxn *txn, const char *coll, int format, const char *where,
+                  const char *out);
+int cli_op_backup(BlazeDB *db, const char *dest, const char *incremental_from);
+int cli_op_check(BlazeDB *db, int quick, int json);
+/* 0 for ok and warn, 1 for error. */
+int cli_op_doctor(BlazeDB *db, int json, int deep);
+int cli_stats_json(BlazeDB *db);
+/* Parses an export/import format name ("ndjson", ...): a BlazeDBFormat,
+ * or -1 after a usage message naming cmd. */
+int cli_parse_format(const char *cmd, const char *v, int allow_sql);
+int cli_cmd_import(const CliArgs *a);
+int cli_cmd_export(const CliArgs *a);
+int cli_cmd_backup(const CliArgs *a);
+int cli_cmd_restore(const CliArgs *a);
+int cli_cmd_verify(const CliArgs *a);
+int cli_cmd_check(const CliArgs *a);
+int cli_cmd_repair(const CliArgs *a);
+int cli_cmd_vacuum(const CliArgs *a);
+int cli_cmd_doctor(const CliArgs *a);
 
 #endif /* BLAZEDB_CLI_H */

@@ -2,7 +2,8 @@
  * main.c — the `blazedb` program's entry: the table of subcommands, option
  * parsing with "did you mean" suggestions, help texts, and the small
  * subcommands (create, info, stats, rekey).  SQL lives in sql.c, the
- * shell in shell.c, the demo in demo.c.
+ * shell in shell.c, the demo in demo.c, the operations (import, export,
+ * backup, restore, verify, check, repair, vacuum, doctor) in ops.c.
  */
 #include "cli.h"
 
@@ -152,7 +153,7 @@ static int opt_u32(const CliArgs *a, const char *name, uint32_t *out)
     return 0;
 }
 
-static CliOpenOpts open_opts(const CliArgs *a)
+CliOpenOpts cli_open_opts(const CliArgs *a)
 {
     CliOpenOpts o = {OPT(a, "password-file"), 5000, 0};
     uint32_t t;
@@ -315,7 +316,7 @@ static int print_collections(BlazeDB *db, int json, int with_indexes)
 static int cmd_info(const CliArgs *a)
 {
     const char *path = a->pos[0];
-    CliOpenOpts oo = open_opts(a);
+    CliOpenOpts oo = cli_open_opts(a);
     oo.readonly = 1;
     int plaintext;
     BlazeDB *db = cli_open(path, &oo, &plaintext);
@@ -376,7 +377,7 @@ static int cmd_info(const CliArgs *a)
 static int cmd_stats(const CliArgs *a)
 {
     const char *path = a->pos[0];
-    CliOpenOpts oo = open_opts(a);
+    CliOpenOpts oo = cli_open_opts(a);
     oo.readonly = 1;
     BlazeDB *db = cli_open(path, &oo, NULL);
     if (!db)
@@ -408,13 +409,9 @@ static int cmd_stats(const CliArgs *a)
     size_t nf = sizeof f / sizeof f[0];
     int r;
     if (OPT(a, "json")) {
-        int first = 1;
-        cli_outs("{");
-        for (size_t i = 0; i < nf; i++)
-            json_kv_u64(f[i].name, f[i].v, &first);
-        cli_outs(",\"collections\":");
-        r = print_collections(db, 1, 0);
-        cli_outs("}\n");
+        /* everything of blazedb_metrics_json (counters, log, sizes,
+         * latency histograms, collections) */
+        r = cli_stats_json(db);
     } else {
         for (size_t i = 0; i < nf; i++)
             cli_outf("%-16s %" PRIu64 "\n", f[i].name, f[i].v);
@@ -438,7 +435,7 @@ static int cmd_rekey(const CliArgs *a)
     int r = kdf_options(a, &opts, &given);
     if (r)
         return r;
-    CliOpenOpts oo = open_opts(a);
+    CliOpenOpts oo = cli_open_opts(a);
     int plaintext;
     BlazeDB *db = cli_open(path, &oo, &plaintext);
     if (!db)
@@ -511,6 +508,50 @@ static const CliOpt shell_opts[] = {
     OPT_PASSWORD,
     OPT_TIMEOUT,
     OPT_END};
+static const CliOpt import_opts[] = {
+    {"format", 'f', 1, "FMT", "ndjson, json or csv (default: from the file name, else ndjson)"},
+    {"skip-bad", 0, 0, NULL, "skip bad records and list them (default: import nothing)"},
+    {"upsert", 0, 0, NULL, "replace documents with the same id instead of failing"},
+    OPT_PASSWORD,
+    OPT_TIMEOUT,
+    OPT_END};
+static const CliOpt export_opts[] = {
+    {"format", 'f', 1, "FMT", "ndjson, json, csv or sql (default: from -o's name, else ndjson)"},
+    {"where", 0, 1, "EXPR", "only documents for which the SQL expression is true "
+                            "(ndjson and json)"},
+    {"output", 'o', 1, "FILE", "write to FILE (complete or not at all) instead of stdout"},
+    OPT_PASSWORD,
+    OPT_TIMEOUT,
+    OPT_END};
+static const CliOpt backup_opts[] = {
+    {"incremental-from", 0, 1, "BACKUP", "only the pages written since BACKUP (the latest "
+                                         "file of its chain)"},
+    OPT_PASSWORD,
+    OPT_TIMEOUT,
+    OPT_END};
+static const CliOpt restore_opts[] = {
+    {"replace", 0, 0, NULL, "replace an existing DB (which must not be open anywhere)"},
+    OPT_PASSWORD,
+    OPT_END};
+static const CliOpt verify_opts[] = {
+    {"full", 0, 0, NULL, "also restore into a temporary database and check it"},
+    OPT_PASSWORD,
+    OPT_END};
+static const CliOpt check_opts[] = {
+    {"quick", 0, 0, NULL, "structure only: skip decoding documents and comparing indexes"},
+    {"json", 0, 0, NULL, "the report as one JSON object"},
+    OPT_PASSWORD,
+    OPT_TIMEOUT,
+    OPT_END};
+static const CliOpt repair_opts[] = {
+    {"json", 0, 0, NULL, "the report as one JSON object"}, OPT_PASSWORD, OPT_END};
+static const CliOpt vacuum_opts[] = {OPT_PASSWORD, OPT_TIMEOUT, OPT_END};
+static const CliOpt doctor_opts[] = {
+    {"json", 0, 0, NULL, "the report as one JSON object"},
+    {"deep", 0, 0, NULL, "also read every tree to check key sizes (reads the whole database)"},
+    OPT_PASSWORD,
+    OPT_TIMEOUT,
+    OPT_END};
 static const CliOpt demo_opts[] = {OPT_END};
 static const CliOpt no_opts[] = {OPT_END};
 
@@ -532,8 +573,47 @@ static const CliCommand g_commands[] = {
      sql_opts, 2, 2, cli_cmd_sql},
     {"info", "DB [--json]", "Shows what a database is: encryption, sizes, collections, indexes.",
      NULL, info_opts, 1, 1, cmd_info},
-    {"stats", "DB [--json]", "Prints the storage statistics and document counts.", NULL,
+    {"stats", "DB [--json]", "Prints the storage statistics and document counts.",
+     "With --json: every metric of the handle (counters, log, sizes, latency\n"
+     "histograms, collections and indexes) as one JSON object.\n",
      info_opts, 1, 1, cmd_stats},
+    {"import", "DB COLLECTION FILE|- [options]", "Imports NDJSON, a JSON array or CSV into a "
+                                                 "collection.",
+     "All or nothing by default: the first bad record (named with its line) stops\n"
+     "it and nothing is imported.  '-' reads standard input.  An NDJSON or JSON\n"
+     "export of a whole database switches collection at its markers.\n",
+     import_opts, 3, 3, cli_cmd_import},
+    {"export", "DB [COLLECTION] [options]", "Exports documents as NDJSON, JSON, CSV or SQL.",
+     "Without COLLECTION: every collection (ndjson, json, sql).  With -o FILE the\n"
+     "file is written under a temporary name and renamed when complete.  --where\n"
+     "takes a SQL expression over the fields (as after WHERE in SELECT).\n",
+     export_opts, 1, 2, cli_cmd_export},
+    {"backup", "DB DEST [--incremental-from BACKUP]", "Writes an online, encrypted, compressed "
+                                                      "backup to DEST.",
+     "The backup opens with the database's password.  DEST must not exist.\n",
+     backup_opts, 2, 2, cli_cmd_backup},
+    {"restore", "BACKUP... DB [--replace]", "Rebuilds DB from a full backup and its "
+                                            "incrementals.",
+     "Everything is checked while it is written; DB appears only when complete.\n"
+     "The restored database opens with the backup's password.\n",
+     restore_opts, 2, CLI_MAX_POS, cli_cmd_restore},
+    {"verify", "BACKUP... [--full]", "Checks a backup chain completely without restoring it.",
+     "Exit status 3 when the backup is damaged, truncated or not a chain.\n",
+     verify_opts, 1, CLI_MAX_POS, cli_cmd_verify},
+    {"check", "DB [--quick] [--json]", "Checks the integrity of every page, tree, index and "
+                                       "document.",
+     "Exit status 0 when no problem is found, 3 when some are (each is listed with\n"
+     "its page and location).\n",
+     check_opts, 1, 1, cli_cmd_check},
+    {"repair", "DB OUT", "Salvages a damaged database into the new database OUT.",
+     "Recovers every document on a page that still authenticates, rebuilds the\n"
+     "indexes and reports what was lost.  OUT opens with DB's password.\n",
+     repair_opts, 2, 2, cli_cmd_repair},
+    {"vacuum", "DB", "Compacts the database and returns free space to the file system.", NULL,
+     vacuum_opts, 1, 1, cli_cmd_vacuum},
+    {"doctor", "DB [--json]", "Health report: status, reasons and suggested actions.",
+     "Exit status 0 when the status is ok or warn, 1 when it is error.\n",
+     doctor_opts, 1, 1, cli_cmd_doctor},
     {"rekey", "DB [options]", "Changes the password (instant: the data key is rewrapped).",
      "The current password comes as for every command; the new one from\n"
      "--new-password-file, BLAZEDB_NEW_PASSWORD, or is asked twice on the terminal.\n",
@@ -547,10 +627,6 @@ static const CliCommand g_commands[] = {
 };
 #define NCOMMANDS (sizeof g_commands / sizeof g_commands[0])
 
-/* Subcommands of issue 6 that wait on library features (docs/CLI.md). */
-static const char *const g_planned[] = {"import", "export", "backup", "restore", "verify",
-                                        "check",  "repair", "vacuum", "doctor"};
-#define NPLANNED (sizeof g_planned / sizeof g_planned[0])
 
 static void print_main_help(void)
 {
@@ -589,13 +665,6 @@ static int cmd_help(const CliArgs *a)
 
 static int unknown_command(const char *word)
 {
-    for (size_t i = 0; i < NPLANNED; i++)
-        if (strcmp(word, g_planned[i]) == 0) {
-            cli_error("'%s' is not available in this version of blazedb yet "
-                      "(see 'blazedb --help')",
-                      word);
-            return CLI_EXIT_USAGE;
-        }
     const char *cands[NCOMMANDS];
     for (size_t i = 0; i < NCOMMANDS; i++)
         cands[i] = g_commands[i].name;

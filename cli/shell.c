@@ -396,22 +396,24 @@ static const char *const g_dot_help[][2] = {
     {".explain [analyze] [json] SQL", "the plan of a statement"},
     {".read FILE", "run the statements and commands in FILE"},
     {".stats", "storage statistics of this handle"},
+    {".import FILE COLL [FMT] [skip-bad] [upsert]", "import NDJSON, JSON or CSV (FMT: from the name)"},
+    {".export FILE|- [COLL] [FMT]", "export ndjson, json, csv or sql (FILE '-': the screen)"},
+    {".backup FILE", "an online backup of the database to FILE"},
+    {".check [quick] [json]", "integrity check of the latest commit"},
     {".quit", "leave (also .exit, Ctrl-D)"},
 };
 
 static const char *const g_dot_names[] = {".help",  ".collections", ".indexes", ".schema",
                                           ".mode",  ".timer",       ".wide",    ".bail",
                                           ".explain", ".read",      ".stats",   ".quit",
-                                          ".exit",  ".use"};
+                                          ".exit",  ".use",        ".import",  ".export",
+                                          ".backup", ".check"};
 #define NDOT (sizeof g_dot_names / sizeof g_dot_names[0])
-
-/* Dot-commands of issue 6 that wait on library features. */
-static const char *const g_dot_planned[] = {".import", ".export", ".backup", ".check"};
 
 static const char *const g_cmd_names[] = {
     "inspect", "schema", "use",   "fetchAll", "fetch",  "insert", "update",   "delete",
-    "softDelete", "query", "explain", "begin", "commit", "rollback", "status", "help",
-    "exit", "quit"};
+    "softDelete", "query", "explain", "begin", "commit", "rollback", "status", "doctor",
+    "help", "exit", "quit"};
 #define NCMD (sizeof g_cmd_names / sizeof g_cmd_names[0])
 
 static void shell_help(void)
@@ -433,6 +435,7 @@ static void shell_help(void)
              "  explain query ...                the plan of such a query\n"
              "  begin / commit / rollback        a transaction around what follows\n"
              "  status                           connection, transaction, settings\n"
+             "  doctor [json]                    health report with suggested actions\n"
              "Ctrl-C cancels a running statement; Ctrl-D or .quit leaves.\n");
     cli_out_flush();
 }
@@ -518,6 +521,115 @@ static int show_stats(Shell *sh)
 
 static int read_file(Shell *sh, const char *file);
 
+/* A format word of .import/.export: a BlazeDBFormat, 0 when the word is not
+ * one. */
+static int format_word(const char *w, int allow_sql)
+{
+    if (strcmp(w, "ndjson") == 0 || strcmp(w, "jsonl") == 0)
+        return BLAZEDB_FORMAT_NDJSON;
+    if (strcmp(w, "json") == 0)
+        return BLAZEDB_FORMAT_JSON;
+    if (strcmp(w, "csv") == 0)
+        return BLAZEDB_FORMAT_CSV;
+    if (allow_sql && strcmp(w, "sql") == 0)
+        return BLAZEDB_FORMAT_SQL;
+    return 0;
+}
+
+static int format_of_name(const char *f, int allow_sql)
+{
+    const char *dot = strrchr(f, '.');
+    int k = dot ? format_word(dot + 1, allow_sql) : 0;
+    return k ? k : BLAZEDB_FORMAT_NDJSON;
+}
+
+/* .import, .export, .backup and .check (ops.c does the work). */
+static int ops_command(Shell *sh, const char *cmd, const char *arg)
+{
+    char w[4][1024];
+    size_t n = 0;
+    const char *p = arg;
+    while (n < 4) {
+        p = first_word(p, w[n], sizeof w[n]);
+        if (!w[n][0])
+            break;
+        n++;
+    }
+    if (*skip_ws(p)) {
+        cli_error("%s: too many arguments; .help shows its form", cmd);
+        return 1;
+    }
+    int r;
+    if (strcmp(cmd, ".import") == 0) {
+        if (n < 2) {
+            cli_error(".import FILE COLLECTION [ndjson|json|csv] [skip-bad] [upsert]");
+            return 1;
+        }
+        int fmt = format_of_name(w[0], 0);
+        unsigned flags = 0;
+        for (size_t i = 2; i < n; i++) {
+            int k = format_word(w[i], 0);
+            if (k)
+                fmt = k;
+            else if (strcmp(w[i], "skip-bad") == 0)
+                flags |= BLAZEDB_IMPORT_SKIP_BAD;
+            else if (strcmp(w[i], "upsert") == 0)
+                flags |= BLAZEDB_IMPORT_UPSERT;
+            else {
+                cli_error(".import: unknown word '%s' (ndjson, json, csv, skip-bad, upsert)",
+                          w[i]);
+                return 1;
+            }
+        }
+        r = cli_op_import(sh->db, sh->txn, w[1], w[0], fmt, flags);
+        sh->words_dirty = 1;
+    } else if (strcmp(cmd, ".export") == 0) {
+        if (n < 1 || n > 3) {
+            cli_error(".export FILE|- [COLLECTION] [ndjson|json|csv|sql]");
+            return 1;
+        }
+        int fmt = format_of_name(w[0], 1);
+        const char *coll = NULL;
+        for (size_t i = 1; i < n; i++) {
+            int k = format_word(w[i], 1);
+            if (k && (i == 2 || n == 2))
+                fmt = k;
+            else
+                coll = w[i];
+        }
+        if (fmt == BLAZEDB_FORMAT_CSV && !coll) {
+            cli_error(".export: csv needs a collection");
+            return 1;
+        }
+        r = cli_op_export(sh->db, sh->txn, coll, fmt, NULL, w[0]);
+    } else if (strcmp(cmd, ".backup") == 0) {
+        if (n != 1) {
+            cli_error(".backup FILE");
+            return 1;
+        }
+        if (sh->txn) {
+            cli_error(".backup: a transaction is open; it backs up the latest commit "
+                      "(commit or rollback first)");
+            return 1;
+        }
+        r = cli_op_backup(sh->db, w[0], NULL);
+    } else {
+        int quick = 0, json = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(w[i], "quick") == 0)
+                quick = 1;
+            else if (strcmp(w[i], "json") == 0)
+                json = 1;
+            else {
+                cli_error(".check [quick] [json]");
+                return 1;
+            }
+        }
+        r = cli_op_check(sh->db, quick, json);
+    }
+    return r != CLI_EXIT_OK;
+}
+
 static int dot_command(Shell *sh, const char *line)
 {
     char cmd[64];
@@ -586,20 +698,15 @@ static int dot_command(Shell *sh, const char *line)
     } else if (strcmp(cmd, ".use") == 0) {
         free(sh->coll);
         sh->coll = *arg ? strdup(arg) : NULL;
+    } else if (strcmp(cmd, ".import") == 0 || strcmp(cmd, ".export") == 0 ||
+               strcmp(cmd, ".backup") == 0 || strcmp(cmd, ".check") == 0) {
+        r = ops_command(sh, cmd, arg);
     } else {
-        int planned = 0;
-        for (size_t i = 0; i < sizeof g_dot_planned / sizeof g_dot_planned[0]; i++)
-            if (strcmp(cmd, g_dot_planned[i]) == 0)
-                planned = 1;
-        if (planned) {
-            cli_error("%s is not available in this version of blazedb yet", cmd);
-        } else {
-            const char *s = cli_suggest(cmd, g_dot_names, NDOT);
-            if (s)
-                cli_error("unknown command '%s' (did you mean '%s'?); .help lists them", cmd, s);
-            else
-                cli_error("unknown command '%s'; .help lists them", cmd);
-        }
+        const char *s = cli_suggest(cmd, g_dot_names, NDOT);
+        if (s)
+            cli_error("unknown command '%s' (did you mean '%s'?); .help lists them", cmd, s);
+        else
+            cli_error("unknown command '%s'; .help lists them", cmd);
         r = 1;
     }
     free(arg);
@@ -1148,9 +1255,7 @@ static int shell_command(Shell *sh, const char *line)
     } else if (strcmp(w, "status") == 0) {
         cmd_status(sh);
     } else if (strcmp(w, "doctor") == 0) {
-        cli_error("doctor is not available in this version of blazedb yet "
-                  "(it needs the library's integrity check)");
-        r = 1;
+        r = cli_op_doctor(sh->db, strcmp(args, "json") == 0, 0) != CLI_EXIT_OK;
     } else if (strcmp(w, "query") == 0) {
         r = cmd_query(sh, args, 0);
     } else if (strcmp(w, "explain") == 0) {

@@ -5,7 +5,11 @@
  * missing files, an unwritable stdout, a closed pipe, the shell in script
  * mode, SQL in all output formats, the demo, and the interactive shell
  * driven through a pseudo-terminal (prompt, multi-line statement,
- * history file, Ctrl-C cancelling a long statement).
+ * history file, Ctrl-C cancelling a long statement); the operations
+ * (import, export, backup, restore, verify, check, repair, vacuum,
+ * doctor, stats --json, and the shell's .import/.export/.backup/.check/
+ * doctor) with their outputs, errors and exit statuses, and their
+ * progress bar: drawn on a terminal, absent otherwise.
  *
  * The binary is $BLAZEDB_CLI, else ../blazedb next to this test's
  * directory (build/tests/test_cli -> build/blazedb; the Makefile builds it
@@ -351,10 +355,20 @@ static void test_help_and_usage(void **state)
     struct stat st;
     assert_int_not_equal(stat(P("k.blazedb"), &st), 0);   /* nothing created */
 
-    /* subcommands of the issue that wait on library features */
-    r = run_tool(ARGS("backup", "a", "b"), NULL, NULL, OUT_PIPE);
+    /* every operations subcommand has its help */
+    static const char *const ops[] = {"import", "export", "backup", "restore", "verify",
+                                      "check",  "repair", "vacuum", "doctor"};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        r = run_tool(ARGS(ops[i], "--help"), NULL, NULL, OUT_PIPE);
+        expect_status(&r, 0);
+        char want[64];
+        snprintf(want, sizeof want, "Usage: blazedb %s ", ops[i]);
+        expect_contains(r.out, want);
+        run_free(&r);
+    }
+    r = run_tool(ARGS("bakup", "a", "b"), NULL, NULL, OUT_PIPE);
     expect_status(&r, 2);
-    expect_contains(r.err, "'backup' is not available");
+    expect_contains(r.err, "did you mean 'backup'?");
     run_free(&r);
 }
 
@@ -491,13 +505,15 @@ static void test_info_stats_rekey(void **state)
     run_free(&r);
     r = run_tool(ARGS("stats", P("i.blazedb"), "--json"), NULL, PW, OUT_PIPE);
     expect_status(&r, 0);
+    /* blazedb_metrics_json: counters, log, sizes, latency, collections */
+    expect_contains(r.out, "\"counters\":{");
     expect_contains(r.out, "\"page_size\":8192,");
-    expect_contains(r.out, "\"collections\":[{\"name\":\"people\",\"documents\":3}]}");
+    expect_contains(r.out, "\"collections\":[{\"name\":\"people\",\"documents\":3,");
     /* the JSON is one object the library's parser accepts */
     BlazeDBDoc *d = NULL;
     assert_int_equal(blazedb_doc_from_json(r.out, strlen(r.out), &d), BLAZEDB_OK);
     int64_t ps = 0;
-    assert_int_equal(blazedb_doc_get_int(d, "page_size", &ps), BLAZEDB_OK);
+    assert_int_equal(blazedb_doc_get_int(d, "database.page_size", &ps), BLAZEDB_OK);
     assert_int_equal(ps, 8192);
     blazedb_doc_free(d);
     run_free(&r);
@@ -1030,6 +1046,498 @@ static void test_pty_no_sql(void **state)
     assert_null(strstr(content, "half-typed"));
 }
 
+/* ---- operations: export, import, backup, restore, verify, check, repair, vacuum ---------- */
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot read %s", path);
+    char *b = NULL;
+    size_t n = 0;
+    char tmp[65536];
+    size_t m;
+    while ((m = fread(tmp, 1, sizeof tmp, f)) > 0)
+        buf_append(&b, &n, tmp, m);
+    fclose(f);
+    if (!b)
+        buf_append(&b, &n, "", 0);
+    if (len)
+        *len = n;
+    return b;
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static long long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* No progress bar (carriage returns, escapes) when stderr is not a terminal. */
+static void expect_no_progress(const Run *r)
+{
+    if (strchr(r->err, '\r') || strchr(r->err, '\033'))
+        fail_msg("progress output on a non-terminal stderr:\n%s", r->err);
+}
+
+static void test_export_import(void **state)
+{
+    (void)state;
+    fill_db("a.blazedb", "things", 500);
+    Run r = run_tool(ARGS("export", P("a.blazedb"), "things", "-o", P("t.ndjson")), NULL, PW,
+                     OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "Exported 500 documents to");
+    expect_no_progress(&r);
+    run_free(&r);
+    size_t len;
+    char *first = slurp(P("t.ndjson"), &len);
+    assert_int_equal(count_lines(first), 500);
+    expect_contains(first, "\"id\":\"d000499\"");
+    expect_contains(first, "\"createdAt\":{\"$date\":");
+
+    /* into another database, then out again: identical documents */
+    make_db("b.blazedb");
+    r = run_tool(ARGS("import", P("b.blazedb"), "things", P("t.ndjson")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "Imported 500 documents into things.");
+    expect_no_progress(&r);
+    run_free(&r);
+    r = run_tool(ARGS("export", P("b.blazedb"), "things"), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    assert_int_equal(r.outlen, len);
+    assert_memory_equal(r.out, first, len);
+    run_free(&r);
+
+    /* JSON array round trip through standard input */
+    r = run_tool(ARGS("export", P("a.blazedb"), "things", "--format", "json"), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    assert_true(r.out[0] == '[');
+    char *json = strdup(r.out);
+    run_free(&r);
+    r = run_tool(ARGS("import", P("b.blazedb"), "copy", "-", "--format", "json"), json, PW,
+                 OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "Imported 500 documents into copy.");
+    run_free(&r);
+    free(json);
+    r = run_tool(ARGS("export", P("b.blazedb"), "copy"), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    assert_int_equal(r.outlen, len);
+    assert_memory_equal(r.out, first, len);
+    run_free(&r);
+
+    /* a second import of the same ids fails and imports nothing; --upsert replaces */
+    r = run_tool(ARGS("import", P("b.blazedb"), "things", P("t.ndjson")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 1);
+    expect_contains(r.err, "t.ndjson:1:");
+    expect_contains(r.err, "already exists");
+    run_free(&r);
+    r = run_tool(ARGS("import", P("b.blazedb"), "things", P("t.ndjson"), "--upsert"), NULL, PW,
+                 OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "Imported 500 documents");
+    run_free(&r);
+
+    /* bad records: nothing, or the good ones with --skip-bad */
+    FILE *f = fopen(P("bad.ndjson"), "w");
+    fputs("{\"id\":\"x1\",\"v\":1}\n{\"id\":\"x2\",\"v\":\n{\"id\":\"x3\",\"v\":3}\n", f);
+    fclose(f);
+    r = run_tool(ARGS("import", P("b.blazedb"), "xs", P("bad.ndjson")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 1);
+    expect_contains(r.err, "bad.ndjson:2");
+    expect_contains(r.err, "nothing was imported");
+    run_free(&r);
+    r = run_tool(ARGS("import", P("b.blazedb"), "xs", P("bad.ndjson"), "--skip-bad"), NULL, PW,
+                 OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "Imported 2 documents into xs; skipped 1 bad record.");
+    expect_contains(r.err, "skipped: ");
+    expect_contains(r.err, "bad.ndjson:2");
+    run_free(&r);
+
+    /* --where through SQL, ndjson and json */
+    r = run_tool(ARGS("export", P("a.blazedb"), "things", "--where", "n >= 490 AND n <> 495"),
+                 NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    assert_int_equal(count_lines(r.out), 9);
+    expect_contains(r.out, "\"id\":\"d000490\"");
+    assert_null(strstr(r.out, "d000495"));
+    assert_null(strstr(r.out, "d000489"));
+    /* the same documents, byte for byte, as the unfiltered export */
+    char *line = strstr(first, "{\"createdAt\"");
+    assert_non_null(line);
+    run_free(&r);
+    r = run_tool(ARGS("export", P("a.blazedb"), "things", "--where", "n < 3", "-f", "json",
+                      "-o", P("w.json")),
+                 NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "Exported 3 documents");
+    run_free(&r);
+    char *w = slurp(P("w.json"), NULL);
+    assert_true(w[0] == '[');
+    expect_contains(w, "\"id\":\"d000002\"");
+    free(w);
+    r = run_tool(ARGS("export", P("a.blazedb"), "things", "--where", "n <"), NULL, PW, OUT_PIPE);
+    expect_status(&r, 1);
+    expect_contains(r.err, "--where");
+    run_free(&r);
+    r = run_tool(ARGS("export", P("a.blazedb"), "things", "--where", "n < 3", "-f", "csv"), NULL,
+                 PW, OUT_PIPE);
+    expect_status(&r, 2);
+    expect_contains(r.err, "--where works with --format ndjson or json");
+    run_free(&r);
+
+    /* CSV and SQL */
+    r = run_tool(ARGS("export", P("a.blazedb"), "things", "-o", P("t.csv")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    run_free(&r);
+    char *csv = slurp(P("t.csv"), NULL);
+    assert_true(strncmp(csv, "id,createdAt,n,name,updatedAt\r\n", 31) == 0);
+    assert_int_equal(count_lines(csv), 501);
+    free(csv);
+    r = run_tool(ARGS("export", P("a.blazedb"), "--format", "sql"), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "CREATE TABLE \"things\"");
+    expect_contains(r.out, "INSERT INTO \"things\"");
+    run_free(&r);
+
+    /* errors: bad format (status 2 with a suggestion), unwritable output,
+     * missing input, wrong password, CSV of a whole database */
+    r = run_tool(ARGS("export", P("a.blazedb"), "things", "--format", "jsn"), NULL, PW, OUT_PIPE);
+    expect_status(&r, 2);
+    expect_contains(r.err, "unknown format 'jsn' (did you mean 'json'?)");
+    run_free(&r);
+    r = run_tool(ARGS("import", P("b.blazedb"), "t", P("t.ndjson"), "--format", "xml"), NULL, PW,
+                 OUT_PIPE);
+    expect_status(&r, 2);
+    expect_contains(r.err, "unknown format 'xml'");
+    run_free(&r);
+    r = run_tool(ARGS("export", P("a.blazedb"), "--format", "csv"), NULL, PW, OUT_PIPE);
+    expect_status(&r, 2);
+    run_free(&r);
+    r = run_tool(ARGS("export", P("a.blazedb"), "things", "-o", P("nodir/x.ndjson")), NULL, PW,
+                 OUT_PIPE);
+    expect_status(&r, 1);
+    expect_contains(r.err, "nodir");
+    run_free(&r);
+    assert_int_equal(file_size(P("nodir/x.ndjson")), -1);
+    mkdir(P("ro"), 0500);
+    if (access(P("ro"), W_OK) != 0) {   /* not when running as root */
+        r = run_tool(ARGS("export", P("a.blazedb"), "things", "--where", "n < 2", "-o",
+                          P("ro/x.ndjson")),
+                     NULL, PW, OUT_PIPE);
+        expect_status(&r, 1);
+        expect_contains(r.err, "cannot write");
+        run_free(&r);
+    }
+    r = run_tool(ARGS("import", P("b.blazedb"), "t", P("missing.ndjson")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 1);
+    expect_contains(r.err, "missing.ndjson");
+    run_free(&r);
+    r = run_tool(ARGS("export", P("a.blazedb"), "things"), NULL, ENV("BLAZEDB_PASSWORD=nope"),
+                 OUT_PIPE);
+    expect_status(&r, 1);
+    expect_contains(r.err, "wrong password");
+    assert_int_equal(r.outlen, 0);
+    run_free(&r);
+    r = run_tool(ARGS("export", P("none.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 1);
+    expect_contains(r.err, "no such database");
+    run_free(&r);
+    free(first);
+}
+
+static void test_backup_restore(void **state)
+{
+    (void)state;
+    fill_db("a.blazedb", "things", 300);
+    Run r = run_tool(ARGS("backup", P("a.blazedb"), P("full.bdb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "(full, ");
+    expect_no_progress(&r);
+    run_free(&r);
+    r = run_tool(ARGS("verify", P("full.bdb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "OK: 1 file, encrypted");
+    expect_no_progress(&r);
+    run_free(&r);
+    /* a change, then an incremental */
+    r = run_tool(ARGS("sql", P("a.blazedb"),
+                      "INSERT INTO things (id, n, name) VALUES ('late', 1000, 'after the backup')"),
+                 NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    run_free(&r);
+    r = run_tool(ARGS("backup", P("a.blazedb"), P("inc.bdb"), "--incremental-from", P("full.bdb")),
+                 NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "(incremental, ");
+    run_free(&r);
+    r = run_tool(ARGS("verify", P("full.bdb"), P("inc.bdb"), "--full"), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "OK: 2 files");
+    run_free(&r);
+    r = run_tool(ARGS("restore", P("full.bdb"), P("inc.bdb"), P("r.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "from 2 backup files");
+    expect_no_progress(&r);
+    run_free(&r);
+    const char *q = "SELECT id, n FROM things WHERE n >= 298 ORDER BY n";
+    Run a = run_tool(ARGS("sql", P("a.blazedb"), q), NULL, PW, OUT_PIPE);
+    Run b = run_tool(ARGS("sql", P("r.blazedb"), q), NULL, PW, OUT_PIPE);
+    expect_status(&a, 0);
+    expect_status(&b, 0);
+    assert_string_equal(a.out, b.out);
+    expect_contains(b.out, "{\"id\":\"late\",\"n\":1000}");
+    run_free(&a);
+    run_free(&b);
+    /* only the full backup: the state before the insert */
+    r = run_tool(ARGS("restore", P("full.bdb"), P("r0.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    run_free(&r);
+    r = run_tool(ARGS("sql", P("r0.blazedb"), "SELECT COUNT(*) AS n FROM things"), NULL, PW,
+                 OUT_PIPE);
+    expect_status(&r, 0);
+    assert_string_equal(r.out, "{\"n\":300}\n");
+    run_free(&r);
+
+    /* errors */
+    r = run_tool(ARGS("restore", P("full.bdb"), P("r.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 1);
+    expect_contains(r.err, "--replace");
+    run_free(&r);
+    r = run_tool(ARGS("restore", P("full.bdb"), P("r.blazedb"), "--replace"), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    run_free(&r);
+    r = run_tool(ARGS("backup", P("a.blazedb"), P("full.bdb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 1);
+    run_free(&r);
+    r = run_tool(ARGS("verify", P("full.bdb")), NULL, ENV("BLAZEDB_PASSWORD=nope"), OUT_PIPE);
+    expect_status(&r, 1);
+    expect_contains(r.err, "wrong password");
+    run_free(&r);
+    r = run_tool(ARGS("verify", P("missing.bdb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 1);
+    expect_contains(r.err, "missing.bdb");
+    run_free(&r);
+    r = run_tool(ARGS("verify", P("inc.bdb"), P("full.bdb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 3);
+    run_free(&r);
+    /* one changed byte is found: status 3, nothing restored */
+    size_t len;
+    char *bk = slurp(P("full.bdb"), &len);
+    bk[len / 2] ^= 0x20;
+    FILE *f = fopen(P("bad.bdb"), "wb");
+    fwrite(bk, 1, len, f);
+    fclose(f);
+    free(bk);
+    r = run_tool(ARGS("verify", P("bad.bdb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 3);
+    expect_contains(r.err, "problem: ");
+    expect_contains(r.err, "bad.bdb");
+    run_free(&r);
+    r = run_tool(ARGS("restore", P("bad.bdb"), P("r2.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 1);
+    run_free(&r);
+    assert_int_equal(file_size(P("r2.blazedb")), -1);
+    r = run_tool(ARGS("backup", P("a.blazedb"), P("nodir/b.bdb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 1);
+    run_free(&r);
+}
+
+static void test_check_repair(void **state)
+{
+    (void)state;
+    fill_db("a.blazedb", "things", 3000);
+    Run r = run_tool(ARGS("check", P("a.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "verdict: OK");
+    expect_no_progress(&r);
+    run_free(&r);
+    r = run_tool(ARGS("check", P("a.blazedb"), "--quick", "--json"), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "{\"check\":\"quick\"");
+    expect_contains(r.out, "\"verdict\":\"ok\"");
+    run_free(&r);
+    /* flip a byte in the middle of the file (the database is closed) */
+    struct stat st;
+    assert_int_equal(stat(P("a.blazedb-wal"), &st) == 0 ? st.st_size : 0, 0);
+    size_t len;
+    char *db = slurp(P("a.blazedb"), &len);
+    db[len / 2] ^= 0x01;
+    FILE *f = fopen(P("a.blazedb"), "wb");
+    fwrite(db, 1, len, f);
+    fclose(f);
+    free(db);
+    r = run_tool(ARGS("check", P("a.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 3);
+    expect_contains(r.out, "problem: page ");
+    expect_contains(r.out, "verdict: CORRUPT");
+    run_free(&r);
+    r = run_tool(ARGS("check", P("a.blazedb"), "--json"), NULL, PW, OUT_PIPE);
+    expect_status(&r, 3);
+    expect_contains(r.out, "\"verdict\":\"corrupt\"");
+    run_free(&r);
+    r = run_tool(ARGS("repair", P("a.blazedb"), P("out.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "pages that fail authentication (1)");
+    expect_contains(r.out, "verdict: ");
+    expect_no_progress(&r);
+    run_free(&r);
+    r = run_tool(ARGS("check", P("out.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "verdict: OK");
+    run_free(&r);
+    /* errors: OUT exists, wrong password, missing source */
+    r = run_tool(ARGS("repair", P("a.blazedb"), P("out.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 1);
+    run_free(&r);
+    r = run_tool(ARGS("repair", P("a.blazedb"), P("out2.blazedb")), NULL,
+                 ENV("BLAZEDB_PASSWORD=nope"), OUT_PIPE);
+    expect_status(&r, 1);
+    expect_contains(r.err, "wrong password");
+    run_free(&r);
+    assert_int_equal(file_size(P("out2.blazedb")), -1);
+    r = run_tool(ARGS("repair", P("none.blazedb"), P("out3.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 1);
+    expect_contains(r.err, "none.blazedb");
+    run_free(&r);
+    r = run_tool(ARGS("check", P("none.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 1);
+    run_free(&r);
+}
+
+static void test_vacuum_doctor_stats(void **state)
+{
+    (void)state;
+    fill_db("a.blazedb", "things", 4000);
+    Run r = run_tool(ARGS("sql", P("a.blazedb"), "DELETE FROM things WHERE n >= 200"), NULL, PW,
+                     OUT_PIPE);
+    expect_status(&r, 0);
+    run_free(&r);
+    /* the health report advises a vacuum */
+    r = run_tool(ARGS("doctor", P("a.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "status: ");
+    run_free(&r);
+    r = run_tool(ARGS("doctor", P("a.blazedb"), "--json"), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    assert_true(strncmp(r.out, "{\"status\":\"", 11) == 0);
+    expect_contains(r.out, "\"issues\":[");
+    assert_true(r.outlen > 2 && r.out[r.outlen - 2] == '}' && r.out[r.outlen - 1] == '\n');
+    run_free(&r);
+    long long before = file_size(P("a.blazedb"));
+    r = run_tool(ARGS("vacuum", P("a.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_no_progress(&r);
+    const char *p = strstr(r.out, ": ");
+    assert_non_null(p);
+    long long bytes = atoll(p + 2);
+    expect_contains(r.out, " bytes reclaimed");
+    assert_true(bytes > 0);
+    run_free(&r);
+    long long after = file_size(P("a.blazedb"));
+    assert_true(after < before);
+    r = run_tool(ARGS("sql", P("a.blazedb"), "SELECT COUNT(*) AS n FROM things"), NULL, PW,
+                 OUT_PIPE);
+    assert_string_equal(r.out, "{\"n\":200}\n");
+    run_free(&r);
+    r = run_tool(ARGS("doctor", P("a.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "status: ok");
+    run_free(&r);
+    r = run_tool(ARGS("stats", P("a.blazedb"), "--json"), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "\"counters\":{");
+    expect_contains(r.out, "\"latency\":");
+    expect_contains(r.out, "\"name\":\"things\"");
+    run_free(&r);
+    r = run_tool(ARGS("vacuum", P("a.blazedb")), NULL, ENV("BLAZEDB_PASSWORD=nope"), OUT_PIPE);
+    expect_status(&r, 1);
+    expect_contains(r.err, "wrong password");
+    run_free(&r);
+    r = run_tool(ARGS("doctor", P("none.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 1);
+    run_free(&r);
+}
+
+static void test_shell_operations(void **state)
+{
+    (void)state;
+    fill_db("a.blazedb", "things", 100);
+    char script[8192];
+    snprintf(script, sizeof script,
+             ".export %s things\n"
+             ".import %s copy\n"
+             ".mode ndjson\n"
+             "SELECT COUNT(*) AS n FROM copy;\n"
+             ".export - copy csv\n"
+             ".backup %s\n"
+             ".check quick\n"
+             "doctor json\n",
+             P("t.ndjson"), P("t.ndjson"), P("s.bdb"));
+    Run r = run_tool(ARGS(P("a.blazedb")), script, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "Exported 100 documents to");
+    expect_contains(r.out, "Imported 100 documents into copy.");
+    expect_contains(r.out, "{\"n\":100}");
+    expect_contains(r.out, "id,createdAt,n,name,updatedAt\r\nd000000,");
+    expect_contains(r.out, "Backed up to");
+    expect_contains(r.out, "verdict: OK");
+    expect_contains(r.out, "{\"status\":\"");
+    expect_no_progress(&r);
+    run_free(&r);
+    r = run_tool(ARGS("verify", P("s.bdb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    run_free(&r);
+    r = run_tool(ARGS(P("a.blazedb")), ".import\n", PW, OUT_PIPE);
+    expect_status(&r, 1);
+    expect_contains(r.err, ".import FILE COLLECTION");
+    run_free(&r);
+}
+
+/* On a terminal, operations draw a progress bar on stderr and erase it. */
+static void test_pty_progress(void **state)
+{
+    (void)state;
+    fill_db("a.blazedb", "things", 2000);
+    static const char *const runs[][5] = {
+        {"backup", "a.blazedb", "b.bdb", "backup [", "Backed up to"},
+        {"verify", "b.bdb", NULL, "verify [", "OK: 1 file"},
+        {"check", "a.blazedb", NULL, "check [", "verdict: OK"},
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        char a1[4200], a2[4200];
+        snprintf(a1, sizeof a1, "%s", P(runs[i][1]));
+        if (runs[i][2])
+            snprintf(a2, sizeof a2, "%s", P(runs[i][2]));
+        Pty p = {0};
+        p.pid = forkpty(&p.fd, NULL, NULL, NULL);
+        assert_true(p.pid >= 0);
+        if (p.pid == 0) {
+            putenv("BLAZEDB_PASSWORD=pw");
+            putenv("TERM=dumb");
+            execl(g_bin, g_bin, runs[i][0], a1, runs[i][2] ? a2 : (char *)NULL, (char *)NULL);
+            _exit(127);
+        }
+        size_t at = pty_expect(&p, 0, runs[i][3]);
+        at = pty_expect(&p, at, " pages (");
+        at = pty_expect(&p, at, "\r\033[K");   /* erased before the result */
+        pty_expect(&p, at, runs[i][4]);
+        assert_int_equal(pty_wait(&p), 0);
+        close(p.fd);
+        free(p.buf);
+    }
+}
+
 int main(void)
 {
     const char *env = getenv("BLAZEDB_CLI");
@@ -1070,6 +1578,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shell_sql_and_dot_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_demo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pty_shell, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_export_import, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backup_restore, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_repair, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vacuum_doctor_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shell_operations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pty_progress, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
