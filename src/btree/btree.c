@@ -1187,8 +1187,12 @@ struct BtCursor {
     Page *pg[BT_MAXD];
     unsigned idx[BT_MAXD];
     uint64_t seq;               /* pager_txn_change_seq when positioned */
+    int ro;                     /* read-only transaction: trees never change */
     size_t klen;
-    uint8_t key[BTREE_MAX_KEY]; /* copy of the current key (for re-seeks) */
+    const uint8_t *kp;          /* the current key: in the pinned leaf (ro),
+                                   else `key` */
+    uint8_t key[BTREE_MAX_KEY]; /* copy of the current key (for re-seeks in
+                                   a write transaction) */
     uint8_t *vbuf;              /* assembled overflow value */
     size_t vcap;
     int vbuf_ok;                /* vbuf holds the current entry's value */
@@ -1205,6 +1209,7 @@ int btc_open(PagerTxn *t, PagerRoot *root, BtCursor **out)
         return nomem(t);
     c->t = t;
     c->root = root;
+    c->ro = !pager_txn_is_write(t);
     c->P = pager_payload_size(pager_txn_pager(t));
     *out = c;
     return BLAZEDB_OK;
@@ -1229,13 +1234,21 @@ void btc_close(BtCursor *c)
 
 int btc_valid(const BtCursor *c) { return c && c->depth > 0; }
 
-/* Records the current entry (key copy and change counter). */
+/* Records the current entry (change counter; a copy of the key in a
+ * write transaction, where a change to the tree may make the cursor
+ * re-seek; a read transaction's trees never change, so its cursor points
+ * at the key in the pinned leaf). */
 static void cur_mark(BtCursor *c)
 {
     const uint8_t *d = c->pg[c->depth - 1]->data;
     size_t kl;
     const uint8_t *k = cell_key(BT_LEAF, cell_at(d, c->idx[c->depth - 1]), &kl);
-    memcpy(c->key, k, kl);
+    if (c->ro) {
+        c->kp = k;
+    } else {
+        memcpy(c->key, k, kl);
+        c->kp = c->key;
+    }
     c->klen = kl;
     c->seq = pager_txn_change_seq(c->t);
     c->vbuf_ok = 0;
@@ -1307,7 +1320,7 @@ static int cur_seek_near(BtCursor *c, const uint8_t *key, size_t klen, int le, i
     if (keycmp(key, klen, lk, ll) > 0)
         return 0;
     /* key > the cursor's key (the usual forward seek) is above the first */
-    if (keycmp(key, klen, c->key, c->klen) <= 0) {
+    if (keycmp(key, klen, c->kp, c->klen) <= 0) {
         const uint8_t *fk = cell_key(BT_LEAF, cell_at(d, 0), &fl);
         if (keycmp(key, klen, fk, fl) < 0)
             return 0;
@@ -1361,7 +1374,8 @@ static int cur_seek_near(BtCursor *c, const uint8_t *key, size_t klen, int le, i
  * Returns that level, or -1 when the root must be used. */
 static int cur_climb_level(BtCursor *c, const uint8_t *key, size_t klen)
 {
-    if (c->depth < 2 || pager_txn_change_seq(c->t) != c->seq || keycmp(key, klen, c->key, c->klen) <= 0)
+    if (c->depth < 2 || pager_txn_change_seq(c->t) != c->seq ||
+        keycmp(key, klen, c->kp, c->klen) <= 0)
         return -1;
     for (int L = c->depth - 2; L >= 1; L--) {
         /* branch L's range ends at the separator after it in the nearest
@@ -1501,7 +1515,7 @@ static int cur_restore(BtCursor *c, int le, int *same)
         return BLAZEDB_OK;
     uint8_t key[BTREE_MAX_KEY];
     size_t klen = c->klen;
-    memcpy(key, c->key, klen);
+    memcpy(key, c->kp, klen);
     int exact;
     int rc = cur_seek(c, key, klen, le, &exact);
     *same = rc == BLAZEDB_OK && exact;
@@ -1549,7 +1563,7 @@ int btc_key(BtCursor *c, const void **key, size_t *klen)
     int rc = cur_restore(c, 0, &same);
     if (rc != BLAZEDB_OK)
         return rc;
-    *key = c->key;
+    *key = c->kp;
     *klen = c->klen;
     return BLAZEDB_OK;
 }

@@ -71,7 +71,8 @@ struct BlazeDBStmt {
     const char *const *names;
     SqlValue *row;
     char **text;              /* per column: NUL-terminated copies / JSON */
-    size_t *textlen;
+    size_t *textlen;          /* length of text[i], SIZE_MAX: not this row */
+    size_t *textcap;          /* allocated size of text[i] */
     char **json;
     size_t *jsonlen;
     size_t ncache;
@@ -294,12 +295,14 @@ BlazeDBResult blazedb_prepare(BlazeDB *db, const char *sql, size_t len, BlazeDBS
     return BLAZEDB_OK;
 }
 
+/* Forgets the current row's column copies.  Text buffers are kept (and
+ * reused by the next row) so that reading a string column does not
+ * allocate per row; textlen[i] == SIZE_MAX marks one not filled. */
 static void cache_clear(BlazeDBStmt *st)
 {
     for (size_t i = 0; i < st->ncache; i++) {
-        free(st->text[i]);
+        st->textlen[i] = SIZE_MAX;
         free(st->json[i]);
-        st->text[i] = NULL;
         st->json[i] = NULL;
     }
 }
@@ -347,8 +350,11 @@ void blazedb_finalize(BlazeDBStmt *st)
         }
     }
     cache_clear(st);
+    for (size_t i = 0; i < st->ncache; i++)
+        free(st->text[i]);
     free(st->text);
     free(st->textlen);
+    free(st->textcap);
     free(st->json);
     free(st->jsonlen);
     sqlx_plan_free(st->plan);
@@ -603,13 +609,18 @@ const char *blazedb_column_text(const BlazeDBStmt *st_c, size_t i, size_t *len)
         *len = 0;
     if (!v || v->type != DOC_STRING)
         return NULL;
-    if (!st->text[i]) {
-        char *c = malloc(v->len + 1);
-        if (!c)
-            return NULL;
-        memcpy(c, v->s, v->len);
-        c[v->len] = 0;
-        st->text[i] = c;
+    if (st->textlen[i] == SIZE_MAX) {
+        if (st->textcap[i] < v->len + 1) {
+            size_t cap = v->len + 1 < 64 ? 64 : v->len + 1;
+            char *c = realloc(st->text[i], cap);
+            if (!c)
+                return NULL;
+            st->text[i] = c;
+            st->textcap[i] = cap;
+        }
+        memcpy(st->text[i], v->s, v->len);
+        st->text[i][v->len] = 0;
+        st->textlen[i] = v->len;
     }
     if (len)
         *len = v->len;
@@ -712,10 +723,15 @@ static int cache_ready(BlazeDBStmt *st, size_t n)
     size_t *jl = realloc(st->jsonlen, n * sizeof *jl);
     if (jl)
         st->jsonlen = jl;
-    if (!t || !tl || !j || !jl)
+    size_t *tc = realloc(st->textcap, n * sizeof *tc);
+    if (tc)
+        st->textcap = tc;
+    if (!t || !tl || !j || !jl || !tc)
         return 0;
     for (size_t i = st->ncache; i < n; i++) {
         st->text[i] = NULL;
+        st->textlen[i] = SIZE_MAX;
+        st->textcap[i] = 0;
         st->json[i] = NULL;
     }
     st->ncache = n;
