@@ -1312,58 +1312,67 @@ static int cur_seek_near(BtCursor *c, const uint8_t *key, size_t klen, int le, i
         return 0;
     int l = c->depth - 1;
     const uint8_t *d = c->pg[l]->data;
-    unsigned n = nkeys(d);
-    if (n == 0)
+    unsigned n = nkeys(d), cur = c->idx[l], i;
+    if (n == 0 || cur >= n)
         return 0;
-    size_t fl, ll;
-    const uint8_t *lk = cell_key(BT_LEAF, cell_at(d, n - 1), &ll);
-    if (keycmp(key, klen, lk, ll) > 0)
-        return 0;
-    /* key > the cursor's key (the usual forward seek) is above the first */
-    if (keycmp(key, klen, c->kp, c->klen) <= 0) {
+    int c0 = keycmp(c->kp, c->klen, key, klen);
+    *ex = 0;
+    if (c0 == 0) {
+        *ex = 1;
+        i = cur;
+    } else if (c0 < 0) {
+        /* forward, the usual case (ids out of an index, in order): the
+         * next entries one by one, then galloping, then a binary search */
+        unsigned lo = cur + 1;
+        int cmp = -1;
+        for (unsigned probes = 0; lo < n && probes < 8; lo++, probes++) {
+            size_t hl;
+            const uint8_t *hk = cell_key(BT_LEAF, cell_at(d, lo), &hl);
+            if ((cmp = keycmp(hk, hl, key, klen)) >= 0)
+                break;
+        }
+        if (lo == n)
+            return 0; /* past this leaf */
+        if (cmp < 0) {
+            unsigned step = 1, hi;
+            for (;;) { /* hi: first probe with key(hi) >= key, or n */
+                hi = lo + step < n ? lo + step : n;
+                if (hi == n)
+                    break;
+                size_t hl;
+                const uint8_t *hk = cell_key(BT_LEAF, cell_at(d, hi), &hl);
+                if (keycmp(hk, hl, key, klen) >= 0)
+                    break;
+                lo = hi + 1;
+                step *= 2;
+            }
+            while (lo < hi) {
+                unsigned mid = lo + (hi - lo) / 2;
+                size_t ml;
+                const uint8_t *mk = cell_key(BT_LEAF, cell_at(d, mid), &ml);
+                if (keycmp(mk, ml, key, klen) < 0)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            if (lo >= n)
+                return 0; /* past this leaf */
+            size_t il;
+            const uint8_t *ik = cell_key(BT_LEAF, cell_at(d, lo), &il);
+            cmp = keycmp(ik, il, key, klen);
+        }
+        *ex = cmp == 0;
+        i = lo;
+    } else {
+        /* backward: the whole leaf, if the key is in its range */
+        size_t fl;
         const uint8_t *fk = cell_key(BT_LEAF, cell_at(d, 0), &fl);
         if (keycmp(key, klen, fk, fl) < 0)
             return 0;
-    }
-    /* forward from the current entry (galloping), the common case of
-     * ascending seeks; else the whole leaf */
-    unsigned i, cur = c->idx[l];
-    size_t cl;
-    const uint8_t *ck = cur < n ? cell_key(BT_LEAF, cell_at(d, cur), &cl) : NULL;
-    if (ck && keycmp(ck, cl, key, klen) < 0) {
-        unsigned lo = cur + 1, step = 1, hi = lo;
-        for (;;) { /* find hi with key(hi) >= key, or n */
-            hi = lo + step - 1 < n ? lo + step - 1 : n;
-            if (hi == n)
-                break;
-            size_t hl;
-            const uint8_t *hk = cell_key(BT_LEAF, cell_at(d, hi), &hl);
-            if (keycmp(hk, hl, key, klen) >= 0)
-                break;
-            lo = hi + 1;
-            step *= 2;
-        }
-        *ex = 0;
-        while (lo < hi) {
-            unsigned mid = lo + (hi - lo) / 2;
-            size_t ml;
-            const uint8_t *mk = cell_key(BT_LEAF, cell_at(d, mid), &ml);
-            if (keycmp(mk, ml, key, klen) < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        i = lo;
-        if (i < n) {
-            size_t il;
-            const uint8_t *ik = cell_key(BT_LEAF, cell_at(d, i), &il);
-            *ex = keycmp(ik, il, key, klen) == 0;
-        }
-    } else {
         i = leaf_search(d, key, klen, ex);
     }
     if (le && !*ex)
-        i--; /* key > first key here, so i >= 1 */
+        i--; /* key > this leaf's first key, so i >= 1 */
     c->idx[l] = i;
     return 1;
 }
