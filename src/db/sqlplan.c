@@ -245,7 +245,17 @@ static int col_value(SqlEvalCtx *cx, const SqlExpr *col, SqlValue *out)
     if (!d)
         return BLAZEDB_OK; /* the NULL row of an outer join */
     DocView v;
-    int rc = docbin_lookup_valid(d, x->dlen[col->table], col->path ? col->path : "", &v);
+    int rc;
+    SqlExpr *cc = (SqlExpr *)col; /* its lookup cache (sql.h) */
+    if (cc->simple < 0)
+        cc->simple = col->path && col->path[0] && !strchr(col->path, '.')
+                         ? (int)strlen(col->path) + 1
+                         : 0;
+    if (cc->simple > 0)
+        rc = docbin_lookup_field(d, x->dlen[col->table], col->path, (size_t)cc->simple - 1,
+                                 &cc->hint, &v);
+    else
+        rc = docbin_lookup_valid(d, x->dlen[col->table], col->path ? col->path : "", &v);
     if (rc == BLAZEDB_NOT_FOUND)
         return BLAZEDB_OK;
     if (rc) {

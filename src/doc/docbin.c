@@ -424,6 +424,39 @@ static BlazeDBResult lookup(const uint8_t *buf, size_t len, const char *path, in
     return view_of(p, plen, trusted, out) ? BLAZEDB_OK : BLAZEDB_CORRUPT;
 }
 
+BlazeDBResult docbin_lookup_field(const uint8_t *buf, size_t len, const char *name, size_t nlen,
+                                  size_t *hint, DocView *out)
+{
+    memset(out, 0, sizeof *out);
+    Cont c;
+    if (!buf || len < 1 || buf[0] != DOC_OBJECT)
+        return buf && len >= 1 ? BLAZEDB_NOT_FOUND : BLAZEDB_CORRUPT;
+    if (!cont_open(buf, len, 1, &c))
+        return BLAZEDB_CORRUPT;
+    size_t ns, ne, ve;
+    /* documents of a collection mostly share their fields: try where the
+     * name was found last time before searching */
+    if (*hint < c.n && field_span(&c, *hint, &ns, &ne, &ve) &&
+        doc_name_cmp((const char *)c.data + ns, ne - ns, name, nlen) == 0)
+        return view_of(c.data + ne, ve - ne, 1, out) ? BLAZEDB_OK : BLAZEDB_CORRUPT;
+    size_t lo = 0, hi = c.n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (!field_span(&c, mid, &ns, &ne, &ve))
+            return BLAZEDB_CORRUPT;
+        int cmp = doc_name_cmp((const char *)c.data + ns, ne - ns, name, nlen);
+        if (cmp == 0) {
+            *hint = mid;
+            return view_of(c.data + ne, ve - ne, 1, out) ? BLAZEDB_OK : BLAZEDB_CORRUPT;
+        }
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return BLAZEDB_NOT_FOUND;
+}
+
 BlazeDBResult docbin_lookup(const uint8_t *buf, size_t len, const char *path,
                             DocView *out)
 {

@@ -107,6 +107,15 @@ BlazeDBResult docbin_lookup(const uint8_t *buf, size_t len, const char *path,
 BlazeDBResult docbin_lookup_valid(const uint8_t *buf, size_t len, const char *path,
                                   DocView *out);
 
+/*
+ * docbin_lookup_valid for one top-level field `name` of an encoded object
+ * (validated bytes): *hint is where the field was found last time (any
+ * value at first); it is checked first, then the directory is searched and
+ * *hint updated.  For scans reading the same field of many documents.
+ */
+BlazeDBResult docbin_lookup_field(const uint8_t *buf, size_t len, const char *name, size_t nlen,
+                                  size_t *hint, DocView *out);
+
 /* Element i of an array view / field i (name and value) of an object view. */
 BlazeDBResult docbin_view_elem(const DocView *arr, size_t i, DocView *out);
 BlazeDBResult docbin_view_field(const DocView *obj, size_t i, const uint8_t **name,

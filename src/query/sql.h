@@ -112,6 +112,12 @@ struct SqlExpr {
     size_t nlist;
     int func;               /* SqlFunc */
     int distinct;           /* AGG */
+    /* COLUMN, for the executor: strlen(path) + 1 when path is one field
+     * name (no '.'), 0 when not, -1 not yet known; and where that field was
+     * found in the last document read (docbin_lookup_field).  A statement runs on one
+     * thread at a time, so these caches need no lock. */
+    int simple;
+    size_t hint;
 };
 
 typedef struct {

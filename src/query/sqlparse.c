@@ -612,6 +612,7 @@ static SqlExpr *new_node(P *p, SqlExprKind k, size_t pos)
     e->lit.type = DOC_NULL;
     e->table = -1;
     e->slot = -1;
+    e->simple = -1;
     return e;
 }
 
