@@ -819,10 +819,12 @@ BLAZEDB_API BlazeDBResult blazedb_run_txn(BlazeDB *db, unsigned flags,
 /* Part 5: queries, observers, live queries                                  */
 /* ------------------------------------------------------------------------ */
 /*
- * A BlazeDBQuery names a collection, a filter (conditions joined by AND),
- * an order and a limit.  For now it runs as a scan of the collection
- * (indexes and the SQL front end come with the query work); it is also what
- * filters observers and defines live queries.
+ * A BlazeDBQuery names a collection, a filter (conditions joined by AND
+ * within OR groups), an order, a limit and offset, and optionally result
+ * columns, aggregates, GROUP BY and HAVING.  It runs as the SQL statement it
+ * renders to (blazedb_query_sql), so the SQL planner and its indexes serve
+ * it (Part 6); its filter is also what filters observers and defines live
+ * queries.
  *
  * Semantics (docs/QUERIES.md): a condition compares the value at a path
  * with a constant.  A missing or null value, or a null constant, makes the
