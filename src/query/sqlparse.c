@@ -908,6 +908,14 @@ static SqlExpr *parse_column(P *p)
                     p->t.start);
             break;
         }
+        /* a quoted name may hold dots, which separate path segments like
+         * any other: none of those segments may be empty */
+        size_t sl = strlen(seg);
+        if (seg[0] == '.' || seg[sl - 1] == '.' || strstr(seg, "..")) {
+            free(seg);
+            fail_at(p, p->t.start, "empty segment in the path at offset %zu", p->t.start);
+            break;
+        }
         if (b.n)
             buf_put(&b, ".", 1);
         buf_str(&b, seg);
