@@ -39,11 +39,7 @@
 /* ---- transactions ------------------------------------------------------------ */
 
 typedef struct {
-    BlazeDB *db;
-    BlazeDBTxn *t;
-    PagerTxn *pt;
-    int own;            /* our own transaction: commit or abort at the end */
-    size_t sp;          /* savepoint level in the caller's write txn, or 0 */
+    DbCall c;           /* the transaction or savepoint of this call */
     int seq_known;      /* next change-log sequence number known (this call) */
     uint32_t seq;
     int defer_cat;      /* store() leaves the catalog record to the caller */
@@ -54,55 +50,10 @@ static BlazeDBResult tx_begin(BlazeDB *db, BlazeDBTxn *txn, int write, Tx *x)
     memset(x, 0, sizeof *x);
     if (!db_handle_ok(db))
         return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
-    x->db = db;
-    BlazeDBResult rc;
-    if (txn) {
-        if (db_txn_db(txn) != db)
-            return db_error(db, BLAZEDB_INVALID_ARGUMENT,
-                            "the transaction belongs to another handle");
-        x->t = txn;
-        x->pt = db_txn_pt(txn);
-        if (write) {
-            if ((rc = db_txn_writable(txn)))
-                return rc;
-            if ((rc = blazedb_savepoint(txn, &x->sp)))
-                return rc;
-        }
-        return BLAZEDB_OK;
-    }
-    if ((rc = blazedb_txn_begin(db, write ? 0 : BLAZEDB_TXN_READONLY, &x->t)))
-        return rc;
-    x->own = 1;
-    x->pt = db_txn_pt(x->t);
-    return BLAZEDB_OK;
+    return db_call_begin(db, txn, write, &x->c);
 }
 
-/* Ends what tx_begin started: on success commits our own transaction (or
- * releases the savepoint); on failure aborts (or rolls back to it). */
-static BlazeDBResult tx_end(Tx *x, BlazeDBResult rc)
-{
-    if (x->own) {
-        if (rc == BLAZEDB_OK)
-            return blazedb_txn_commit(x->t);
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", blazedb_errmsg(x->db));
-        blazedb_txn_abort(x->t);
-        db_error(x->db, rc, "%s", msg);
-        return rc;
-    }
-    if (x->sp) {
-        if (rc == BLAZEDB_OK)
-            return blazedb_savepoint_release(x->t, x->sp);
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", blazedb_errmsg(x->db));
-        if (blazedb_savepoint_rollback(x->t, x->sp) == BLAZEDB_OK)
-            blazedb_savepoint_release(x->t, x->sp);
-        else
-            db_txn_mark_failed(x->t, rc);
-        db_error(x->db, rc, "%s", msg);
-    }
-    return rc;
-}
+static BlazeDBResult tx_end(Tx *x, BlazeDBResult rc) { return db_call_end(&x->c, rc); }
 
 /* ---- helpers ------------------------------------------------------------------- */
 
@@ -186,11 +137,11 @@ static BlazeDBResult check_id(BlazeDB *db, const char *id, size_t len)
 static BlazeDBResult load_coll(Tx *x, const char *coll, int create, CatColl *c)
 {
     size_t n = strlen(coll);
-    int rc = cat_get(x->pt, coll, n, c);
+    int rc = cat_get(x->c.pt, coll, n, c);
     if (rc == BLAZEDB_NOT_FOUND && create)
-        rc = cat_create(x->pt, coll, n, 0, (uint64_t)now_ms(), c);
+        rc = cat_create(x->c.pt, coll, n, 0, (uint64_t)now_ms(), c);
     if (rc == BLAZEDB_NOT_FOUND)
-        return db_error(x->db, BLAZEDB_NOT_FOUND, "no collection '%s'", coll);
+        return db_error(x->c.db, BLAZEDB_NOT_FOUND, "no collection '%s'", coll);
     return (BlazeDBResult)rc;
 }
 
@@ -213,14 +164,14 @@ static BlazeDBResult read_doc(Tx *x, CatColl *c, const char *id, size_t idlen,
         *raw = NULL;
     void *v = NULL;
     size_t vl = 0;
-    int rc = c->docs.root.pgno ? btree_get(x->pt, &c->docs, id, idlen, &v, &vl)
+    int rc = c->docs.root.pgno ? btree_get(x->c.pt, &c->docs, id, idlen, &v, &vl)
                                : BLAZEDB_NOT_FOUND;
     if (rc)
         return (BlazeDBResult)rc;
     if (raw && (c->flags & CAT_F_HAS_INDEXES)) {
         if (!(*raw = malloc(vl ? vl : 1))) {
             free(v);
-            return db_error(x->db, BLAZEDB_NOMEM, "out of memory");
+            return db_error(x->c.db, BLAZEDB_NOMEM, "out of memory");
         }
         memcpy(*raw, v, vl);
     }
@@ -230,7 +181,7 @@ static BlazeDBResult read_doc(Tx *x, CatColl *c, const char *id, size_t idlen,
             free(*raw);
             *raw = NULL;
         }
-        return db_error(x->db, BLAZEDB_CORRUPT, "stored document '%.*s' does not decode: %s",
+        return db_error(x->c.db, BLAZEDB_CORRUPT, "stored document '%.*s' does not decode: %s",
                         (int)idlen, id, blazedb_errmsg(NULL));
     }
     if (bytes)
@@ -246,9 +197,9 @@ static int index_update(Tx *x, const CatColl *c, const char *id, size_t idlen,
                         size_t newlen)
 {
     char err[512];
-    int r = idx_update(x->pt, c, id, idlen, oldbin, oldlen, newbin, newlen, err, sizeof err);
+    int r = idx_update(x->c.pt, c, id, idlen, oldbin, oldlen, newbin, newlen, err, sizeof err);
     if (r && err[0])
-        db_error(x->db, (BlazeDBResult)r, "%s", err);
+        db_error(x->c.db, (BlazeDBResult)r, "%s", err);
     return r;
 }
 
@@ -268,8 +219,8 @@ static int mark_deleted(Tx *x, const CatColl *c, const char *id, size_t idlen, i
     if (!k)
         return BLAZEDB_NOMEM;
     size_t kl = del_key(c, id, idlen, k);
-    PagerRoot *cat = &pager_txn_meta(x->pt)->roots[PAGER_ROOT_CATALOG];
-    int rc = on ? btree_put(x->pt, cat, k, kl, "", 0, NULL) : btree_delete(x->pt, cat, k, kl, NULL);
+    PagerRoot *cat = &pager_txn_meta(x->c.pt)->roots[PAGER_ROOT_CATALOG];
+    int rc = on ? btree_put(x->c.pt, cat, k, kl, "", 0, NULL) : btree_delete(x->c.pt, cat, k, kl, NULL);
     free(k);
     return rc;
 }
@@ -281,8 +232,8 @@ static int log_change(Tx *x, int kind, const CatColl *c, const char *coll, const
 {
     /* seq = 1 + the last seq this transaction used (looked up once per
      * call: within one call nobody else writes) */
-    PagerRoot *root = &pager_txn_meta(x->pt)->roots[PAGER_ROOT_CHANGES];
-    uint64_t txn = pager_txn_id(x->pt);
+    PagerRoot *root = &pager_txn_meta(x->c.pt)->roots[PAGER_ROOT_CHANGES];
+    uint64_t txn = pager_txn_id(x->c.pt);
     uint32_t seq = x->seq_known ? x->seq : 0;
     if (root->count && !x->seq_known) {
         uint8_t k[12];
@@ -290,7 +241,7 @@ static int log_change(Tx *x, int kind, const CatColl *c, const char *coll, const
             k[i] = (uint8_t)(txn >> (56 - 8 * i));
         memset(k + 8, 0xff, 4);
         BtCursor *cur;
-        int rc = btc_open(x->pt, root, &cur);
+        int rc = btc_open(x->c.pt, root, &cur);
         if (rc)
             return rc;
         rc = btc_seek_le(cur, k, sizeof k, NULL);
@@ -307,11 +258,11 @@ static int log_change(Tx *x, int kind, const CatColl *c, const char *coll, const
             return rc;
     }
     if (seq == 0 && txn > CHANGES_KEEP_TXNS) {
-        int rc = cat_changes_trim(x->pt, txn - CHANGES_KEEP_TXNS);
+        int rc = cat_changes_trim(x->c.pt, txn - CHANGES_KEEP_TXNS);
         if (rc)
             return rc;
     }
-    int rc = cat_change(x->pt, &seq, kind, c, coll, strlen(coll), id, idlen, doc, doclen);
+    int rc = cat_change(x->c.pt, &seq, kind, c, coll, strlen(coll), id, idlen, doc, doclen);
     if (rc == BLAZEDB_OK) {
         x->seq = seq;
         x->seq_known = 1;
@@ -334,10 +285,10 @@ static BlazeDBResult store(Tx *x, const char *coll, CatColl *c, const char *id, 
     size_t blen = 0;
     BlazeDBResult rc = blazedb_doc_encode(d, &bin, &blen);
     if (rc)
-        return db_error(x->db, rc, "%s", blazedb_errmsg(NULL));
+        return db_error(x->c.db, rc, "%s", blazedb_errmsg(NULL));
     int now_deleted = is_soft_deleted(d);
     int replaced = 0;
-    int r = btree_put(x->pt, &c->docs, id, idlen, bin, blen, &replaced);
+    int r = btree_put(x->c.pt, &c->docs, id, idlen, bin, blen, &replaced);
     if (r == BLAZEDB_OK && (c->flags & CAT_F_HAS_INDEXES))
         r = index_update(x, c, id, idlen, oldbin, oldbin ? old_bytes : 0, bin, blen);
     if (r == BLAZEDB_OK) {
@@ -347,7 +298,7 @@ static BlazeDBResult store(Tx *x, const char *coll, CatColl *c, const char *id, 
             r = mark_deleted(x, c, id, idlen, now_deleted);
     }
     if (r == BLAZEDB_OK && !x->defer_cat)
-        r = cat_put(x->pt, coll, strlen(coll), c);
+        r = cat_put(x->c.pt, coll, strlen(coll), c);
     if (r == BLAZEDB_OK)
         r = log_change(x, now_deleted ? CAT_CHANGE_DELETE : kind, c, coll, id, idlen, bin, blen);
     blazedb_free(bin);
@@ -395,7 +346,7 @@ static BlazeDBResult load_live_for_update(Tx *x, const char *coll, const char *i
     if (rc == BLAZEDB_OK && is_soft_deleted(*d))
         rc = BLAZEDB_NOT_FOUND;
     if (rc == BLAZEDB_NOT_FOUND)
-        db_error(x->db, rc, "no document '%s' in '%s'", id, coll);
+        db_error(x->c.db, rc, "no document '%s' in '%s'", id, coll);
     return rc;
 }
 
@@ -432,7 +383,7 @@ BlazeDBResult blazedb_collection_create(BlazeDB *db, BlazeDBTxn *txn, const char
     if ((rc = tx_begin(db, txn, 1, &x)))
         return rc;
     CatColl c;
-    rc = (BlazeDBResult)cat_create(x.pt, name, strlen(name), flags, (uint64_t)now_ms(), &c);
+    rc = (BlazeDBResult)cat_create(x.c.pt, name, strlen(name), flags, (uint64_t)now_ms(), &c);
     return tx_end(&x, rc);
 }
 
@@ -452,10 +403,10 @@ BlazeDBResult blazedb_collection_drop(BlazeDB *db, BlazeDBTxn *txn, const char *
         /* its soft-deleted list goes too */
         uint8_t k[9];
         del_key(&c, "", 0, k);
-        PagerRoot *cat = &pager_txn_meta(x.pt)->roots[PAGER_ROOT_CATALOG];
+        PagerRoot *cat = &pager_txn_meta(x.c.pt)->roots[PAGER_ROOT_CATALOG];
         for (uint64_t i = 0; rc == BLAZEDB_OK && i < c.deleted; i++) {
             BtCursor *cur;
-            if ((rc = (BlazeDBResult)btc_open(x.pt, cat, &cur)))
+            if ((rc = (BlazeDBResult)btc_open(x.c.pt, cat, &cur)))
                 break;
             const void *key;
             size_t kl = 0;
@@ -470,14 +421,14 @@ BlazeDBResult blazedb_collection_drop(BlazeDB *db, BlazeDBTxn *txn, const char *
                 break;
             }
             if (rc == BLAZEDB_OK)
-                rc = (BlazeDBResult)btree_delete(x.pt, cat, copy, kl, NULL);
+                rc = (BlazeDBResult)btree_delete(x.c.pt, cat, copy, kl, NULL);
             free(copy);
         }
     }
     if (rc == BLAZEDB_OK)
-        rc = (BlazeDBResult)idx_drop_all(x.pt, c.id);
+        rc = (BlazeDBResult)idx_drop_all(x.c.pt, c.id);
     if (rc == BLAZEDB_OK)
-        rc = (BlazeDBResult)cat_drop(x.pt, name, strlen(name));
+        rc = (BlazeDBResult)cat_drop(x.c.pt, name, strlen(name));
     return tx_end(&x, rc);
 }
 
@@ -492,7 +443,7 @@ BlazeDBResult blazedb_collection_rename(BlazeDB *db, BlazeDBTxn *txn, const char
     Tx x;
     if ((rc = tx_begin(db, txn, 1, &x)))
         return rc;
-    rc = (BlazeDBResult)cat_rename(x.pt, from, strlen(from), to, strlen(to));
+    rc = (BlazeDBResult)cat_rename(x.c.pt, from, strlen(from), to, strlen(to));
     return tx_end(&x, rc);
 }
 
@@ -537,7 +488,7 @@ BlazeDBResult blazedb_collection_list(BlazeDB *db, BlazeDBTxn *txn, char ***name
     if (rc)
         return rc;
     NameList l = {0};
-    rc = (BlazeDBResult)cat_each(x.pt, add_name, &l);
+    rc = (BlazeDBResult)cat_each(x.c.pt, add_name, &l);
     if (rc == BLAZEDB_OK) {
         /* one block: the pointer array, then the strings */
         char **out = malloc((l.n + 1) * sizeof *out + l.bytes);
@@ -587,22 +538,22 @@ static BlazeDBResult insert_one(Tx *x, const char *coll, CatColl *c, BlazeDBDoc 
 {
     const char *id;
     size_t idlen;
-    BlazeDBResult rc = doc_id(x->db, doc, &id, &idlen);
+    BlazeDBResult rc = doc_id(x->c.db, doc, &id, &idlen);
     if (rc)
         return rc;
     if (c->docs.root.pgno) {
         void *v = NULL;
         size_t vl;
-        int r = btree_get(x->pt, &c->docs, id, idlen, &v, &vl);
+        int r = btree_get(x->c.pt, &c->docs, id, idlen, &v, &vl);
         free(v);
         if (r == BLAZEDB_OK)
-            return db_error(x->db, BLAZEDB_EXISTS,
+            return db_error(x->c.db, BLAZEDB_EXISTS,
                             "a document with id '%.*s' already exists in '%s'", (int)idlen, id,
                             coll);
         if (r != BLAZEDB_NOT_FOUND)
             return (BlazeDBResult)r;
     }
-    if ((rc = stamp(x->db, c, doc, 0)))
+    if ((rc = stamp(x->c.db, c, doc, 0)))
         return rc;
     /* stamping may have moved the id string: fetch it again */
     blazedb_doc_get_string(doc, "id", &id, &idlen);
@@ -637,7 +588,7 @@ BlazeDBResult blazedb_insert_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll
     for (size_t i = 0; rc == BLAZEDB_OK && i < n; i++)
         rc = insert_one(&x, coll, &c, docs[i]);
     if (rc == BLAZEDB_OK)
-        rc = (BlazeDBResult)cat_put(x.pt, coll, strlen(coll), &c);
+        rc = (BlazeDBResult)cat_put(x.c.pt, coll, strlen(coll), &c);
     return mon_end(db_monitor(db), MON_DOC_INSERT, t0, tx_end(&x, rc));
 }
 
@@ -825,7 +776,7 @@ static BlazeDBResult get_live(Tx *x, const char *coll, const char *id, BlazeDBDo
         rc = BLAZEDB_NOT_FOUND;
     }
     if (rc == BLAZEDB_NOT_FOUND)
-        db_error(x->db, rc, "no document '%s' in '%s'", id, coll);
+        db_error(x->c.db, rc, "no document '%s' in '%s'", id, coll);
     return rc;
 }
 
@@ -922,7 +873,7 @@ static BlazeDBResult delete_one(Tx *x, const char *coll, CatColl *c, const char 
         return rc;
     int was_deleted = is_soft_deleted(old);
     blazedb_doc_free(old);
-    int r = btree_delete(x->pt, &c->docs, id, idlen, NULL);
+    int r = btree_delete(x->c.pt, &c->docs, id, idlen, NULL);
     /* a soft-deleted document has no entries */
     if (r == BLAZEDB_OK && oldbin && !was_deleted)
         r = index_update(x, c, id, idlen, oldbin, old_bytes, NULL, 0);
@@ -935,7 +886,7 @@ static BlazeDBResult delete_one(Tx *x, const char *coll, CatColl *c, const char 
         }
     }
     if (r == BLAZEDB_OK)
-        r = cat_put(x->pt, coll, strlen(coll), c);
+        r = cat_put(x->c.pt, coll, strlen(coll), c);
     if (r == BLAZEDB_OK && !was_deleted)
         r = log_change(x, CAT_CHANGE_DELETE, c, coll, id, idlen, NULL, 0);
     return (BlazeDBResult)r;
@@ -1009,7 +960,7 @@ static BlazeDBResult each_id(Tx *x, CatColl *c, BlazeDBResult (*fn)(Tx *, CatCol
         if (!c->docs.root.pgno)
             break;
         BtCursor *cur;
-        if ((rc = (BlazeDBResult)btc_open(x->pt, &c->docs, &cur)))
+        if ((rc = (BlazeDBResult)btc_open(x->c.pt, &c->docs, &cur)))
             break;
         int exact = 0;
         rc = last ? (BlazeDBResult)btc_seek(cur, last, lastlen, &exact)
@@ -1132,12 +1083,12 @@ BlazeDBResult blazedb_purge(BlazeDB *db, BlazeDBTxn *txn, const char *coll, uint
     uint64_t count = 0;
     rc = load_coll(&x, coll, 0, &c);
     /* only the soft-deleted list is walked */
-    PagerRoot *cat = &pager_txn_meta(x.pt)->roots[PAGER_ROOT_CATALOG];
+    PagerRoot *cat = &pager_txn_meta(x.c.pt)->roots[PAGER_ROOT_CATALOG];
     uint8_t prefix[9];
     del_key(&c, "", 0, prefix);
     while (rc == BLAZEDB_OK && c.deleted) {
         BtCursor *cur;
-        if ((rc = (BlazeDBResult)btc_open(x.pt, cat, &cur)))
+        if ((rc = (BlazeDBResult)btc_open(x.c.pt, cat, &cur)))
             break;
         const void *k;
         size_t kl = 0;
@@ -1227,7 +1178,7 @@ BlazeDBResult blazedb_doc_cursor_next(BlazeDBDocCursor *c, BlazeDBDoc **doc)
         return BLAZEDB_NOT_FOUND;
     /* In a caller's write transaction the collection may have changed since
      * the last call: re-read its record. */
-    if (!c->x.own && pager_txn_is_write(c->x.pt)) {
+    if (!c->x.c.own && pager_txn_is_write(c->x.c.pt)) {
         BlazeDBResult r = load_coll(&c->x, c->coll, 0, &c->c);
         if (r)
             return r;
@@ -1238,7 +1189,7 @@ BlazeDBResult blazedb_doc_cursor_next(BlazeDBDocCursor *c, BlazeDBDoc **doc)
             return BLAZEDB_NOT_FOUND;
         }
         BtCursor *cur;
-        int rc = btc_open(c->x.pt, &c->c.docs, &cur);
+        int rc = btc_open(c->x.c.pt, &c->c.docs, &cur);
         if (rc)
             return (BlazeDBResult)rc;
         int exact = 0;
@@ -1293,8 +1244,8 @@ void blazedb_doc_cursor_close(BlazeDBDocCursor *c)
 {
     if (!c)
         return;
-    if (c->x.own)
-        blazedb_txn_abort(c->x.t);
+    if (c->x.c.own)
+        blazedb_txn_abort(c->x.c.t);
     free(c->coll);
     free(c->start);
     free(c->last);
@@ -1315,11 +1266,11 @@ BlazeDBResult blazedb_changes(BlazeDB *db, BlazeDBTxn *txn, uint64_t after_txn,
     BlazeDBResult rc = tx_begin(db, txn, 0, &x);
     if (rc)
         return rc;
-    PagerRoot *root = &pager_txn_meta(x.pt)->roots[PAGER_ROOT_CHANGES];
+    PagerRoot *root = &pager_txn_meta(x.c.pt)->roots[PAGER_ROOT_CHANGES];
     uint64_t upto = after_txn;
     if (root->count) {
         BtCursor *cur;
-        if ((rc = (BlazeDBResult)btc_open(x.pt, root, &cur)) == BLAZEDB_OK) {
+        if ((rc = (BlazeDBResult)btc_open(x.c.pt, root, &cur)) == BLAZEDB_OK) {
             uint8_t k[12];
             uint64_t from = after_txn + 1;
             for (int i = 0; i < 8; i++)

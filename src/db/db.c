@@ -417,6 +417,56 @@ void blazedb_interrupt(BlazeDB *db)
 uint64_t db_published_txn(BlazeDB *db) { return pager_published_txn(db->p); }
 uint64_t db_txn_snapshot(BlazeDBTxn *t) { return pager_txn_meta(t->pt)->txnid; }
 
+BlazeDBResult db_call_begin(BlazeDB *db, BlazeDBTxn *txn, int write, DbCall *c)
+{
+    memset(c, 0, sizeof *c);
+    c->db = db;
+    BlazeDBResult rc;
+    if (txn) {
+        if (db_txn_db(txn) != db)
+            return db_error(db, BLAZEDB_INVALID_ARGUMENT,
+                            "the transaction belongs to another handle");
+        c->t = txn;
+        c->pt = db_txn_pt(txn);
+        if (write) {
+            if ((rc = db_txn_writable(txn)))
+                return rc;
+            if ((rc = blazedb_savepoint(txn, &c->sp)))
+                return rc;
+        }
+        return BLAZEDB_OK;
+    }
+    if ((rc = blazedb_txn_begin(db, write ? 0 : BLAZEDB_TXN_READONLY, &c->t)))
+        return rc;
+    c->own = 1;
+    c->pt = db_txn_pt(c->t);
+    return BLAZEDB_OK;
+}
+
+BlazeDBResult db_call_end(DbCall *c, BlazeDBResult rc)
+{
+    char msg[512];
+    if (c->own) {
+        if (rc == BLAZEDB_OK)
+            return blazedb_txn_commit(c->t);
+        snprintf(msg, sizeof msg, "%s", blazedb_errmsg(c->db));
+        blazedb_txn_abort(c->t);
+        db_error(c->db, rc, "%s", msg);
+        return rc;
+    }
+    if (c->sp) {
+        if (rc == BLAZEDB_OK)
+            return blazedb_savepoint_release(c->t, c->sp);
+        snprintf(msg, sizeof msg, "%s", blazedb_errmsg(c->db));
+        if (blazedb_savepoint_rollback(c->t, c->sp) == BLAZEDB_OK)
+            blazedb_savepoint_release(c->t, c->sp);
+        else
+            db_txn_mark_failed(c->t, rc);
+        db_error(c->db, rc, "%s", msg);
+    }
+    return rc;
+}
+
 BlazeDBResult db_error(BlazeDB *db, BlazeDBResult rc, const char *fmt, ...)
 {
     char buf[DB_ERRLEN];

@@ -40,6 +40,25 @@ PagerTxn *db_txn_pt(BlazeDBTxn *t);
 BlazeDBResult db_txn_writable(BlazeDBTxn *t);
 /* A write failed midway: poison the transaction (see blazedb_txn_commit). */
 void db_txn_mark_failed(BlazeDBTxn *t, BlazeDBResult rc);
+/*
+ * One call of the collection-level API (collection.c, indexapi.c, the
+ * SQL writes): db_call_begin runs it in the caller's transaction `txn` —
+ * inside a new savepoint when it writes, so that a failure undoes exactly
+ * the call and leaves the transaction usable — or, with txn == NULL, in a
+ * transaction of its own.  db_call_end commits or releases on rc == OK,
+ * aborts or rolls back otherwise (keeping the failure's message), and
+ * returns the call's result.
+ */
+typedef struct {
+    BlazeDB *db;
+    BlazeDBTxn *t;
+    PagerTxn *pt;
+    int own;            /* our own transaction: commit or abort at the end */
+    size_t sp;          /* savepoint level in the caller's write txn, or 0 */
+} DbCall;
+BlazeDBResult db_call_begin(BlazeDB *db, BlazeDBTxn *txn, int write, DbCall *c);
+BlazeDBResult db_call_end(DbCall *c, BlazeDBResult rc);
+
 /* Observers (query.c): the handle's slot for them, the dispatcher (called
  * after each commit of a write transaction and at each transaction begin;
  * cheap when there are none), and their teardown at close. */

@@ -21,64 +21,6 @@
 #include "../doc/value.h"
 #include "../index/index.h"
 
-typedef struct {
-    BlazeDB *db;
-    BlazeDBTxn *t;
-    PagerTxn *pt;
-    int own;
-    size_t sp;
-} Tx;
-
-static BlazeDBResult tx_begin(BlazeDB *db, BlazeDBTxn *txn, int write, Tx *x)
-{
-    memset(x, 0, sizeof *x);
-    x->db = db;
-    BlazeDBResult rc;
-    if (txn) {
-        if (db_txn_db(txn) != db)
-            return db_error(db, BLAZEDB_INVALID_ARGUMENT,
-                            "the transaction belongs to another handle");
-        x->t = txn;
-        x->pt = db_txn_pt(txn);
-        if (write) {
-            if ((rc = db_txn_writable(txn)))
-                return rc;
-            if ((rc = blazedb_savepoint(txn, &x->sp)))
-                return rc;
-        }
-        return BLAZEDB_OK;
-    }
-    if ((rc = blazedb_txn_begin(db, write ? 0 : BLAZEDB_TXN_READONLY, &x->t)))
-        return rc;
-    x->own = 1;
-    x->pt = db_txn_pt(x->t);
-    return BLAZEDB_OK;
-}
-
-static BlazeDBResult tx_end(Tx *x, BlazeDBResult rc)
-{
-    char msg[512];
-    if (x->own) {
-        if (rc == BLAZEDB_OK)
-            return blazedb_txn_commit(x->t);
-        snprintf(msg, sizeof msg, "%s", blazedb_errmsg(x->db));
-        blazedb_txn_abort(x->t);
-        db_error(x->db, rc, "%s", msg);
-        return rc;
-    }
-    if (x->sp) {
-        if (rc == BLAZEDB_OK)
-            return blazedb_savepoint_release(x->t, x->sp);
-        snprintf(msg, sizeof msg, "%s", blazedb_errmsg(x->db));
-        if (blazedb_savepoint_rollback(x->t, x->sp) == BLAZEDB_OK)
-            blazedb_savepoint_release(x->t, x->sp);
-        else
-            db_txn_mark_failed(x->t, rc);
-        db_error(x->db, rc, "%s", msg);
-    }
-    return rc;
-}
-
 static BlazeDBResult check_coll(BlazeDB *db, const char *coll)
 {
     if (!coll)
@@ -88,7 +30,7 @@ static BlazeDBResult check_coll(BlazeDB *db, const char *coll)
     return BLAZEDB_OK;
 }
 
-static BlazeDBResult load_coll(Tx *x, const char *coll, CatColl *c)
+static BlazeDBResult load_coll(DbCall *x, const char *coll, CatColl *c)
 {
     int rc = cat_get(x->pt, coll, strlen(coll), c);
     if (rc == BLAZEDB_NOT_FOUND)
@@ -132,8 +74,8 @@ BlazeDBResult blazedb_index_create(BlazeDB *db, BlazeDBTxn *txn, const char *col
         idx_def_clear(&d);
         return db_error(db, BLAZEDB_NOMEM, "out of memory");
     }
-    Tx x;
-    if ((rc = tx_begin(db, txn, 1, &x))) {
+    DbCall x;
+    if ((rc = db_call_begin(db, txn, 1, &x))) {
         idx_def_clear(&d);
         return rc;
     }
@@ -148,7 +90,7 @@ BlazeDBResult blazedb_index_create(BlazeDB *db, BlazeDBTxn *txn, const char *col
     if (rc == BLAZEDB_OK)
         rc = (BlazeDBResult)cat_put(x.pt, coll, strlen(coll), &c);
     idx_def_clear(&d);
-    return tx_end(&x, rc);
+    return db_call_end(&x, rc);
 }
 
 BlazeDBResult blazedb_index_drop(BlazeDB *db, BlazeDBTxn *txn, const char *name)
@@ -158,13 +100,13 @@ BlazeDBResult blazedb_index_drop(BlazeDB *db, BlazeDBTxn *txn, const char *name)
         return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
     if (!name)
         return db_error(db, BLAZEDB_INVALID_ARGUMENT, "index name is NULL");
-    Tx x;
-    if ((rc = tx_begin(db, txn, 1, &x)))
+    DbCall x;
+    if ((rc = db_call_begin(db, txn, 1, &x)))
         return rc;
     rc = (BlazeDBResult)idx_drop(x.pt, name, NULL);
     if (rc == BLAZEDB_NOT_FOUND)
         db_error(db, rc, "no index '%s'", name);
-    return tx_end(&x, rc);
+    return db_call_end(&x, rc);
 }
 
 /* obj[name] = v (v owned; NULL = out of memory). */
@@ -228,8 +170,8 @@ BlazeDBResult blazedb_index_list(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
         return db_error(db, BLAZEDB_INVALID_ARGUMENT, "json is NULL");
     if ((rc = check_coll(db, coll)))
         return rc;
-    Tx x;
-    if ((rc = tx_begin(db, txn, 0, &x)))
+    DbCall x;
+    if ((rc = db_call_begin(db, txn, 0, &x)))
         return rc;
     CatColl c;
     IdxDef *defs = NULL;
@@ -255,5 +197,5 @@ BlazeDBResult blazedb_index_list(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
         db_error(db, rc, "out of memory");
     doc_free(arr);
     idx_defs_free(defs, n);
-    return tx_end(&x, rc);
+    return db_call_end(&x, rc);
 }

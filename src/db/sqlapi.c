@@ -748,22 +748,23 @@ static int64_t now_ms(void)
 }
 
 /* The transaction a run uses: attached, the handle's, or its own. */
-static BlazeDBResult run_txn(BlazeDBStmt *st, int write)
+/* The transaction a statement joins: the attached one, else the handle's
+ * SQL transaction, else none (it runs in its own). */
+static BlazeDBTxn *outer_txn(BlazeDBStmt *st)
 {
-    if (st->user_txn) {
-        st->txn = st->user_txn;
-        if (write)
-            return db_txn_writable(st->txn);
-        return BLAZEDB_OK;
-    }
+    if (st->user_txn)
+        return st->user_txn;
     struct DbSql *s = *db_sql_slot(st->db);
-    if (s && s->txn) {
-        st->txn = s->txn;
-        if (write)
-            return db_txn_writable(st->txn);
+    return s ? s->txn : NULL;
+}
+
+/* The transaction a read runs in: the outer one, or a read transaction of
+ * its own (st->own, ended by run_end). */
+static BlazeDBResult run_txn(BlazeDBStmt *st)
+{
+    if ((st->txn = outer_txn(st)))
         return BLAZEDB_OK;
-    }
-    BlazeDBResult rc = blazedb_txn_begin(st->db, write ? 0 : BLAZEDB_TXN_READONLY, &st->own);
+    BlazeDBResult rc = blazedb_txn_begin(st->db, BLAZEDB_TXN_READONLY, &st->own);
     st->txn = st->own;
     return rc;
 }
@@ -1218,17 +1219,12 @@ static BlazeDBResult do_txn(BlazeDBStmt *st)
 static BlazeDBResult run_write(BlazeDBStmt *st)
 {
     SqlStmt *a = st->ast;
-    BlazeDBResult rc = run_txn(st, 1);
+    DbCall call; /* the outer transaction under a savepoint, or our own */
+    BlazeDBResult rc = db_call_begin(st->db, outer_txn(st), 1, &call);
     if (rc)
         return rc;
+    st->txn = call.t;
     st->changes = 0;
-    size_t sp = 0;
-    int have_sp = 0;
-    if (!st->own) {
-        if ((rc = blazedb_savepoint(st->txn, &sp)))
-            return rc;
-        have_sp = 1;
-    }
     switch (a->kind) {
     case SQL_INSERT:
         rc = do_insert(st);
@@ -1277,31 +1273,7 @@ static BlazeDBResult run_write(BlazeDBStmt *st)
     default:
         rc = BLAZEDB_INTERNAL_ERROR;
     }
-    if (have_sp) {
-        if (rc == BLAZEDB_OK) {
-            BlazeDBResult r2 = blazedb_savepoint_release(st->txn, sp);
-            if (r2)
-                rc = r2;
-        } else {
-            /* keep the message of the failure */
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s", blazedb_errmsg(st->db));
-            blazedb_savepoint_rollback(st->txn, sp);
-            db_error(st->db, rc, "%s", msg);
-        }
-    }
-    if (st->own) {
-        BlazeDBTxn *t = st->own;
-        st->own = NULL;
-        if (rc == BLAZEDB_OK) {
-            rc = blazedb_txn_commit(t);
-        } else {
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s", blazedb_errmsg(st->db));
-            blazedb_txn_abort(t);
-            db_error(st->db, rc, "%s", msg);
-        }
-    }
+    rc = db_call_end(&call, rc);
     st->txn = NULL;
     return rc;
 }
@@ -1345,7 +1317,7 @@ static BlazeDBResult explain_start(BlazeDBStmt *st, unsigned flags, char **out)
         if (!st->plan)
             return serr(st, BLAZEDB_INTERNAL_ERROR, "no plan after the run");
     } else {
-        if ((rc = run_txn(st, 0)))
+        if ((rc = run_txn(st)))
             return rc;
         if ((rc = plan_for(st, sel))) {
             run_end(st, 0);
@@ -1429,7 +1401,7 @@ static BlazeDBResult step_run(BlazeDBStmt *st)
     }
     /* SELECT */
     if (st->state == 0) {
-        if ((rc = run_txn(st, 0)))
+        if ((rc = run_txn(st)))
             return rc;
         if ((rc = plan_for(st, a->select))) {
             run_end(st, 0);
