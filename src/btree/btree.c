@@ -83,33 +83,11 @@
 #include "btree.h"
 #include "btree_page.h"
 
-#define BT_LEAF 1
-#define BT_BRANCH 2
-#define BT_OVERFLOW 3
-
-#define LEAF_HDR 12
-#define BRANCH_HDR 24
-#define LCELL_HDR 7         /* u16 klen, u8 flags, u32 vlen */
-#define LCELL_OVF 0x01
-#define REF_SIZE 12         /* u32 pgno, u64 ctr */
-#define BCELL_HDR 14        /* u16 klen, u32 pgno, u64 ctr */
-#define OVF_HDR 20
-
 /* Deepest tree we accept (a deeper one is reported as corrupt). */
 #define BT_MAXD 40
 
 /* ---- little-endian helpers -------------------------------------------- */
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-static uint64_t rd64(const uint8_t *p)
-{
-    return (uint64_t)rd32(p) | ((uint64_t)rd32(p + 4) << 32);
-}
 static void wr16(uint8_t *p, size_t v)
 {
     p[0] = (uint8_t)v;
@@ -128,29 +106,11 @@ static void wr64(uint8_t *p, uint64_t v)
     wr32(p + 4, (uint32_t)(v >> 32));
 }
 
-static PageRef mkref(Pgno pgno, uint64_t ctr)
-{
-    PageRef r;
-    r.pgno = pgno;
-    r.reserved = 0;
-    r.ctr = ctr;
-    return r;
-}
 static PageRef page_ref(const Page *pg) { return mkref(pg->pgno, pg->ctr); }
-static PageRef rd_ref(const uint8_t *p) { return mkref(rd32(p), rd64(p + 4)); }
 static void wr_ref(uint8_t *p, PageRef r)
 {
     wr32(p, r.pgno);
     wr64(p + 4, r.ctr);
-}
-
-static int keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
-{
-    size_t n = al < bl ? al : bl;
-    int r = n ? memcmp(a, b, n) : 0;
-    if (r)
-        return r;
-    return al < bl ? -1 : al > bl;
 }
 
 static int corrupt(PagerTxn *t, const char *what, Pgno pgno)
@@ -190,33 +150,9 @@ typedef struct {
     size_t n;
 } Cell;
 
-static size_t hdr_size(const uint8_t *d) { return d[0] == BT_BRANCH ? BRANCH_HDR : LEAF_HDR; }
-static unsigned nkeys(const uint8_t *d) { return rd16(d + 2); }
-static size_t cell_off(const uint8_t *d, unsigned i) { return rd16(d + hdr_size(d) + 2 * (size_t)i); }
-static const uint8_t *cell_at(const uint8_t *d, unsigned i) { return d + cell_off(d, i); }
 
-static size_t cell_len(int type, const uint8_t *c)
-{
-    size_t kl = rd16(c);
-    if (type == BT_BRANCH)
-        return BCELL_HDR + kl;
-    if (c[2] & LCELL_OVF)
-        return LCELL_HDR + kl + REF_SIZE;
-    return LCELL_HDR + kl + rd32(c + 3);
-}
 
-static const uint8_t *cell_key(int type, const uint8_t *c, size_t *klen)
-{
-    *klen = rd16(c);
-    return c + (type == BT_BRANCH ? BCELL_HDR : LCELL_HDR);
-}
 
-static PageRef branch_child(const uint8_t *d, unsigned i)
-{
-    if (i == 0)
-        return rd_ref(d + 12);
-    return rd_ref(cell_at(d, i - 1) + 2);
-}
 
 static void branch_set_child(uint8_t *d, unsigned i, PageRef r)
 {
@@ -238,31 +174,6 @@ static size_t node_used(const uint8_t *d, size_t P)
     return P - hdr_size(d) - node_free(d);
 }
 
-/* Cheap structural validation of a leaf/branch page: afterwards every slot
- * and cell can be read without leaving the page. */
-static int node_ok(const uint8_t *d, size_t P)
-{
-    int type = d[0];
-    if (type != BT_LEAF && type != BT_BRANCH)
-        return 0;
-    size_t hdr = hdr_size(d), n = nkeys(d), cs = rd16(d + 4), frag = rd16(d + 6);
-    if (hdr + 2 * n > cs || cs > P || frag > P - cs)
-        return 0;
-    size_t ch = type == BT_BRANCH ? BCELL_HDR : LCELL_HDR;
-    for (size_t i = 0; i < n; i++) {
-        size_t off = rd16(d + hdr + 2 * i);
-        if (off < cs || off + ch > P)
-            return 0;
-        const uint8_t *c = d + off;
-        if (rd16(c) == 0 || rd16(c) > BTREE_MAX_KEY)
-            return 0;
-        if (type == BT_LEAF && !(c[2] & LCELL_OVF) && rd32(c + 3) > P)
-            return 0;
-        if (cell_len(type, c) > P - off)
-            return 0;
-    }
-    return 1;
-}
 
 static void node_init(uint8_t *d, size_t P, int type)
 {

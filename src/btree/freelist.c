@@ -74,11 +74,6 @@ static uint32_t fl_key_seq(const uint8_t *k)
     return v;
 }
 
-static Pgno rd32(const uint8_t *p)
-{
-    return (Pgno)p[0] | ((Pgno)p[1] << 8) | ((Pgno)p[2] << 16) | ((Pgno)p[3] << 24);
-}
-
 static int fl_corrupt(PagerTxn *t, const char *what)
 {
     return pager_error(pager_txn_pager(t), BLAZEDB_CORRUPT, "free tree: %s", what);

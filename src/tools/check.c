@@ -73,6 +73,7 @@
 
 #include "blazedb.h"
 #include "../btree/btree.h"
+#include "../btree/btree_page.h"
 #include "../catalog/catalog.h"
 #include "../crypto/crypto.h"
 #include "../db/db.h"
@@ -88,24 +89,11 @@
 
 #define CHK_MAX_LISTED 1000u
 
-/* ---- page layout (btree.c's top comment; freelist.c) ------------------------------ */
+/* ---- page layout: btree_page.h; the free tree's keys (freelist.c) ------------------ */
 
-#define BT_LEAF 1
-#define BT_BRANCH 2
-#define BT_OVERFLOW 3
-#define LEAF_HDR 12
-#define BRANCH_HDR 24
-#define LCELL_HDR 7
-#define LCELL_OVF 0x01
-#define REF_SIZE 12
-#define BCELL_HDR 14
-#define OVF_HDR 20
-#define W_MAXD 40
-#define FL_KEY 12
+#define W_MAXD 40          /* deepest tree walked */
+#define FL_KEY 12          /* free tree: u64 BE txnid + u32 BE seq */
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static uint32_t rd32(const uint8_t *p) { return get_le32(p); }
-static uint64_t rd64(const uint8_t *p) { return get_le64(p); }
 static uint64_t rdbe64(const uint8_t *p)
 {
     uint64_t v = 0;
@@ -116,72 +104,6 @@ static uint64_t rdbe64(const uint8_t *p)
 static uint32_t rdbe32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static PageRef mkref(Pgno pg, uint64_t ctr)
-{
-    PageRef r = {pg, 0, ctr};
-    return r;
-}
-
-static int keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
-{
-    size_t n = al < bl ? al : bl;
-    int r = n ? memcmp(a, b, n) : 0;
-    if (r)
-        return r;
-    return al < bl ? -1 : al > bl;
-}
-
-static size_t hdr_size(const uint8_t *d) { return d[0] == BT_BRANCH ? BRANCH_HDR : LEAF_HDR; }
-static unsigned nkeys(const uint8_t *d) { return rd16(d + 2); }
-static const uint8_t *cell_at(const uint8_t *d, unsigned i)
-{
-    return d + rd16(d + hdr_size(d) + 2 * (size_t)i);
-}
-static size_t cell_len(int type, const uint8_t *c)
-{
-    size_t kl = rd16(c);
-    if (type == BT_BRANCH)
-        return BCELL_HDR + kl;
-    if (c[2] & LCELL_OVF)
-        return LCELL_HDR + kl + REF_SIZE;
-    return LCELL_HDR + kl + rd32(c + 3);
-}
-static const uint8_t *cell_key(int type, const uint8_t *c, size_t *klen)
-{
-    *klen = rd16(c);
-    return c + (type == BT_BRANCH ? BCELL_HDR : LCELL_HDR);
-}
-static PageRef branch_child(const uint8_t *d, unsigned i)
-{
-    const uint8_t *p = i == 0 ? d + 12 : cell_at(d, i - 1) + 2;
-    return mkref(rd32(p), rd64(p + 4));
-}
-
-/* Every slot and cell can be read without leaving the page. */
-static int node_ok(const uint8_t *d, size_t P)
-{
-    int type = d[0];
-    if (type != BT_LEAF && type != BT_BRANCH)
-        return 0;
-    size_t hdr = hdr_size(d), n = nkeys(d), cs = rd16(d + 4), frag = rd16(d + 6);
-    if (hdr + 2 * n > cs || cs > P || frag > P - cs)
-        return 0;
-    size_t ch = type == BT_BRANCH ? BCELL_HDR : LCELL_HDR;
-    for (size_t i = 0; i < n; i++) {
-        size_t off = rd16(d + hdr + 2 * i);
-        if (off < cs || off + ch > P)
-            return 0;
-        const uint8_t *c = d + off;
-        if (rd16(c) == 0 || rd16(c) > BTREE_MAX_KEY)
-            return 0;
-        if (type == BT_LEAF && !(c[2] & LCELL_OVF) && rd32(c + 3) > P)
-            return 0;
-        if (cell_len(type, c) > P - off)
-            return 0;
-    }
-    return 1;
 }
 
 /* ---- text buffers ---------------------------------------------------------------- */
