@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "blazedb.h"
+#include "../doc/docbin.h"
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -47,6 +48,13 @@ static PagerRoot *catalog_root(PagerTxn *t)
 static PagerRoot *changes_root(PagerTxn *t)
 {
     return &pager_txn_meta(t)->roots[PAGER_ROOT_CHANGES];
+}
+
+int cat_doc_deleted(const uint8_t *bin, size_t len)
+{
+    DocView v;
+    return docbin_lookup_valid(bin, len, "isDeleted", &v) == BLAZEDB_OK && v.type == DOC_BOOL &&
+           v.b;
 }
 
 int cat_name_ok(const char *name, size_t len)
@@ -112,7 +120,7 @@ static void encode(const CatColl *c, uint8_t r[CAT_RECORD_SIZE])
     put64(r + 56, c->created_ms);
 }
 
-static int decode(const uint8_t *r, size_t len, CatColl *c)
+int cat_record_decode(const uint8_t *r, size_t len, CatColl *c)
 {
     if (len != CAT_RECORD_SIZE || get32(r) != 1)
         return -1;
@@ -140,7 +148,7 @@ int cat_get(PagerTxn *t, const char *name, size_t len, CatColl *out)
     int rc = btree_get(t, catalog_root(t), k, coll_key(name, len, k), &v, &vl);
     if (rc)
         return rc;
-    rc = decode(v, vl, out) ? pager_error(pager_txn_pager(t), BLAZEDB_CORRUPT,
+    rc = cat_record_decode(v, vl, out) ? pager_error(pager_txn_pager(t), BLAZEDB_CORRUPT,
                                           "the catalog record of a collection is damaged")
                             : BLAZEDB_OK;
     free(v);
@@ -243,7 +251,7 @@ int cat_each(PagerTxn *t, int (*fn)(const char *name, size_t len, const CatColl 
         if (kl < 1 || ((const uint8_t *)k)[0] != 'c')
             break;
         CatColl c;
-        if (decode(v, vl, &c)) {
+        if (cat_record_decode(v, vl, &c)) {
             rc = pager_error(pager_txn_pager(t), BLAZEDB_CORRUPT,
                              "the catalog record of a collection is damaged");
             break;

@@ -55,9 +55,18 @@ typedef struct {
     uint64_t created_ms;
 } CatColl;
 
+/* 1 when the stored (validated) binary document is soft-deleted: its
+ * isDeleted field is true.  Such documents are in no index and hidden from
+ * reads and queries. */
+int cat_doc_deleted(const uint8_t *bin, size_t len);
+
 /* Validates a collection name: 1..CAT_MAX_NAME bytes of UTF-8, no control
  * characters.  Returns 0 or -1. */
 int cat_name_ok(const char *name, size_t len);
+
+/* Decodes a collection record (layout above): 0, or -1 when it is not a
+ * well-formed record. */
+int cat_record_decode(const uint8_t *r, size_t len, CatColl *c);
 
 /* Reads the record of `name`.  NOT_FOUND when there is no such collection. */
 int cat_get(PagerTxn *t, const char *name, size_t len, CatColl *out);

@@ -109,11 +109,6 @@ static void str_json(Str *s, const char *t)
     str_add(s, "\"");
 }
 
-static int deleted_doc(const uint8_t *b, size_t n)
-{
-    DocView v;
-    return docbin_lookup_valid(b, n, "isDeleted", &v) == BLAZEDB_OK && v.type == DOC_BOOL && v.b;
-}
 
 /* ---- operators ---------------------------------------------------------------------- */
 
@@ -699,7 +694,7 @@ static int fetch_doc(SqlxExec *x, SqlxNode *n, AccState *s, const void *id, size
     size_t vl;
     if ((rc = btc_value(s->docs, &v, &vl)))
         return -rc;
-    if (t->c.deleted && deleted_doc(v, vl))
+    if (t->c.deleted && cat_doc_deleted(v, vl))
         return 0;
     x->doc[n->table] = v;
     x->dlen[n->table] = vl;
@@ -893,7 +888,7 @@ static int acc_next(SqlxExec *x, SqlxNode *n)
                 size_t vl;
                 if ((rc = btc_value(s->cur, &v, &vl)))
                     return rc;
-                if (t->c.deleted && deleted_doc(v, vl))
+                if (t->c.deleted && cat_doc_deleted(v, vl))
                     continue;
                 x->doc[n->table] = v;
                 x->dlen[n->table] = vl;

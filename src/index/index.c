@@ -225,9 +225,8 @@ static char *dup_n(const void *s, size_t n)
     return r;
 }
 
-/* Decodes a definition; 1 on success, 0 damaged, -1 out of memory. */
-static int def_decode(const uint8_t *r, size_t len, uint64_t coll_id, const char *name,
-                      size_t nlen, IdxDef *d)
+int idx_def_decode(const uint8_t *r, size_t len, uint64_t coll_id, const char *name, size_t nlen,
+                   IdxDef *d)
 {
     memset(d, 0, sizeof *d);
     if (len < 41 + 4 || get32(r) != DEF_VERSION || r[40] < 1 || r[40] > IDX_MAX_FIELDS)
@@ -248,7 +247,7 @@ static int def_decode(const uint8_t *r, size_t len, uint64_t coll_id, const char
         uint8_t fl = r[off];
         size_t pl = get16(r + off + 1);
         off += 3;
-        if (pl == 0 || len - off < pl)
+        if (pl == 0 || len - off < pl || memchr(r + off, 0, pl))
             goto bad;
         d->fields[i].desc = (fl & FF_DESC) != 0;
         d->fields[i].each = (fl & FF_EACH) != 0;
@@ -333,7 +332,7 @@ int idx_list(PagerTxn *t, uint64_t coll_id, IdxDef **defs, size_t *n)
             arr = na;
             cap = nc;
         }
-        int r = def_decode(v, vl, coll_id, (const char *)k + 9, kl - 9, &arr[cnt]);
+        int r = idx_def_decode(v, vl, coll_id, (const char *)k + 9, kl - 9, &arr[cnt]);
         if (r != 1) {
             rc = def_damaged(t, r);
             break;
@@ -393,7 +392,7 @@ int idx_find(PagerTxn *t, const char *name, IdxDef *out)
                            "index '%s' is listed but has no definition", name);
     if (rc)
         return rc;
-    int r = def_decode(v, vl, cid, name, nlen, out);
+    int r = idx_def_decode(v, vl, cid, name, nlen, out);
     free(v);
     return r == 1 ? BLAZEDB_OK : def_damaged(t, r);
 }
@@ -511,139 +510,192 @@ int idx_key_id(const uint8_t *key, size_t klen, const char **id, size_t *idlen)
     return BLAZEDB_OK;
 }
 
-/* 1 when the binary document is soft-deleted. */
-static int bin_soft_deleted(const uint8_t *bin, size_t len)
+void idx_doc_keys_free(IdxDocKeys *k)
 {
-    DocView v;
-    return docbin_lookup_valid(bin, len, "isDeleted", &v) == BLAZEDB_OK &&
-           v.type == DOC_BOOL && v.b;
+    free(k->keys.p);
+    free(k->off);
+    free(k->len);
+    free(k->comp.p);
+    free(k->alts.p);
+    free(k->aoff);
+    memset(k, 0, sizeof *k);
 }
 
-/*
- * Appends the entries of document `id` (binary bin[0..len); NULL: none) to
- * *s, sorted and without duplicates.  `pred` is the compiled predicate of
- * a partial index.
- */
-static int doc_entries(PagerTxn *t, const IdxDef *d, void *pred, const char *id, size_t idlen,
-                       const uint8_t *bin, size_t len, Entries *s, char *err, size_t errlen)
+static int keys_push(IdxDocKeys *k, size_t off, size_t len)
 {
-    if (!bin || bin_soft_deleted(bin, len))
+    if (k->n == k->cap) {
+        size_t nc = k->cap ? k->cap * 2 : 8;
+        size_t *no = realloc(k->off, nc * sizeof *no);
+        if (!no)
+            return BLAZEDB_NOMEM;
+        k->off = no;
+        size_t *nl = realloc(k->len, nc * sizeof *nl);
+        if (!nl)
+            return BLAZEDB_NOMEM;
+        k->len = nl;
+        k->cap = nc;
+    }
+    k->off[k->n] = off;
+    k->len[k->n] = len;
+    k->n++;
+    return BLAZEDB_OK;
+}
+
+int idx_doc_keys(const IdxDef *d, void *pred, const char *id, size_t idlen, const uint8_t *bin,
+                 size_t len, int soft_deleted, IdxDocKeys *k)
+{
+    k->n = 0;
+    k->keys.len = 0;
+    if (soft_deleted < 0 ? cat_doc_deleted(bin, len) : soft_deleted)
         return BLAZEDB_OK;
     if (d->where) {
-        int r = g_hooks.eval ? g_hooks.eval(pred, bin, len) : -BLAZEDB_INVALID_ARGUMENT;
+        int r = pred && g_hooks.eval ? g_hooks.eval(pred, bin, len) : -BLAZEDB_INVALID_ARGUMENT;
         if (r < 0)
-            return fail(t, err, errlen, -r, "index %s: its predicate failed on document '%.*s'",
-                        d->name, (int)idlen, id);
+            return -r;
         if (r == 0)
             return BLAZEDB_OK;
     }
     /* the components: fixed ones encoded once into `comp`, the `each`
-     * field's alternatives into `alts` */
-    KeyBuf comp = {0}, alts = {0};
+     * field's alternatives into `alts` (aoff[j] .. aoff[j + 1]) */
+    KeyBuf *comp = &k->comp, *alts = &k->alts;
+    comp->len = alts->len = 0;
     size_t cend[IDX_MAX_FIELDS];
-    size_t *aoff = NULL, nalt = 1, each_at = (size_t)-1;
+    size_t nalt = 1, each_at = (size_t)-1;
     int rc = BLAZEDB_OK;
     for (size_t i = 0; i < d->nfields && !rc; i++) {
         DocView v;
         int lr = docbin_lookup_valid(bin, len, d->fields[i].path, &v);
-        if (lr && lr != BLAZEDB_NOT_FOUND) {
-            rc = fail(t, err, errlen, BLAZEDB_CORRUPT,
-                      "index %s: document '%.*s' is damaged", d->name, (int)idlen, id);
-            break;
-        }
+        if (lr && lr != BLAZEDB_NOT_FOUND)
+            return BLAZEDB_CORRUPT;
         const DocView *vp = lr ? NULL : &v;
         if (d->fields[i].each && vp && vp->type == DOC_ARRAY) {
             each_at = i;
             nalt = vp->count;
             if (nalt == 0)
-                break;
-            if (!(aoff = malloc((nalt + 1) * sizeof *aoff))) {
-                rc = BLAZEDB_NOMEM;
-                break;
+                return BLAZEDB_OK; /* an empty array gives no entry */
+            if (k->acap < nalt + 1) {
+                size_t *na = realloc(k->aoff, (nalt + 1) * sizeof *na);
+                if (!na)
+                    return BLAZEDB_NOMEM;
+                k->aoff = na;
+                k->acap = nalt + 1;
             }
             for (size_t j = 0; j < nalt && !rc; j++) {
                 DocView e;
-                aoff[j] = alts.len;
-                if ((rc = docbin_view_elem(vp, j, &e)))
-                    rc = rc == BLAZEDB_NOMEM ? rc : BLAZEDB_CORRUPT;
+                k->aoff[j] = alts->len;
+                if (docbin_view_elem(vp, j, &e))
+                    rc = BLAZEDB_CORRUPT;
                 else
-                    rc = keyenc_view(&alts, &e, d->fields[i].desc);
+                    rc = keyenc_view(alts, &e, d->fields[i].desc);
             }
-            aoff[nalt] = alts.len;
-            cend[i] = comp.len;
+            k->aoff[nalt] = alts->len;
+            cend[i] = comp->len;
             continue;
         }
-        rc = keyenc_view(&comp, vp, d->fields[i].desc);
-        cend[i] = comp.len;
+        rc = keyenc_view(comp, vp, d->fields[i].desc);
+        cend[i] = comp->len;
     }
+    if (rc)
+        return rc == BLAZEDB_NOMEM ? rc : BLAZEDB_CORRUPT;
+    const size_t *aoff = k->aoff;
+    for (size_t j = 0; j < nalt && !rc; j++) {
+        /* one entry per distinct element */
+        int dup = 0;
+        if (each_at != (size_t)-1)
+            for (size_t q = 0; q < j && !dup; q++)
+                dup = aoff[q + 1] - aoff[q] == aoff[j + 1] - aoff[j] &&
+                      memcmp(alts->p + aoff[q], alts->p + aoff[j], aoff[j + 1] - aoff[j]) == 0;
+        if (dup)
+            continue;
+        size_t start = k->keys.len;
+        size_t before = each_at == (size_t)-1 ? comp->len : (each_at ? cend[each_at - 1] : 0);
+        uint8_t idl[2] = {(uint8_t)(idlen >> 8), (uint8_t)idlen};
+        if ((rc = keybuf_put(&k->keys, comp->p, before)))
+            break;
+        if (each_at != (size_t)-1 &&
+            ((rc = keybuf_put(&k->keys, alts->p + aoff[j], aoff[j + 1] - aoff[j])) ||
+             (rc = keybuf_put(&k->keys, comp->p + before, comp->len - before))))
+            break;
+        if ((rc = keybuf_put(&k->keys, id, idlen)) || (rc = keybuf_put(&k->keys, idl, 2)))
+            break;
+        rc = keys_push(k, start, k->keys.len - start);
+    }
+    return rc ? BLAZEDB_NOMEM : BLAZEDB_OK;
+}
+
+/*
+ * Appends the entries of document `id` (binary bin[0..len); NULL: none) to
+ * *s, sorted and without duplicates (idx_doc_keys, with the messages, and
+ * the key-size limit of this database).  `scratch` is reused from call to
+ * call.
+ */
+static int doc_entries(PagerTxn *t, const IdxDef *d, void *pred, const char *id, size_t idlen,
+                       const uint8_t *bin, size_t len, IdxDocKeys *scratch, Entries *s,
+                       char *err, size_t errlen)
+{
+    if (!bin)
+        return BLAZEDB_OK;
+    int rc = idx_doc_keys(d, pred, id, idlen, bin, len, -1, scratch);
     if (rc == BLAZEDB_NOMEM)
-        rc = fail(t, err, errlen, rc, "out of memory");
-    else if (rc && rc != BLAZEDB_CORRUPT)
-        rc = fail(t, err, errlen, rc, "index %s: document '%.*s' cannot be indexed", d->name,
-                  (int)idlen, id);
-    else if (rc == BLAZEDB_CORRUPT)
-        rc = fail(t, err, errlen, rc, "index %s: document '%.*s' is damaged", d->name,
-                  (int)idlen, id);
-    if (rc || nalt == 0)
-        goto out;
+        return fail(t, err, errlen, rc, "out of memory");
+    if (rc == BLAZEDB_CORRUPT)
+        return fail(t, err, errlen, rc, "index %s: document '%.*s' is damaged", d->name,
+                    (int)idlen, id);
+    if (rc)
+        return fail(t, err, errlen, rc, "index %s: its predicate failed on document '%.*s'",
+                    d->name, (int)idlen, id);
     size_t maxk = btree_max_key(pager_txn_pager(t));
     size_t first = s->n;
-    for (size_t j = 0; j < nalt && !rc; j++) {
+    for (size_t i = 0; i < scratch->n && !rc; i++) {
+        size_t kl = scratch->len[i];
+        if (kl > maxk)
+            return fail(t, err, errlen, BLAZEDB_TOO_BIG,
+                        "index %s: the key of document '%.*s' is %zu bytes, longer than the "
+                        "limit of %zu",
+                        d->name, (int)idlen, id, kl, maxk);
         size_t start = s->a.len;
-        size_t before = each_at == (size_t)-1 ? comp.len : (each_at ? cend[each_at - 1] : 0);
-        uint8_t idl[2] = {(uint8_t)(idlen >> 8), (uint8_t)idlen};
-        if ((rc = keybuf_put(&s->a, comp.p, before)))
-            break;
-        if (each_at != (size_t)-1) {
-            if ((rc = keybuf_put(&s->a, alts.p + aoff[j], aoff[j + 1] - aoff[j])) ||
-                (rc = keybuf_put(&s->a, comp.p + before, comp.len - before)))
-                break;
-        }
-        if ((rc = keybuf_put(&s->a, id, idlen)) || (rc = keybuf_put(&s->a, idl, 2)))
-            break;
-        size_t kl = s->a.len - start;
-        if (kl > maxk) {
-            rc = fail(t, err, errlen, BLAZEDB_TOO_BIG,
-                      "index %s: the key of document '%.*s' is %zu bytes, longer than the "
-                      "limit of %zu",
-                      d->name, (int)idlen, id, kl, maxk);
-            break;
-        }
-        rc = ents_push(s, start, kl);
+        if ((rc = keybuf_put(&s->a, scratch->keys.p + scratch->off[i], kl)) ||
+            (rc = ents_push(s, start, kl)))
+            return fail(t, err, errlen, BLAZEDB_NOMEM, "out of memory");
     }
-    if (rc == BLAZEDB_NOMEM)
-        rc = fail(t, err, errlen, rc, "out of memory");
-    if (!rc)
-        ents_sort(s, first);
-out:
-    free(comp.p);
-    free(alts.p);
-    free(aoff);
-    return rc;
+    ents_sort(s, first);
+    return BLAZEDB_OK;
 }
 
 /* ---- predicates --------------------------------------------------------------------- */
 
-static int pred_compile(PagerTxn *t, const IdxDef *d, void **out, char *err, size_t errlen)
+int idx_pred_compile(const IdxDef *d, void **out, char *msg, size_t msglen)
 {
     *out = NULL;
+    if (msg && msglen)
+        msg[0] = 0;
     if (!d->where)
         return BLAZEDB_OK;
-    if (!g_hooks_set || !g_hooks.compile || !g_hooks.eval)
-        return fail(t, err, errlen, BLAZEDB_INVALID_ARGUMENT,
-                    "index %s: partial indexes need the SQL layer", d->name);
-    char msg[256] = "";
-    int rc = g_hooks.compile(d->where, out, msg, sizeof msg);
-    if (rc)
-        return fail(t, err, errlen, rc, "index %s: predicate: %s", d->name,
-                    msg[0] ? msg : "does not compile");
-    return BLAZEDB_OK;
+    if (!g_hooks_set || !g_hooks.compile || !g_hooks.eval) {
+        snprintf(msg, msglen, "partial indexes need the SQL layer");
+        return BLAZEDB_INVALID_ARGUMENT;
+    }
+    int rc = g_hooks.compile(d->where, out, msg, msglen);
+    if (rc && msg && msglen && !msg[0])
+        snprintf(msg, msglen, "does not compile");
+    return rc;
 }
 
-static void pred_free(void *p)
+void idx_pred_free(void *pred)
 {
-    if (p && g_hooks.free)
-        g_hooks.free(p);
+    if (pred && g_hooks.free)
+        g_hooks.free(pred);
+}
+
+static int pred_compile(PagerTxn *t, const IdxDef *d, void **out, char *err, size_t errlen)
+{
+    char msg[256];
+    int rc = idx_pred_compile(d, out, msg, sizeof msg);
+    if (rc == BLAZEDB_INVALID_ARGUMENT && !g_hooks_set)
+        return fail(t, err, errlen, rc, "index %s: %s", d->name, msg);
+    if (rc)
+        return fail(t, err, errlen, rc, "index %s: predicate: %s", d->name, msg);
+    return BLAZEDB_OK;
 }
 
 /* ---- unique check ------------------------------------------------------------------- */
@@ -698,12 +750,13 @@ static int update_one(PagerTxn *t, IdxDef *d, const char *id, size_t idlen,
 {
     void *pred = NULL;
     Entries o = {0}, n = {0};
+    IdxDocKeys keys = {0};
     int rc = pred_compile(t, d, &pred, err, errlen);
     if (!rc)
-        rc = doc_entries(t, d, pred, id, idlen, oldbin, oldlen, &o, err, errlen);
+        rc = doc_entries(t, d, pred, id, idlen, oldbin, oldlen, &keys, &o, err, errlen);
     if (!rc)
-        rc = doc_entries(t, d, pred, id, idlen, newbin, newlen, &n, err, errlen);
-    pred_free(pred);
+        rc = doc_entries(t, d, pred, id, idlen, newbin, newlen, &keys, &n, err, errlen);
+    idx_pred_free(pred);
     int changed = 0;
     /* deletions first, so a document may move its own unique value */
     size_t i = 0, j = 0;
@@ -740,6 +793,7 @@ static int update_one(PagerTxn *t, IdxDef *d, const char *id, size_t idlen,
         rc = idx_def_store(t, d);
     ents_free(&o);
     ents_free(&n);
+    idx_doc_keys_free(&keys);
     return rc;
 }
 
@@ -927,6 +981,7 @@ static int bulk_build(PagerTxn *t, CatColl *c, IdxDef *d, void *pred, char *err,
     if (!c->docs.root.pgno)
         return BLAZEDB_OK;
     Entries s = {0};
+    IdxDocKeys keys = {0};
     BtCursor *cur;
     int rc = btc_open(t, &c->docs, &cur), first_run = 1;
     if (rc)
@@ -937,7 +992,7 @@ static int bulk_build(PagerTxn *t, CatColl *c, IdxDef *d, void *pred, char *err,
         size_t kl, vl;
         if ((rc = btc_key(cur, &k, &kl)) || (rc = btc_value(cur, &v, &vl)))
             break;
-        if ((rc = doc_entries(t, d, pred, k, kl, v, vl, &s, err, errlen)))
+        if ((rc = doc_entries(t, d, pred, k, kl, v, vl, &keys, &s, err, errlen)))
             break;
         if (s.a.len + s.n * sizeof(EntRef) > g_run_bytes) {
             /* the tree changes under the cursor; it re-seeks by itself */
@@ -951,6 +1006,7 @@ static int bulk_build(PagerTxn *t, CatColl *c, IdxDef *d, void *pred, char *err,
     if (rc == BLAZEDB_NOT_FOUND)
         rc = load_run(t, d, &s, first_run, err, errlen);
     ents_free(&s);
+    idx_doc_keys_free(&keys);
     return rc;
 }
 
@@ -976,7 +1032,7 @@ int idx_create(PagerTxn *t, CatColl *c, IdxDef *d, char *err, size_t errlen)
     if ((rc = pred_compile(t, d, &pred, err, errlen)))
         return rc;
     rc = bulk_build(t, c, d, pred, err, errlen);
-    pred_free(pred);
+    idx_pred_free(pred);
     if (!rc)
         rc = analyze(t, d);
     if (!rc)
@@ -1071,6 +1127,7 @@ static int check_def(PagerTxn *t, const CatColl *c, IdxDef *d, char *err, size_t
     if (rc)
         return rc;
     Entries s = {0};
+    IdxDocKeys keys = {0};
     uint64_t expected = 0;
     /* 1. every document's entries are present */
     if (c->docs.root.pgno) {
@@ -1084,7 +1141,7 @@ static int check_def(PagerTxn *t, const CatColl *c, IdxDef *d, char *err, size_t
             if ((rc = btc_key(cur, &k, &kl)) || (rc = btc_value(cur, &v, &vl)))
                 break;
             ents_reset(&s);
-            if ((rc = doc_entries(t, d, pred, k, kl, v, vl, &s, err, errlen)))
+            if ((rc = doc_entries(t, d, pred, k, kl, v, vl, &keys, &s, err, errlen)))
                 break;
             for (size_t i = 0; i < s.n && !rc; i++) {
                 void *val = NULL;
@@ -1142,7 +1199,7 @@ static int check_def(PagerTxn *t, const CatColl *c, IdxDef *d, char *err, size_t
             int in = 0;
             if (g == BLAZEDB_OK) {
                 ents_reset(&s);
-                g = doc_entries(t, d, pred, id, idl, doc, dl, &s, err, errlen);
+                g = doc_entries(t, d, pred, id, idl, doc, dl, &keys, &s, err, errlen);
                 for (size_t i = 0; !g && i < s.n && !in; i++)
                     in = s.e[i].len == kl && memcmp(ent_p(&s, i), kc, kl) == 0;
             } else if (g == BLAZEDB_NOT_FOUND) {
@@ -1167,8 +1224,9 @@ static int check_def(PagerTxn *t, const CatColl *c, IdxDef *d, char *err, size_t
                       (unsigned long long)d->root.count, (unsigned long long)expected);
     }
 out:
-    pred_free(pred);
+    idx_pred_free(pred);
     ents_free(&s);
+    idx_doc_keys_free(&keys);
     return rc;
 }
 
@@ -1220,7 +1278,7 @@ int idx_check_trees(PagerTxn *t, void (*visit)(Pgno pgno, void *arg), void *arg)
         uint64_t cid = 0;
         for (int i = 1; i <= 8; i++)
             cid = (cid << 8) | kb[i];
-        int r = def_decode(v, vl, cid, (const char *)kb + 9, kl - 9, &d);
+        int r = idx_def_decode(v, vl, cid, (const char *)kb + 9, kl - 9, &d);
         if (r != 1) {
             rc = def_damaged(t, r);
             break;

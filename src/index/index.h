@@ -33,6 +33,7 @@
 
 #include "../btree/btree.h"
 #include "../catalog/catalog.h"
+#include "keyenc.h"
 
 #define IDX_MAX_FIELDS 16
 #define IDX_MAX_NAME 255
@@ -117,6 +118,40 @@ int idx_def_store(PagerTxn *t, const IdxDef *d);
 int idx_update(PagerTxn *t, const CatColl *c, const char *id, size_t idlen,
                const uint8_t *oldbin, size_t oldlen, const uint8_t *newbin, size_t newlen,
                char *err, size_t errlen);
+
+/*
+ * The entry keys one document gives an index — what idx_update maintains
+ * and what the integrity check (tools/check.c) expects — with scratch
+ * buffers reused from call to call: key i is keys.p[off[i] .. off[i] +
+ * len[i]).  Unsorted; one per distinct element of an `each` field.
+ */
+typedef struct {
+    KeyBuf keys;
+    size_t *off, *len;
+    size_t n, cap;
+    KeyBuf comp, alts;          /* scratch */
+    size_t *aoff, acap;
+} IdxDocKeys;
+void idx_doc_keys_free(IdxDocKeys *k);
+/*
+ * Replaces k's keys by those of document (id, bin[0..len), bytes
+ * docbin_validate accepted) in index d: none for a soft-deleted document
+ * (soft_deleted 1 or 0, or -1 to look in bin) or one that the partial
+ * index's compiled predicate `pred` rejects.  OK; CORRUPT (the document is
+ * damaged); the predicate's own error when it fails; NOMEM.
+ */
+int idx_doc_keys(const IdxDef *d, void *pred, const char *id, size_t idlen, const uint8_t *bin,
+                 size_t len, int soft_deleted, IdxDocKeys *k);
+/* A partial index's predicate compiled through the hooks above (*out NULL
+ * when d has none; release with idx_pred_free).  INVALID_ARGUMENT without
+ * hooks, else the hook's error; msg says why. */
+int idx_pred_compile(const IdxDef *d, void **out, char *msg, size_t msglen);
+void idx_pred_free(void *pred);
+/* Decodes a definition record (docs/FILE_FORMAT.md, "Indexes") of
+ * collection coll_id named name[0..nlen): 1 done, 0 damaged, -1 out of
+ * memory.  idx_def_clear releases it. */
+int idx_def_decode(const uint8_t *r, size_t len, uint64_t coll_id, const char *name, size_t nlen,
+                   IdxDef *d);
 
 /* Recomputes a definition's statistics from its entries (ANALYZE). */
 int idx_analyze(PagerTxn *t, const char *name);

@@ -638,20 +638,6 @@ static int walk_tree(Walk *w, const PagerRoot *root)
 
 /* ---- catalog records and index definitions ------------------------------------------ */
 
-static int coll_decode(const uint8_t *v, size_t vl, CatColl *c)
-{
-    if (vl != CAT_RECORD_SIZE || rd32(v) != 1)
-        return -1;
-    c->flags = rd32(v + 4);
-    c->id = rd64(v + 8);
-    c->docs.root = mkref(rd32(v + 16), rd64(v + 24));
-    c->docs.count = rd64(v + 32);
-    c->deleted = rd64(v + 40);
-    c->bytes = rd64(v + 48);
-    c->created_ms = rd64(v + 56);
-    return 0;
-}
-
 static char *dup_n(const void *s, size_t n)
 {
     char *r = malloc(n + 1);
@@ -662,252 +648,12 @@ static char *dup_n(const void *s, size_t n)
     return r;
 }
 
-/* An index definition (docs/FILE_FORMAT.md, "Indexes").  1 ok, 0 damaged,
- * -1 out of memory. */
-static int def_decode(const uint8_t *r, size_t len, uint64_t cid, const uint8_t *name,
-                      size_t nlen, IdxDef *d)
-{
-    memset(d, 0, sizeof *d);
-    if (len < 45 || rd32(r) != 1 || r[40] < 1 || r[40] > IDX_MAX_FIELDS)
-        return 0;
-    d->coll_id = cid;
-    d->flags = rd32(r + 4);
-    d->root.root = mkref(rd32(r + 8), rd64(r + 16));
-    d->root.count = rd64(r + 24);
-    d->stat_rows = rd64(r + 32);
-    d->nfields = r[40];
-    if (!(d->name = dup_n(name, nlen)))
-        return -1;
-    size_t off = 41;
-    for (size_t i = 0; i < d->nfields; i++) {
-        if (len - off < 3)
-            goto bad;
-        uint8_t fl = r[off];
-        size_t pl = rd16(r + off + 1);
-        off += 3;
-        if (pl == 0 || len - off < pl || memchr(r + off, 0, pl))
-            goto bad;
-        d->fields[i].desc = (fl & 1) != 0;
-        d->fields[i].each = (fl & 2) != 0;
-        if (!(d->fields[i].path = dup_n(r + off, pl)))
-            goto nomem;
-        off += pl;
-    }
-    if (len - off < 4)
-        goto bad;
-    uint32_t wl = rd32(r + off);
-    off += 4;
-    if (wl) {
-        if (len - off < wl - 1)
-            goto bad;
-        if (!(d->where = dup_n(r + off, wl - 1)))
-            goto nomem;
-        off += wl - 1;
-    }
-    if (len - off != 8 * d->nfields)
-        goto bad;
-    return 1;
-bad:
-    idx_def_clear(d);
-    return 0;
-nomem:
-    idx_def_clear(d);
-    return -1;
-}
+/* ---- the entries a document gives an index (index.h: idx_doc_keys) ------------------ */
 
-/* ---- partial-index predicates (as the SQL layer compiles them) ----------------------- */
-
-static void pred_bind(SqlExpr *e)
-{
-    if (!e)
-        return;
-    if (e->kind == SQL_E_COLUMN)
-        e->table = 0;
-    pred_bind(e->a);
-    pred_bind(e->b);
-    pred_bind(e->c);
-    for (size_t i = 0; i < e->nlist; i++)
-        pred_bind(e->list[i]);
-}
-
-static SqlExpr *pred_compile(const char *where)
-{
-    SqlExpr *e = NULL;
-    uint32_t epos = 0;
-    char msg[SQL_ERRMAX];
-    if (sql_parse_expr(where, strlen(where), &e, &epos, msg, sizeof msg))
-        return NULL;
-    pred_bind(e);
-    return e;
-}
-
-/* 1 true, 0 not, -1 error. */
-static int pred_eval(SqlExpr *e, const uint8_t *bin, size_t len)
-{
-    SqlxExec x;
-    memset(&x, 0, sizeof x);
-    x.doc[0] = bin;
-    x.dlen[0] = len;
-    SqlEvalCtx cx;
-    sqlx_ctx(&x, &cx);
-    SqlValue v;
-    memset(&v, 0, sizeof v);
-    if (sql_eval(e, &cx, &v))
-        return -1;
-    int t = sql_truth(&v);
-    sql_value_clear(&v);
-    return t == 1;
-}
-
-/* ---- the entries a document gives an index (as index.c computes them) ---------------- */
-
-typedef struct {
-    KeyBuf a;
-    size_t *off, *len;
-    size_t n, cap;
-    KeyBuf comp, alts;     /* scratch, reused from call to call */
-    size_t *aoff;
-    size_t acap;
-} Ents;
-
-static void ents_free(Ents *s)
-{
-    free(s->a.p);
-    free(s->off);
-    free(s->len);
-    free(s->comp.p);
-    free(s->alts.p);
-    free(s->aoff);
-    memset(s, 0, sizeof *s);
-}
-
-static int ents_push(Ents *s, size_t off, size_t len)
-{
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 8;
-        size_t *no = realloc(s->off, nc * sizeof *no);
-        if (!no)
-            return BLAZEDB_NOMEM;
-        s->off = no;
-        size_t *nl = realloc(s->len, nc * sizeof *nl);
-        if (!nl)
-            return BLAZEDB_NOMEM;
-        s->len = nl;
-        s->cap = nc;
-    }
-    s->off[s->n] = off;
-    s->len[s->n] = len;
-    s->n++;
-    return BLAZEDB_OK;
-}
-
-static int bin_soft_deleted(const uint8_t *bin, size_t len)
-{
-    DocView v;
-    return docbin_lookup_valid(bin, len, "isDeleted", &v) == BLAZEDB_OK && v.type == DOC_BOOL &&
-           v.b;
-}
-
-/*
- * Sets s to the entry keys of document (id, bin) in index d: none for a
- * soft-deleted document or one the partial predicate rejects; one per
- * distinct element of the `each` field's array.  OK, CORRUPT (the
- * document cannot be indexed: damaged, or its predicate fails), NOMEM.
- */
-static int doc_entries(const IdxDef *d, SqlExpr *pred, const uint8_t *id, size_t idlen,
-                       const uint8_t *bin, size_t len, int soft_deleted, Ents *s)
-{
-    s->n = 0;
-    s->a.len = 0;
-    if (soft_deleted < 0 ? bin_soft_deleted(bin, len) : soft_deleted)
-        return BLAZEDB_OK;
-    if (d->where) {
-        int r = pred ? pred_eval(pred, bin, len) : -1;
-        if (r < 0)
-            return BLAZEDB_CORRUPT;
-        if (r == 0)
-            return BLAZEDB_OK;
-    }
-    KeyBuf comp = s->comp, alts = s->alts;
-    comp.len = alts.len = 0;
-    size_t cend[IDX_MAX_FIELDS];
-    size_t *aoff = s->aoff, nalt = 1, each_at = (size_t)-1;
-    int rc = BLAZEDB_OK;
-    for (size_t i = 0; i < d->nfields && !rc; i++) {
-        DocView v;
-        int lr = docbin_lookup_valid(bin, len, d->fields[i].path, &v);
-        if (lr && lr != BLAZEDB_NOT_FOUND) {
-            rc = BLAZEDB_CORRUPT;
-            break;
-        }
-        const DocView *vp = lr ? NULL : &v;
-        if (d->fields[i].each && vp && vp->type == DOC_ARRAY) {
-            each_at = i;
-            nalt = vp->count;
-            if (nalt == 0)
-                break;
-            if (s->acap < nalt + 1) {
-                size_t *na = realloc(s->aoff, (nalt + 1) * sizeof *na);
-                if (!na) {
-                    rc = BLAZEDB_NOMEM;
-                    break;
-                }
-                aoff = s->aoff = na;
-                s->acap = nalt + 1;
-            }
-            for (size_t j = 0; j < nalt && !rc; j++) {
-                DocView e;
-                aoff[j] = alts.len;
-                if (docbin_view_elem(vp, j, &e))
-                    rc = BLAZEDB_CORRUPT;
-                else
-                    rc = keyenc_view(&alts, &e, d->fields[i].desc);
-            }
-            aoff[nalt] = alts.len;
-            cend[i] = comp.len;
-            continue;
-        }
-        rc = keyenc_view(&comp, vp, d->fields[i].desc);
-        cend[i] = comp.len;
-    }
-    if (rc || nalt == 0)
-        goto out;
-    for (size_t j = 0; j < nalt && !rc; j++) {
-        /* skip an element equal to an earlier one (one entry per distinct
-         * element) */
-        int dup = 0;
-        if (each_at != (size_t)-1)
-            for (size_t q = 0; q < j && !dup; q++)
-                dup = aoff[q + 1] - aoff[q] == aoff[j + 1] - aoff[j] &&
-                      memcmp(alts.p + aoff[q], alts.p + aoff[j], aoff[j + 1] - aoff[j]) == 0;
-        if (dup)
-            continue;
-        size_t start = s->a.len;
-        size_t before = each_at == (size_t)-1 ? comp.len : (each_at ? cend[each_at - 1] : 0);
-        uint8_t idl[2] = {(uint8_t)(idlen >> 8), (uint8_t)idlen};
-        if ((rc = keybuf_put(&s->a, comp.p, before)))
-            break;
-        if (each_at != (size_t)-1) {
-            if ((rc = keybuf_put(&s->a, alts.p + aoff[j], aoff[j + 1] - aoff[j])) ||
-                (rc = keybuf_put(&s->a, comp.p + before, comp.len - before)))
-                break;
-        }
-        if ((rc = keybuf_put(&s->a, id, idlen)) || (rc = keybuf_put(&s->a, idl, 2)))
-            break;
-        rc = ents_push(s, start, s->a.len - start);
-    }
-out:
-    s->comp = comp;
-    s->alts = alts;
-    if (rc && rc != BLAZEDB_NOMEM)
-        rc = BLAZEDB_CORRUPT;
-    return rc;
-}
-
-static int ents_has(const Ents *s, const uint8_t *k, size_t kl)
+static int keys_has(const IdxDocKeys *s, const uint8_t *k, size_t kl)
 {
     for (size_t i = 0; i < s->n; i++)
-        if (s->len[i] == kl && memcmp(s->a.p + s->off[i], k, kl) == 0)
+        if (s->len[i] == kl && memcmp(s->keys.p + s->off[i], k, kl) == 0)
             return 1;
     return 0;
 }
@@ -918,7 +664,7 @@ static int ents_has(const Ents *s, const uint8_t *k, size_t kl)
 
 typedef struct {
     IdxDef d;
-    SqlExpr *pred;
+    void *pred;           /* compiled partial-index predicate */
     int pred_bad;
     int has_j;
     int damaged;          /* its tree lost a subtree */
@@ -971,7 +717,7 @@ typedef struct {
     uint64_t docs, entries, kv, changes, free_listed, pages_read;
     uint32_t free_id;    /* the tree number of "free pages" */
     int rc;
-    Ents ents;
+    IdxDocKeys ents;
     CColl *cc;           /* collection of the tree being walked */
     CIdx *ci;            /* index of the tree being walked */
 } Chk;
@@ -1103,7 +849,7 @@ static int cell_catalog(Walk *w, const WCell *c)
     switch (key[0]) {
     case 'c': {
         CatColl cc;
-        if (cat_name_ok((const char *)key + 1, kl - 1) || coll_decode(v, vl, &cc)) {
+        if (cat_name_ok((const char *)key + 1, kl - 1) || cat_record_decode(v, vl, &cc)) {
             prob_add(&k->pr, c->leaf, "catalog", key + 1, kl - 1, "collection record is damaged");
             return 0;
         }
@@ -1179,7 +925,7 @@ static int cell_catalog(Walk *w, const WCell *c)
         co->idx = ni;
         CIdx *ix = &co->idx[co->nidx];
         memset(ix, 0, sizeof *ix);
-        int r = def_decode(v, vl, co->c.id, key + 9, kl - 9, &ix->d);
+        int r = idx_def_decode(v, vl, co->c.id, (const char *)key + 9, kl - 9, &ix->d);
         if (r < 0)
             return BLAZEDB_NOMEM;
         if (r == 0 || kl - 9 > IDX_MAX_NAME) {
@@ -1198,7 +944,8 @@ static int cell_catalog(Walk *w, const WCell *c)
             return BLAZEDB_NOMEM;
         }
         ix->where = b.p;
-        if (ix->d.where && !(ix->pred = pred_compile(ix->d.where))) {
+        char pmsg[SQL_ERRMAX];
+        if (ix->d.where && idx_pred_compile(&ix->d, &ix->pred, pmsg, sizeof pmsg)) {
             ix->pred_bad = 1;
             prob_add(&k->pr, 0, ix->where, NULL, 0, "its predicate does not compile");
         }
@@ -1263,14 +1010,14 @@ static int cell_doc(Walk *w, const WCell *c)
     else if (v.dlen != c->klen || memcmp(v.data, c->key, c->klen) != 0)
         prob_add(&k->pr, c->leaf, co->where, c->key, c->klen,
                  "document's id field differs from its key");
-    int sd = bin_soft_deleted(c->val, c->vlen);
+    int sd = cat_doc_deleted(c->val, c->vlen);
     if (sd)
         sh_add(&co->ddocs, c->key, c->klen);
     for (size_t i = 0; i < co->nidx; i++) {
         CIdx *ix = &co->idx[i];
         if (ix->pred_bad)
             continue;
-        int r = doc_entries(&ix->d, ix->pred, c->key, c->klen, c->val, c->vlen, sd, &k->ents);
+        int r = idx_doc_keys(&ix->d, ix->pred, (const char *)c->key, c->klen, c->val, c->vlen, sd, &k->ents);
         if (r == BLAZEDB_NOMEM)
             return r;
         if (r) {
@@ -1279,7 +1026,7 @@ static int cell_doc(Walk *w, const WCell *c)
             continue;
         }
         for (size_t e = 0; e < k->ents.n; e++)
-            sh_add(&ix->exp, k->ents.a.p + k->ents.off[e], k->ents.len[e]);
+            sh_add(&ix->exp, k->ents.keys.p + k->ents.off[e], k->ents.len[e]);
     }
     return 0;
 }
@@ -1439,14 +1186,13 @@ static int diag_index(Chk *k, CColl *co, CIdx *ix)
             } else if (g == BLAZEDB_OK) {
                 char err[DOC_ERRMAX];
                 if (docbin_validate(doc, dl, err) == BLAZEDB_OK) {
-                    int r = doc_entries(&ix->d, ix->pred, (const uint8_t *)id, idl, doc, dl,
-                                        -1, &k->ents);
+                    int r = idx_doc_keys(&ix->d, ix->pred, id, idl, doc, dl, -1, &k->ents);
                     if (r == BLAZEDB_NOMEM) {
                         free(doc);
                         rc = r;
                         break;
                     }
-                    if (r == BLAZEDB_OK && !ents_has(&k->ents, kv, kl))
+                    if (r == BLAZEDB_OK && !keys_has(&k->ents, kv, kl))
                         prob_add(&k->pr, 0, ix->where, id, idl,
                                  "stale index entry: the document does not give it");
                 }
@@ -1473,7 +1219,7 @@ static int diag_index(Chk *k, CColl *co, CIdx *ix)
             char err[DOC_ERRMAX];
             if (docbin_validate(v, vl, err))
                 continue;
-            int r = doc_entries(&ix->d, ix->pred, kv, kl, v, vl, -1, &k->ents);
+            int r = idx_doc_keys(&ix->d, ix->pred, kv, kl, v, vl, -1, &k->ents);
             if (r == BLAZEDB_NOMEM) {
                 rc = r;
                 break;
@@ -1481,7 +1227,7 @@ static int diag_index(Chk *k, CColl *co, CIdx *ix)
             for (size_t e = 0; r == BLAZEDB_OK && e < k->ents.n; e++) {
                 void *val = NULL;
                 size_t vlen;
-                int g = iroot.root.pgno ? btree_get(k->pt, &iroot, k->ents.a.p + k->ents.off[e],
+                int g = iroot.root.pgno ? btree_get(k->pt, &iroot, k->ents.keys.p + k->ents.off[e],
                                                     k->ents.len[e], &val, &vlen)
                                         : BLAZEDB_NOT_FOUND;
                 free(val);
@@ -1538,7 +1284,7 @@ static int diag_softdel(Chk *k, CColl *co)
         if (g == BLAZEDB_NOT_FOUND)
             prob_add(&k->pr, 0, co->where, id, kl - 9,
                      "soft-deleted list names a document that does not exist");
-        else if (g == BLAZEDB_OK && !bin_soft_deleted(doc, dl))
+        else if (g == BLAZEDB_OK && !cat_doc_deleted(doc, dl))
             prob_add(&k->pr, 0, co->where, id, kl - 9,
                      "soft-deleted list names a document that is not soft-deleted");
         free(doc);
@@ -1551,7 +1297,7 @@ static int diag_softdel(Chk *k, CColl *co)
             size_t kl, vl;
             if ((rc = btc_key(cur, &kv, &kl)) || (rc = btc_value(cur, &v, &vl)))
                 break;
-            if (!bin_soft_deleted(v, vl))
+            if (!cat_doc_deleted(v, vl))
                 continue;
             uint8_t *nk = realloc(kb, 9 + kl);
             if (!nk)
@@ -1585,8 +1331,7 @@ static void chk_free_all(Chk *k)
         CColl *co = &k->colls[i];
         for (size_t j = 0; j < co->nidx; j++) {
             idx_def_clear(&co->idx[j].d);
-            if (co->idx[j].pred)
-                sql_expr_free(co->idx[j].pred);
+            idx_pred_free(co->idx[j].pred);
             free(co->idx[j].where);
             free(co->idx[j].prevbuf);
         }
@@ -1604,7 +1349,7 @@ static void chk_free_all(Chk *k)
         free(k->tnames[i]);
     free(k->tnames);
     free(k->owner);
-    ents_free(&k->ents);
+    idx_doc_keys_free(&k->ents);
     probs_free(&k->pr);
 }
 
@@ -2233,7 +1978,7 @@ static int rep_cell_catalog(Walk *w, const WCell *c)
         return 0;
     if (c->key[0] == 'c') {
         CatColl cc;
-        if (cat_name_ok((const char *)c->key + 1, c->klen - 1) || coll_decode(c->val, c->vlen, &cc))
+        if (cat_name_ok((const char *)c->key + 1, c->klen - 1) || cat_record_decode(c->val, c->vlen, &cc))
             return 0;
         for (size_t i = 0; i < r->ncolls; i++) {
             RColl *o = &r->colls[i];
@@ -2280,7 +2025,8 @@ static int rep_cell_catalog(Walk *w, const WCell *c)
         if (!ni)
             return BLAZEDB_NOMEM;
         co->idx = ni;
-        int d = def_decode(c->val, c->vlen, co->c.id, c->key + 9, c->klen - 9, &ni[co->nidx]);
+        int d = idx_def_decode(c->val, c->vlen, co->c.id, (const char *)c->key + 9, c->klen - 9,
+                               &ni[co->nidx]);
         if (d < 0)
             return BLAZEDB_NOMEM;
         if (d)
@@ -2656,7 +2402,7 @@ static int out_write(Rep *r, BlazeDB *db, RColl *lf, char *err, size_t errlen)
                 co->docs++;
                 if (c->orphan)
                     co->orphans++;
-                if (bin_soft_deleted(v, vl)) {
+                if (cat_doc_deleted(v, vl)) {
                     uint8_t *k = malloc(9 + (size_t)c->klen);
                     if (!k) {
                         rc = BLAZEDB_NOMEM;
