@@ -2822,6 +2822,63 @@ void sqlx_plan_free(SqlxPlan *p)
     free(p);
 }
 
+/* The node of an index union or intersection over table 0: one index
+ * scan arm per IxSpec of the path.  NULL when out of memory. */
+static SqlxNode *arms_node(const Path *best)
+{
+    SqlxNode *n = node_new(best->kind, NULL);
+    if (!n || !(n->arms = calloc(best->narms, sizeof *n->arms))) {
+        node_free(n);
+        return NULL;
+    }
+    n->table = 0;
+    n->est = best->rows;
+    n->cost = best->cost;
+    for (size_t a = 0; a < best->narms; a++) {
+        SqlxNode *arm = node_new(NK_IXSCAN, NULL);
+        if (!arm) {
+            node_free(n);
+            return NULL;
+        }
+        arm->table = 0;
+        arm->ix = best->uix[a];
+        arm->ix.reverse = 0;
+        arm->est = best->urows[a];
+        arm->cost = best->urows[a] * C_IXENT;
+        n->arms[n->narms++] = arm;
+    }
+    return n;
+}
+
+static int literal_int(const SqlExpr *e, double *out);
+
+/* A new node of kind k over *src, which it becomes; when out of memory
+ * *src is freed (node_new frees the child) and set to NULL. */
+static SqlxNode *node_over(SqlxNode **src, NodeKind k)
+{
+    SqlxNode *n = node_new(k, *src);
+    *src = n;
+    return n;
+}
+
+/* LIMIT/OFFSET over *src when the query has them (its estimate: the
+ * limit when that is a literal below the input's). */
+static int add_limit(SqlxNode **src, const SqlSelect *sel)
+{
+    if (!sel->limit && !sel->offset)
+        return BLAZEDB_OK;
+    SqlxNode *l = node_over(src, NK_LIMIT);
+    if (!l)
+        return BLAZEDB_NOMEM;
+    l->limit = sel->limit;
+    l->offset = sel->offset;
+    l->est = l->child->est;
+    double lim;
+    if (literal_int(sel->limit, &lim) && lim >= 0 && lim < l->est)
+        l->est = lim;
+    return BLAZEDB_OK;
+}
+
 static int literal_int(const SqlExpr *e, double *out)
 {
     if (e && e->kind == SQL_E_LITERAL && e->lit.type == DOC_INT) {
@@ -3055,17 +3112,8 @@ int sqlx_plan(PagerTxn *pt, SqlSelect *sel, const char *sql, SqlxPlan **out, cha
                 goto out_keys;
             }
             pre[0] = NULL;
-            if (sel->limit || sel->offset) {
-                SqlxNode *l = node_new(NK_LIMIT, src);
-                if (!l) {
-                    src = NULL;
-                    rc = BLAZEDB_NOMEM;
-                    goto out_keys;
-                }
-                l->limit = sel->limit;
-                l->offset = sel->offset;
-                src = l;
-            }
+            if ((rc = add_limit(&src, sel)))
+                goto out_keys;
             goto done;
         }
     }
@@ -3079,21 +3127,17 @@ int sqlx_plan(PagerTxn *pt, SqlSelect *sel, const char *sql, SqlxPlan **out, cha
         }
         src->est = 1;
         /* WHERE without FROM */
-        for (size_t i = 0; i < cl.n && !rc; i++)
-            rc = node_add_cond(src, cl.c[i].e);
         if (cl.n) {
-            SqlxNode *f = node_new(NK_FILTER, src);
+            SqlxNode *f = node_over(&src, NK_FILTER);
             if (!f) {
-                src = NULL;
                 rc = BLAZEDB_NOMEM;
                 goto out_keys;
             }
-            f->conds = src->conds;
-            f->nconds = src->nconds;
-            src->conds = NULL;
-            src->nconds = 0;
             f->est = 1;
-            src = f;
+            for (size_t i = 0; i < cl.n && !rc; i++)
+                rc = node_add_cond(f, cl.c[i].e);
+            if (rc)
+                goto out_keys;
         }
     } else {
         /* table 0: maybe an OR of indexable terms */
@@ -3150,6 +3194,7 @@ int sqlx_plan(PagerTxn *pt, SqlSelect *sel, const char *sql, SqlxPlan **out, cha
                     }
                     u.uarms[u.narms] = arms[a];
                     u.uix[u.narms] = ap.ix;
+                    u.urows[u.narms] = ap.rows;
                     u.rows += ap.rows;
                     u.cost += ap.cost;
                     u.narms++;
@@ -3163,57 +3208,17 @@ int sqlx_plan(PagerTxn *pt, SqlSelect *sel, const char *sql, SqlxPlan **out, cha
                 break;
             }
         }
-        if (best.kind == NK_INTERSECT) {
-            src = node_new(NK_INTERSECT, NULL);
-            if (src)
-                src->arms = calloc(best.narms, sizeof *src->arms);
-            if (!src || !src->arms) {
+        if (best.kind == NK_INTERSECT || best.kind == NK_UNION) {
+            if (!(src = arms_node(&best))) {
                 rc = BLAZEDB_NOMEM;
                 goto out_keys;
             }
-            src->table = 0;
-            src->est = best.rows;
-            src->cost = best.cost;
-            for (size_t a = 0; a < best.narms; a++) {
-                SqlxNode *arm = node_new(NK_IXSCAN, NULL);
-                if (!arm) {
-                    rc = BLAZEDB_NOMEM;
-                    goto out_keys;
-                }
-                arm->table = 0;
-                arm->ix = best.uix[a];
-                arm->ix.reverse = 0;
-                arm->est = best.urows[a];
-                arm->cost = best.urows[a] * C_IXENT;
-                src->arms[src->narms++] = arm;
-            }
-        } else if (best.kind == NK_UNION) {
-            src = node_new(NK_UNION, NULL);
-            if (src)
-                src->arms = calloc(best.narms, sizeof *src->arms);
-            if (!src || !src->arms) {
-                rc = BLAZEDB_NOMEM;
+            /* a union's arms re-check their own disjunct; the whole OR is
+             * consumed by the union */
+            for (size_t a = 0; best.kind == NK_UNION && a < best.narms && !rc; a++)
+                rc = node_add_cond(src->arms[a], best.uarms[a]);
+            if (rc)
                 goto out_keys;
-            }
-            src->table = 0;
-            src->est = best.rows;
-            src->cost = best.cost;
-            for (size_t a = 0; a < best.narms; a++) {
-                SqlxNode *arm = node_new(NK_IXSCAN, NULL);
-                if (!arm) {
-                    rc = BLAZEDB_NOMEM;
-                    goto out_keys;
-                }
-                arm->table = 0;
-                arm->ix = best.uix[a];
-                arm->ix.reverse = 0;
-                arm->est = best.rows / (double)best.narms;
-                /* each arm re-checks its own disjunct */
-                if ((rc = node_add_cond(arm, best.uarms[a])))
-                    goto out_keys;
-                src->arms[src->narms++] = arm;
-            }
-            /* the whole OR is re-checked by the arms; it is consumed here */
         } else {
             src = access_node(&best, 0);
             if (!src) {
@@ -3323,13 +3328,11 @@ int sqlx_plan(PagerTxn *pt, SqlSelect *sel, const char *sql, SqlxPlan **out, cha
                 if (c->level != (int)j || !c->post)
                     continue;
                 if (!f) {
-                    f = node_new(NK_FILTER, src);
+                    f = node_over(&src, NK_FILTER);
                     if (!f) {
-                        src = NULL;
                         rc = BLAZEDB_NOMEM;
                         break;
                     }
-                    src = f;
                     f->est = outer_rows;
                 }
                 rc = node_add_cond(f, c->e);
@@ -3341,13 +3344,11 @@ int sqlx_plan(PagerTxn *pt, SqlSelect *sel, const char *sql, SqlxPlan **out, cha
         /* terms with no table (constants) */
         for (size_t i = 0; i < cl.n && !rc; i++)
             if (!cl.c[i].used && cl.c[i].mask == 0) {
-                SqlxNode *f = node_new(NK_FILTER, src);
+                SqlxNode *f = node_over(&src, NK_FILTER);
                 if (!f) {
-                    src = NULL;
                     rc = BLAZEDB_NOMEM;
                     goto out_keys;
                 }
-                src = f;
                 f->est = outer_rows;
                 rc = node_add_cond(f, cl.c[i].e);
                 cl.c[i].used = 1;
@@ -3358,13 +3359,11 @@ int sqlx_plan(PagerTxn *pt, SqlSelect *sel, const char *sql, SqlxPlan **out, cha
 
     /* grouping */
     if (pl.grouped) {
-        SqlxNode *a = node_new(NK_AGG, src);
+        SqlxNode *a = node_over(&src, NK_AGG);
         if (!a) {
-            src = NULL;
             rc = BLAZEDB_NOMEM;
             goto out_keys;
         }
-        src = a;
         a->group = sel->ngroup ? malloc(sel->ngroup * sizeof *a->group) : NULL;
         if (sel->ngroup && !a->group) {
             rc = BLAZEDB_NOMEM;
@@ -3401,13 +3400,11 @@ int sqlx_plan(PagerTxn *pt, SqlSelect *sel, const char *sql, SqlxPlan **out, cha
         }
         int need_sort = sel->norder > 0 && !order_done;
         size_t nh = need_sort ? sel->norder : 0;
-        SqlxNode *pr = node_new(NK_PROJECT, src);
+        SqlxNode *pr = node_over(&src, NK_PROJECT);
         if (!pr) {
-            src = NULL;
             rc = BLAZEDB_NOMEM;
             goto out_keys;
         }
-        src = pr;
         pr->est = pr->child->est;
         pr->cols = calloc(nvis + nh + 1, sizeof *pr->cols);
         pr->star_table = calloc(nvis + nh + 1, sizeof *pr->star_table);
@@ -3461,23 +3458,19 @@ int sqlx_plan(PagerTxn *pt, SqlSelect *sel, const char *sql, SqlxPlan **out, cha
         }
         pr->nhidden = nh;
         if (sel->distinct) {
-            SqlxNode *d = node_new(NK_DISTINCT, src);
+            SqlxNode *d = node_over(&src, NK_DISTINCT);
             if (!d) {
-                src = NULL;
                 rc = BLAZEDB_NOMEM;
                 goto out_keys;
             }
-            src = d;
             d->est = d->child->est;
         }
         if (need_sort) {
-            SqlxNode *s = node_new(NK_SORT, src);
+            SqlxNode *s = node_over(&src, NK_SORT);
             if (!s) {
-                src = NULL;
                 rc = BLAZEDB_NOMEM;
                 goto out_keys;
             }
-            src = s;
             s->est = s->child->est;
             s->desc = calloc(nh, sizeof *s->desc);
             if (!s->desc) {
@@ -3492,21 +3485,8 @@ int sqlx_plan(PagerTxn *pt, SqlSelect *sel, const char *sql, SqlxPlan **out, cha
             s->topk_limit = sel->limit;
             s->topk_offset = sel->offset;
         }
-        if (sel->limit || sel->offset) {
-            SqlxNode *l = node_new(NK_LIMIT, src);
-            if (!l) {
-                src = NULL;
-                rc = BLAZEDB_NOMEM;
-                goto out_keys;
-            }
-            src = l;
-            l->limit = sel->limit;
-            l->offset = sel->offset;
-            l->est = l->child->est;
-            double lim;
-            if (literal_int(sel->limit, &lim) && lim >= 0 && lim < l->est)
-                l->est = lim;
-        }
+        if ((rc = add_limit(&src, sel)))
+            goto out_keys;
     }
 done:
 out_keys:
