@@ -156,19 +156,11 @@ static void bind_all(SqlExpr *e)
         bind_all(e->list[i]);
 }
 
-static int has_bad_nodes(const SqlExpr *e)
+/* What a partial-index predicate may not hold: aggregates, parameters, now(). */
+static int bad_in_pred(const SqlExpr *e)
 {
-    if (!e)
-        return 0;
-    if (e->kind == SQL_E_AGG || e->kind == SQL_E_PARAM ||
-        (e->kind == SQL_E_FUNC && e->func == SQL_F_NOW))
-        return 1;
-    if (has_bad_nodes(e->a) || has_bad_nodes(e->b) || has_bad_nodes(e->c))
-        return 1;
-    for (size_t i = 0; i < e->nlist; i++)
-        if (has_bad_nodes(e->list[i]))
-            return 1;
-    return 0;
+    return e->kind == SQL_E_AGG || e->kind == SQL_E_PARAM ||
+           (e->kind == SQL_E_FUNC && e->func == SQL_F_NOW);
 }
 
 static int pred_compile(const char *where, void **out, char *err, size_t errlen)
@@ -181,7 +173,7 @@ static int pred_compile(const char *where, void **out, char *err, size_t errlen)
         snprintf(err, errlen, "partial index predicate: %s", msg);
         return BLAZEDB_SQL_ERROR;
     }
-    if (has_bad_nodes(e)) {
+    if (sql_expr_any(e, bad_in_pred)) {
         sql_expr_free(e);
         snprintf(err, errlen,
                  "partial index predicate: aggregates, parameters and now() are not allowed");
@@ -910,19 +902,10 @@ static BlazeDBResult eval_const(BlazeDBStmt *st, const SqlExpr *e, SqlValue *out
     return BLAZEDB_OK;
 }
 
-/* Column references are not allowed in VALUES. */
-static int has_column(const SqlExpr *e)
+/* Field references (and aggregates) are not allowed in VALUES. */
+static int reads_fields(const SqlExpr *e)
 {
-    if (!e)
-        return 0;
-    if (e->kind == SQL_E_COLUMN || e->kind == SQL_E_AGG)
-        return 1;
-    if (has_column(e->a) || has_column(e->b) || has_column(e->c))
-        return 1;
-    for (size_t i = 0; i < e->nlist; i++)
-        if (has_column(e->list[i]))
-            return 1;
-    return 0;
+    return e->kind == SQL_E_COLUMN || e->kind == SQL_E_AGG;
 }
 
 static BlazeDBResult do_insert(BlazeDBStmt *st)
@@ -935,7 +918,7 @@ static BlazeDBResult do_insert(BlazeDBStmt *st)
     for (size_t r = 0; r < a->nrows && rc == BLAZEDB_OK; r++) {
         if (a->json_docs) {
             SqlValue v;
-            if (has_column(a->rows[r][0])) {
+            if (sql_expr_any(a->rows[r][0], reads_fields)) {
                 rc = serr(st, BLAZEDB_SQL_ERROR, "INSERT ... JSON: row %zu refers to a field", r + 1);
                 break;
             }
@@ -964,7 +947,7 @@ static BlazeDBResult do_insert(BlazeDBStmt *st)
             break;
         for (size_t f = 0; f < a->nfields && rc == BLAZEDB_OK; f++) {
             SqlExpr *e = a->rows[r][f];
-            if (has_column(e)) {
+            if (sql_expr_any(e, reads_fields)) {
                 rc = serr(st, BLAZEDB_SQL_ERROR, "VALUES (offset %u) cannot refer to fields", e->pos);
                 break;
             }

@@ -257,6 +257,8 @@ int sql_eval(const SqlExpr *e, SqlEvalCtx *cx, SqlValue *out);
 /* Three-valued truth of a value: 1 true, 0 false, -1 unknown (null).
  * Numbers are true when non-zero; strings as SQLite (their numeric prefix). */
 int sql_truth(const SqlValue *v);
+/* 1 when pred holds for e or any node below it. */
+int sql_expr_any(const SqlExpr *e, int (*pred)(const SqlExpr *node));
 /* 1 when e contains an AGG node (outside of a subquery). */
 int sql_has_agg(const SqlExpr *e);
 

@@ -1576,19 +1576,22 @@ done:
     return rc;
 }
 
-int sql_has_agg(const SqlExpr *e)
+int sql_expr_any(const SqlExpr *e, int (*pred)(const SqlExpr *node))
 {
     if (!e)
         return 0;
-    if (e->kind == SQL_E_AGG)
-        return 1;
-    if (sql_has_agg(e->a) || sql_has_agg(e->b) || sql_has_agg(e->c))
+    if (pred(e) || sql_expr_any(e->a, pred) || sql_expr_any(e->b, pred) ||
+        sql_expr_any(e->c, pred))
         return 1;
     for (size_t i = 0; i < e->nlist; i++)
-        if (sql_has_agg(e->list[i]))
+        if (sql_expr_any(e->list[i], pred))
             return 1;
     return 0;
 }
+
+static int is_agg(const SqlExpr *e) { return e->kind == SQL_E_AGG; }
+
+int sql_has_agg(const SqlExpr *e) { return sql_expr_any(e, is_agg); }
 
 /* ---- aggregates --------------------------------------------------------------- */
 
