@@ -1219,54 +1219,27 @@ static int op_at(P *p, int *kind, int *op, int *neg)
         *op = SQL_OP_AND;
         return L_AND;
     }
-    if (is_kw(p, "IS")) {
-        *kind = K_IS;
-        return L_EQ;
-    }
-    if (is_kw(p, "ISNULL")) {
-        *kind = K_ISNULL;
-        return L_EQ;
-    }
-    if (is_kw(p, "NOTNULL")) {
-        *kind = K_NOTNULL;
-        return L_EQ;
-    }
-    if (is_kw(p, "IN")) {
-        *kind = K_IN;
-        return L_EQ;
-    }
-    if (is_kw(p, "LIKE")) {
-        *kind = K_LIKE;
-        return L_EQ;
-    }
-    if (is_kw(p, "BETWEEN")) {
-        *kind = K_BETWEEN;
-        return L_EQ;
-    }
-    if (is_kw(p, "CONTAINS")) {
-        *kind = K_CONTAINS;
-        return L_EQ;
-    }
-    if (is_kw(p, "NOT")) {
-        Tok nx = peek2(p);
-        *neg = 1;
-        if (tok_is(p, &nx, "NULL")) {
-            *kind = K_NOTNULL;
+    /* the keyword operators, all at the level of = */
+    static const struct {
+        const char *kw;
+        int kind;
+        int after_not;  /* also as NOT kw (NOT NULL is NOTNULL) */
+    } kws[] = {
+        {"IS", K_IS, 0},     {"ISNULL", K_ISNULL, 0}, {"NOTNULL", K_NOTNULL, 0},
+        {"IN", K_IN, 1},     {"LIKE", K_LIKE, 1},     {"BETWEEN", K_BETWEEN, 1},
+        {"CONTAINS", K_CONTAINS, 0}, {"NULL", K_NOTNULL, 1},
+    };
+    int not = is_kw(p, "NOT");
+    Tok nx;
+    if (not)
+        nx = peek2(p);
+    for (size_t i = 0; i < sizeof kws / sizeof *kws; i++) {
+        if (not ? kws[i].after_not && tok_is(p, &nx, kws[i].kw)
+                : strcmp(kws[i].kw, "NULL") != 0 && is_kw(p, kws[i].kw)) {
+            *kind = kws[i].kind;
+            *neg = not;
             return L_EQ;
         }
-        if (tok_is(p, &nx, "IN")) {
-            *kind = K_IN;
-            return L_EQ;
-        }
-        if (tok_is(p, &nx, "LIKE")) {
-            *kind = K_LIKE;
-            return L_EQ;
-        }
-        if (tok_is(p, &nx, "BETWEEN")) {
-            *kind = K_BETWEEN;
-            return L_EQ;
-        }
-        *neg = 0;
     }
     return 0;
 }
