@@ -13,6 +13,7 @@
  * collections and indexes (metadata).  No id, field value or field path.
  */
 #include "monitor.h"
+#include "../doc/textbuf.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -268,120 +269,41 @@ void mon_snapshot(Monitor *m, MonOp op, MonHistSnapshot *out)
     out->p99_us = percentile(out, 0.99);
 }
 
-/* ---- a growable text buffer ------------------------------------------------------- */
-
-typedef struct {
-    char *p;
-    size_t n, cap;
-    int oom;
-} Buf;
-
-static void buf_reserve(Buf *b, size_t more)
-{
-    if (b->oom || b->n + more + 1 <= b->cap)
-        return;
-    size_t nc = b->cap ? b->cap : 1024;
-    while (nc < b->n + more + 1)
-        nc *= 2;
-    char *np = realloc(b->p, nc);
-    if (!np) {
-        b->oom = 1;
-        return;
-    }
-    b->p = np;
-    b->cap = nc;
-}
-
-static void buf_put(Buf *b, const char *s, size_t len)
-{
-    buf_reserve(b, len);
-    if (b->oom)
-        return;
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = 0;
-}
-
-static void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void buf_printf(Buf *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof tmp) {
-        buf_put(b, tmp, (size_t)n);
-        return;
-    }
-    buf_reserve(b, (size_t)n);
-    if (b->oom)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)n;
-}
-
-/* A JSON string (UTF-8 passes through; quotes, backslashes and control
- * characters are escaped). */
-static void buf_jstr(Buf *b, const char *s, size_t len)
-{
-    buf_put(b, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        buf_put(b, s + run, i - run);
-        run = i + 1;
-        if (c == '"')
-            buf_put(b, "\\\"", 2);
-        else if (c == '\\')
-            buf_put(b, "\\\\", 2);
-        else
-            buf_printf(b, "\\u%04x", c);
-    }
-    buf_put(b, s + run, len - run);
-    buf_put(b, "\"", 1);
-}
 
 /* "name":value pairs; `first` tracks the comma. */
-static void jkey(Buf *b, int *first, const char *k)
+static void jkey(TextBuf *b, int *first, const char *k)
 {
     if (!*first)
-        buf_put(b, ",", 1);
+        tb_put(b, ",", 1);
     *first = 0;
-    buf_jstr(b, k, strlen(k));
-    buf_put(b, ":", 1);
+    tb_json_string(b, k, strlen(k));
+    tb_put(b, ":", 1);
 }
 
-static void ju64(Buf *b, int *first, const char *k, uint64_t v)
+static void ju64(TextBuf *b, int *first, const char *k, uint64_t v)
 {
     jkey(b, first, k);
-    buf_printf(b, "%llu", (unsigned long long)v);
+    tb_printf(b, "%llu", (unsigned long long)v);
 }
 
-static void jdbl(Buf *b, int *first, const char *k, double v)
+static void jdbl(TextBuf *b, int *first, const char *k, double v)
 {
     jkey(b, first, k);
     if (!isfinite(v))
         v = 0.0;
-    buf_printf(b, "%.6g", v);
+    tb_printf(b, "%.6g", v);
 }
 
-static void jbool(Buf *b, int *first, const char *k, int v)
+static void jbool(TextBuf *b, int *first, const char *k, int v)
 {
     jkey(b, first, k);
-    buf_put(b, v ? "true" : "false", v ? 4 : 5);
+    tb_put(b, v ? "true" : "false", v ? 4 : 5);
 }
 
-static void jstr(Buf *b, int *first, const char *k, const char *v)
+static void jstr(TextBuf *b, int *first, const char *k, const char *v)
 {
     jkey(b, first, k);
-    buf_jstr(b, v, strlen(v));
+    tb_json_string(b, v, strlen(v));
 }
 
 /* ---- walking the catalog ------------------------------------------------------------ */
@@ -421,7 +343,7 @@ static int tree_walk(PagerTxn *pt, const PagerRoot *root, uint64_t *pages, uint6
 typedef struct {
     PagerTxn *pt;
     int deep;
-    Buf *b;                     /* NULL: facts only */
+    TextBuf *b;                     /* NULL: facts only */
     MonFacts *f;
     uint64_t ncoll;
     int first;
@@ -465,15 +387,15 @@ static int coll_cb(const char *name, size_t len, const CatColl *c, void *arg)
             name_copy(f->coll_longest_id, name, len);
         }
     }
-    Buf *b = w->b;
+    TextBuf *b = w->b;
     int fc = 1;
     if (b) {
         if (!w->first)
-            buf_put(b, ",", 1);
+            tb_put(b, ",", 1);
         w->first = 0;
-        buf_put(b, "{", 1);
+        tb_put(b, "{", 1);
         jkey(b, &fc, "name");
-        buf_jstr(b, name, len);
+        tb_json_string(b, name, len);
         ju64(b, &fc, "documents", docs);
         ju64(b, &fc, "soft_deleted", c->deleted);
         ju64(b, &fc, "bytes", c->bytes);
@@ -483,7 +405,7 @@ static int coll_cb(const char *name, size_t len, const CatColl *c, void *arg)
             ju64(b, &fc, "longest_id_bytes", longest);
         }
         jkey(b, &fc, "indexes");
-        buf_put(b, "[", 1);
+        tb_put(b, "[", 1);
     }
     for (size_t i = 0; i < n; i++) {
         const IdxDef *d = &defs[i];
@@ -498,7 +420,7 @@ static int coll_cb(const char *name, size_t len, const CatColl *c, void *arg)
         }
         if (b) {
             int fi = 1;
-            buf_put(b, i ? ",{" : "{", i ? 2 : 1);
+            tb_put(b, i ? ",{" : "{", i ? 2 : 1);
             jstr(b, &fi, "name", d->name);
             ju64(b, &fi, "entries", d->root.count);
             ju64(b, &fi, "fields", d->nfields);
@@ -508,11 +430,11 @@ static int coll_cb(const char *name, size_t len, const CatColl *c, void *arg)
                 ju64(b, &fi, "pages", ip);
                 ju64(b, &fi, "longest_key_bytes", il);
             }
-            buf_put(b, "}", 1);
+            tb_put(b, "}", 1);
         }
     }
     if (b)
-        buf_put(b, "]}", 2);
+        tb_put(b, "]}", 2);
 out:
     idx_defs_free(defs, n);
     return rc;
@@ -521,7 +443,7 @@ out:
 /* Fills the facts the health rules need (and, with b, the "collections"
  * array of the metrics).  Returns OK, or the error that stopped the walk
  * (also noted in f->read_error). */
-static int gather(BlazeDB *db, int deep, MonFacts *f, Buf *b, PagerStats *ps, uint64_t *ncoll,
+static int gather(BlazeDB *db, int deep, MonFacts *f, TextBuf *b, PagerStats *ps, uint64_t *ncoll,
                   uint64_t *last_txn)
 {
     memset(f, 0, sizeof *f);
@@ -549,10 +471,10 @@ static int gather(BlazeDB *db, int deep, MonFacts *f, Buf *b, PagerStats *ps, ui
         *last_txn = m->txnid;
     Walk w = {pt, deep, b, f, 0, 1};
     if (b)
-        buf_put(b, "[", 1);
+        tb_put(b, "[", 1);
     rc = cat_each(pt, coll_cb, &w);
     if (b)
-        buf_put(b, "]", 1);
+        tb_put(b, "]", 1);
     if (rc) {
         f->read_error = rc;
         snprintf(f->read_error_msg, sizeof f->read_error_msg, "%s", pager_errmsg(p));
@@ -584,7 +506,7 @@ BlazeDBResult blazedb_metrics_json(BlazeDB *db, unsigned flags, char **json)
     Monitor *m = db_monitor(db);
 
     /* the collections first (they also give the facts), into their own buffer */
-    Buf cb = {0};
+    TextBuf cb = {0};
     MonFacts f;
     PagerStats ps;
     uint64_t ncoll = 0;
@@ -595,9 +517,9 @@ BlazeDBResult blazedb_metrics_json(BlazeDB *db, unsigned flags, char **json)
         return rc;
     }
 
-    Buf b = {0};
+    TextBuf b = {0};
     int fr = 1, fs;
-    buf_put(&b, "{", 1);
+    tb_put(&b, "{", 1);
     ju64(&b, &fr, "version", 1);
     jstr(&b, &fr, "library", blazedb_version());
     jdbl(&b, &fr, "uptime_s", (double)(mono_ns() - m->opened_ns) / 1e9);
@@ -605,7 +527,7 @@ BlazeDBResult blazedb_metrics_json(BlazeDB *db, unsigned flags, char **json)
 
     jkey(&b, &fr, "counters");
     fs = 1;
-    buf_put(&b, "{", 1);
+    tb_put(&b, "{", 1);
     ju64(&b, &fs, "reads", st.reads);
     ju64(&b, &fs, "writes", st.writes);
     ju64(&b, &fs, "commits", st.commits);
@@ -622,11 +544,11 @@ BlazeDBResult blazedb_metrics_json(BlazeDB *db, unsigned flags, char **json)
     ju64(&b, &fs, "checkpoints", st.checkpoints);
     ju64(&b, &fs, "lock_waits", st.lock_waits);
     ju64(&b, &fs, "lock_wait_us", ps.lock_wait_us);
-    buf_put(&b, "}", 1);
+    tb_put(&b, "}", 1);
 
     jkey(&b, &fr, "wal");
     fs = 1;
-    buf_put(&b, "{", 1);
+    tb_put(&b, "{", 1);
     ju64(&b, &fs, "frames", ps.wal_frames);
     ju64(&b, &fs, "pages_not_checkpointed", ps.wal_pages);
     ju64(&b, &fs, "bytes", ps.wal_frames * f.page_size);
@@ -635,11 +557,11 @@ BlazeDBResult blazedb_metrics_json(BlazeDB *db, unsigned flags, char **json)
         jstr(&b, &fs, "autocheckpoint_pages", "off");
     else
         ju64(&b, &fs, "autocheckpoint_pages", ps.autockpt);
-    buf_put(&b, "}", 1);
+    tb_put(&b, "}", 1);
 
     jkey(&b, &fr, "database");
     fs = 1;
-    buf_put(&b, "{", 1);
+    tb_put(&b, "{", 1);
     ju64(&b, &fs, "file_bytes", ps.db_file_bytes);
     ju64(&b, &fs, "page_size", f.page_size);
     ju64(&b, &fs, "pages", f.pages);
@@ -657,17 +579,17 @@ BlazeDBResult blazedb_metrics_json(BlazeDB *db, unsigned flags, char **json)
     ju64(&b, &fs, "last_txn_id", st.last_txn_id);
     jbool(&b, &fs, "read_only", pager_is_readonly(db_pager(db)));
     jbool(&b, &fs, "failed", f.failed);
-    buf_put(&b, "}", 1);
+    tb_put(&b, "}", 1);
 
     jkey(&b, &fr, "latency");
     fs = 1;
-    buf_put(&b, "{", 1);
+    tb_put(&b, "{", 1);
     for (int op = 0; op < MON_NOPS; op++) {
         MonHistSnapshot s;
         mon_snapshot(m, (MonOp)op, &s);
         jkey(&b, &fs, op_names[op]);
         int fh = 1;
-        buf_put(&b, "{", 1);
+        tb_put(&b, "{", 1);
         ju64(&b, &fh, "count", s.count);
         ju64(&b, &fh, "errors", s.errors);
         jdbl(&b, &fh, "sum_us", s.sum_us);
@@ -678,24 +600,24 @@ BlazeDBResult blazedb_metrics_json(BlazeDB *db, unsigned flags, char **json)
         jdbl(&b, &fh, "p99_us", s.p99_us);
         /* non-empty buckets as [upper bound in µs, count] */
         jkey(&b, &fh, "buckets");
-        buf_put(&b, "[", 1);
+        tb_put(&b, "[", 1);
         int any = 0;
         for (int k = 0; k < MON_BUCKETS; k++) {
             if (!s.buckets[k])
                 continue;
-            buf_printf(&b, "%s[%.6g,%llu]", any ? "," : "",
+            tb_printf(&b, "%s[%.6g,%llu]", any ? "," : "",
                        k == MON_BUCKETS - 1 ? 1e300 : mon_bucket_upper_us(k),
                        (unsigned long long)s.buckets[k]);
             any = 1;
         }
-        buf_put(&b, "]}", 2);
+        tb_put(&b, "]}", 2);
     }
-    buf_put(&b, "}", 1);
+    tb_put(&b, "}", 1);
 
     jkey(&b, &fr, "collections");
-    buf_put(&b, cb.p ? cb.p : "[]", cb.p ? cb.n : 2);
+    tb_put(&b, cb.p ? cb.p : "[]", cb.p ? cb.n : 2);
     free(cb.p);
-    buf_put(&b, "}", 1);
+    tb_put(&b, "}", 1);
     if (b.oom || cb.oom) {
         free(b.p);
         return db_error(db, BLAZEDB_NOMEM, "out of memory");
@@ -909,26 +831,26 @@ BlazeDBResult blazedb_health(BlazeDB *db, const BlazeDBHealthOptions *opts, unsi
     *status = (BlazeDBHealthStatus)st;
     if (!report)
         return BLAZEDB_OK;
-    Buf b = {0};
+    TextBuf b = {0};
     if (flags & BLAZEDB_HEALTH_JSON) {
         int fr = 1;
-        buf_put(&b, "{", 1);
+        tb_put(&b, "{", 1);
         jstr(&b, &fr, "status", sev_name(st));
         jkey(&b, &fr, "issues");
-        buf_put(&b, "[", 1);
+        tb_put(&b, "[", 1);
         for (size_t k = 0; k < n; k++) {
             int fi = 1;
-            buf_put(&b, k ? ",{" : "{", k ? 2 : 1);
+            tb_put(&b, k ? ",{" : "{", k ? 2 : 1);
             jstr(&b, &fi, "severity", sev_name(iss[k].severity));
             jstr(&b, &fi, "code", iss[k].code);
             jstr(&b, &fi, "reason", iss[k].reason);
             jstr(&b, &fi, "action", iss[k].action);
-            buf_put(&b, "}", 1);
+            tb_put(&b, "}", 1);
         }
-        buf_put(&b, "]", 1);
+        tb_put(&b, "]", 1);
         jkey(&b, &fr, "checked");
         int fc = 1;
-        buf_put(&b, "{", 1);
+        tb_put(&b, "{", 1);
         ju64(&b, &fc, "pages", f.pages);
         ju64(&b, &fc, "free_pages", f.free_pages);
         ju64(&b, &fc, "page_size", f.page_size);
@@ -942,17 +864,17 @@ BlazeDBResult blazedb_health(BlazeDB *db, const BlazeDBHealthOptions *opts, unsi
             ju64(&b, &fc, "longest_id_bytes", f.longest_id);
             ju64(&b, &fc, "longest_index_key_bytes", f.longest_index_key);
         }
-        buf_put(&b, "}}", 2);
+        tb_put(&b, "}}", 2);
     } else {
-        buf_printf(&b, "status: %s\n", sev_name(st));
+        tb_printf(&b, "status: %s\n", sev_name(st));
         if (!n)
-            buf_printf(&b, "no issues (%llu pages, %llu free, log %llu pages)\n",
+            tb_printf(&b, "no issues (%llu pages, %llu free, log %llu pages)\n",
                        (unsigned long long)f.pages, (unsigned long long)f.free_pages,
                        (unsigned long long)f.wal_frames);
         for (size_t k = 0; k < n; k++) {
-            buf_printf(&b, "%s: %s: %s\n", sev_name(iss[k].severity), iss[k].code,
+            tb_printf(&b, "%s: %s: %s\n", sev_name(iss[k].severity), iss[k].code,
                        iss[k].reason);
-            buf_printf(&b, "  action: %s\n", iss[k].action);
+            tb_printf(&b, "  action: %s\n", iss[k].action);
         }
     }
     if (b.oom) {

@@ -29,6 +29,7 @@
 #include "blazedb.h"
 #include "db.h"
 #include "../doc/json.h"
+#include "../doc/textbuf.h"
 #include "../doc/value.h"
 #include "../query/filter.h"
 
@@ -391,46 +392,17 @@ static BlazeDBResult scan_all(BlazeDB *db, BlazeDBTxn *txn, const BlazeDBQuery *
 
 /* ---- the query as SQL: what runs it ---------------------------------------------------- */
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int oom;
-} Buf;
-
-static void buf_add(Buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 128;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void buf_str(Buf *b, const char *s) { buf_add(b, s, strlen(s)); }
-
 /* A name as a quoted SQL identifier. */
-static void buf_ident(Buf *b, const char *s, size_t n)
+static void buf_ident(TextBuf *b, const char *s, size_t n)
 {
-    buf_add(b, "\"", 1);
+    tb_put(b, "\"", 1);
     for (size_t i = 0; i < n; i++)
-        buf_add(b, s[i] == '"' ? "\"\"" : &s[i], s[i] == '"' ? 2 : 1);
-    buf_add(b, "\"", 1);
+        tb_put(b, s[i] == '"' ? "\"\"" : &s[i], s[i] == '"' ? 2 : 1);
+    tb_put(b, "\"", 1);
 }
 
 /* A dotted path as quoted identifiers joined by dots. */
-static void buf_path(Buf *b, const char *path)
+static void buf_path(TextBuf *b, const char *path)
 {
     for (;;) {
         const char *dot = strchr(path, '.');
@@ -438,7 +410,7 @@ static void buf_path(Buf *b, const char *path)
         buf_ident(b, path, n);
         if (!dot)
             return;
-        buf_add(b, ".", 1);
+        tb_put(b, ".", 1);
         path = dot + 1;
     }
 }
@@ -471,20 +443,20 @@ static const char *agg_sql(int fn)
     return "count(";
 }
 
-static void buf_sel(Buf *b, const Sel *s)
+static void buf_sel(TextBuf *b, const Sel *s)
 {
     if (!s->agg) {
         buf_path(b, s->path);
     } else {
-        buf_str(b, agg_sql(s->agg));
+        tb_str(b, agg_sql(s->agg));
         if (s->path)
             buf_path(b, s->path);
         else
-            buf_str(b, "*");
-        buf_str(b, ")");
+            tb_str(b, "*");
+        tb_str(b, ")");
     }
     if (s->alias) {
-        buf_str(b, " AS ");
+        tb_str(b, " AS ");
         buf_ident(b, s->alias, strlen(s->alias));
     }
 }
@@ -493,51 +465,51 @@ static void buf_sel(Buf *b, const Sel *s)
  * order blazedb_query_run promises). */
 static BlazeDBResult build_sql(const BlazeDBQuery *q, int tiebreak, char **out)
 {
-    Buf b = {0};
-    buf_str(&b, "SELECT ");
+    TextBuf b = {0};
+    tb_str(&b, "SELECT ");
     if (q->nsel == 0) {
-        buf_str(&b, "*");
+        tb_str(&b, "*");
     } else {
         for (size_t i = 0; i < q->nsel; i++) {
             if (i)
-                buf_str(&b, ", ");
+                tb_str(&b, ", ");
             buf_sel(&b, &q->sel[i]);
         }
     }
-    buf_str(&b, " FROM ");
+    tb_str(&b, " FROM ");
     buf_ident(&b, q->coll, strlen(q->coll));
     if (q->nconds) {
-        buf_str(&b, " WHERE ");
+        tb_str(&b, " WHERE ");
         size_t i = 0;
         int first_group = 1;
         while (i < q->nconds) {
             size_t g = q->conds[i].group;
             if (!first_group)
-                buf_str(&b, " OR ");
+                tb_str(&b, " OR ");
             first_group = 0;
-            buf_str(&b, "(");
+            tb_str(&b, "(");
             for (int first = 1; i < q->nconds && q->conds[i].group == g; i++, first = 0) {
                 if (!first)
-                    buf_str(&b, " AND ");
+                    tb_str(&b, " AND ");
                 buf_path(&b, q->conds[i].path);
-                buf_str(&b, op_sql(q->conds[i].op));
+                tb_str(&b, op_sql(q->conds[i].op));
             }
-            buf_str(&b, ")");
+            tb_str(&b, ")");
         }
     }
     if (q->ngroupby) {
-        buf_str(&b, " GROUP BY ");
+        tb_str(&b, " GROUP BY ");
         for (size_t i = 0; i < q->ngroupby; i++) {
             if (i)
-                buf_str(&b, ", ");
+                tb_str(&b, ", ");
             buf_path(&b, q->groupby[i]);
         }
     }
     if (q->nhaving) {
-        buf_str(&b, " HAVING ");
+        tb_str(&b, " HAVING ");
         for (size_t i = 0; i < q->nhaving; i++) {
             if (i)
-                buf_str(&b, " AND ");
+                tb_str(&b, " AND ");
             /* the aggregate itself: HAVING sees expressions, not aliases */
             size_t k = 0;
             while (k < q->nsel && !(q->sel[k].alias && !strcmp(q->sel[k].alias, q->having[i].alias)))
@@ -545,33 +517,33 @@ static BlazeDBResult build_sql(const BlazeDBQuery *q, int tiebreak, char **out)
             Sel noalias = q->sel[k];
             noalias.alias = NULL;
             buf_sel(&b, &noalias);
-            buf_str(&b, op_sql(q->having[i].op));
+            tb_str(&b, op_sql(q->having[i].op));
         }
     }
     int grouped = q->ngroupby > 0;
     for (size_t i = 0; i < q->nsel; i++)
         grouped |= q->sel[i].agg != 0;
     if (q->norder || (tiebreak && !grouped)) {
-        buf_str(&b, " ORDER BY ");
+        tb_str(&b, " ORDER BY ");
         for (size_t i = 0; i < q->norder; i++) {
             if (i)
-                buf_str(&b, ", ");
+                tb_str(&b, ", ");
             buf_path(&b, q->order[i].path);
             if (q->order[i].desc)
-                buf_str(&b, " DESC");
+                tb_str(&b, " DESC");
         }
         if (tiebreak && !grouped)
-            buf_str(&b, q->norder ? ", \"id\"" : "\"id\"");
+            tb_str(&b, q->norder ? ", \"id\"" : "\"id\"");
     }
     if (q->limit != UINT64_MAX || q->offset) {
         char num[64];
         snprintf(num, sizeof num, " LIMIT %lld", q->limit == UINT64_MAX || q->limit > INT64_MAX
                                                      ? -1LL
                                                      : (long long)q->limit);
-        buf_str(&b, num);
+        tb_str(&b, num);
         if (q->offset) {
             snprintf(num, sizeof num, " OFFSET %llu", (unsigned long long)q->offset);
-            buf_str(&b, num);
+            tb_str(&b, num);
         }
     }
     if (b.oom) {

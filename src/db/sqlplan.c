@@ -42,6 +42,7 @@
 #include "db.h"
 #include "../btree/btree.h"
 #include "../doc/docbin.h"
+#include "../doc/textbuf.h"
 #include "../index/keyenc.h"
 
 /* ---- small utilities ------------------------------------------------------------- */
@@ -52,63 +53,6 @@ static uint64_t now_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
-
-/* A growable text buffer for EXPLAIN (errors make it NULL: the caller
- * reports NOMEM). */
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int oom;
-} Str;
-
-static void str_add(Str *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void str_add(Str *s, const char *fmt, ...)
-{
-    if (s->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        size_t room = s->cap - s->len;
-        int n = vsnprintf(s->p ? s->p + s->len : NULL, s->p ? room : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            s->oom = 1;
-            return;
-        }
-        if (s->p && (size_t)n < room) {
-            s->len += (size_t)n;
-            return;
-        }
-        size_t cap = s->cap ? s->cap * 2 : 256;
-        while (cap < s->len + (size_t)n + 1)
-            cap *= 2;
-        char *np = realloc(s->p, cap);
-        if (!np) {
-            s->oom = 1;
-            return;
-        }
-        s->p = np;
-        s->cap = cap;
-    }
-}
-
-/* JSON string escaping into s. */
-static void str_json(Str *s, const char *t)
-{
-    str_add(s, "\"");
-    for (; t && *t; t++) {
-        unsigned char c = (unsigned char)*t;
-        if (c == '"' || c == '\\')
-            str_add(s, "\\%c", c);
-        else if (c < 0x20)
-            str_add(s, "\\u%04x", c);
-        else
-            str_add(s, "%c", c);
-    }
-    str_add(s, "\"");
-}
-
 
 /* ---- operators ---------------------------------------------------------------------- */
 
@@ -3515,129 +3459,129 @@ out:
 
 /* ==== EXPLAIN ================================================================================= */
 
-static void add_expr(Str *s, const SqlExpr *e)
+static void add_expr(TextBuf *s, const SqlExpr *e)
 {
     char *t = e ? sql_expr_text(e) : NULL;
-    str_add(s, "%s", t ? t : "?");
+    tb_printf(s, "%s", t ? t : "?");
     free(t);
 }
 
 /* One line describing node n (no newline). */
-static void describe(const SqlxPlan *p, const SqlxNode *n, Str *s)
+static void describe(const SqlxPlan *p, const SqlxNode *n, TextBuf *s)
 {
     const SqlxTable *t = n->table >= 0 && (size_t)n->table < p->ntabs ? &p->tabs[n->table] : NULL;
     switch (n->kind) {
     case NK_ONEROW:
-        str_add(s, "Constant row");
+        tb_printf(s, "Constant row");
         break;
     case NK_SCAN:
-        str_add(s, "Scan %s", t->coll);
+        tb_printf(s, "Scan %s", t->coll);
         if (strcmp(t->alias, t->coll))
-            str_add(s, " AS %s", t->alias);
+            tb_printf(s, " AS %s", t->alias);
         if (n->reverse)
-            str_add(s, " (id order, backward)");
+            tb_printf(s, " (id order, backward)");
         break;
     case NK_LOOKUP:
-        str_add(s, "Lookup %s by id (", t->coll);
+        tb_printf(s, "Lookup %s by id (", t->coll);
         if (n->lookup->kind == SQL_E_IN) {
-            str_add(s, "id IN %zu values", n->lookup->nlist);
+            tb_printf(s, "id IN %zu values", n->lookup->nlist);
         } else {
-            str_add(s, "id = ");
+            tb_printf(s, "id = ");
             add_expr(s, n->lookup);
         }
-        str_add(s, ")");
+        tb_printf(s, ")");
         break;
     case NK_IXSCAN:
     case NK_IXCOUNT: {
         const IdxDef *d = &t->idx[n->ix.idx];
-        str_add(s, "%s %s USING INDEX %s (", n->kind == NK_IXSCAN ? "IndexScan" : "IndexCount",
+        tb_printf(s, "%s %s USING INDEX %s (", n->kind == NK_IXSCAN ? "IndexScan" : "IndexCount",
                 t->coll, d->name);
         int any = 0;
         for (int f = 0; f < n->ix.neq; f++) {
-            str_add(s, "%s%s", any++ ? " AND " : "", d->fields[f].path);
+            tb_printf(s, "%s%s", any++ ? " AND " : "", d->fields[f].path);
             if (n->ix.eqkind[f] == EQ_NULL) {
-                str_add(s, " IS NULL");
+                tb_printf(s, " IS NULL");
             } else if (n->ix.eqkind[f] == EQ_IN) {
-                str_add(s, " IN (%zu values)", n->ix.eq[f]->nlist);
+                tb_printf(s, " IN (%zu values)", n->ix.eq[f]->nlist);
             } else {
-                str_add(s, d->fields[f].each ? " CONTAINS " : " = ");
+                tb_printf(s, d->fields[f].each ? " CONTAINS " : " = ");
                 add_expr(s, n->ix.eq[f]);
             }
         }
         if (n->ix.lo || n->ix.hi) {
             const char *fp = d->fields[n->ix.neq].path;
-            str_add(s, "%s", any++ ? " AND " : "");
+            tb_printf(s, "%s", any++ ? " AND " : "");
             if (n->ix.lo) {
                 add_expr(s, n->ix.lo);
-                str_add(s, " %s ", n->ix.lo_incl ? "<=" : "<");
+                tb_printf(s, " %s ", n->ix.lo_incl ? "<=" : "<");
             }
-            str_add(s, "%s", fp);
+            tb_printf(s, "%s", fp);
             if (n->ix.hi) {
-                str_add(s, " %s ", n->ix.hi_incl ? "<=" : "<");
+                tb_printf(s, " %s ", n->ix.hi_incl ? "<=" : "<");
                 add_expr(s, n->ix.hi);
             }
         }
         if (!any)
-            str_add(s, "all entries, for the order");
-        str_add(s, ")");
+            tb_printf(s, "all entries, for the order");
+        tb_printf(s, ")");
         if (n->ix.reverse)
-            str_add(s, " backward");
+            tb_printf(s, " backward");
         if (n->ix.dedupe)
-            str_add(s, " distinct ids");
+            tb_printf(s, " distinct ids");
         if (n->kind == NK_IXCOUNT)
-            str_add(s, " index only");
+            tb_printf(s, " index only");
         break;
     }
     case NK_COUNTALL:
-        str_add(s, "Count %s from its stored counters", t ? t->coll : "?");
+        tb_printf(s, "Count %s from its stored counters", t ? t->coll : "?");
         break;
     case NK_UNION:
-        str_add(s, "IndexUnion %s (OR, %zu index scans, distinct ids)", t->coll, n->narms);
+        tb_printf(s, "IndexUnion %s (OR, %zu index scans, distinct ids)", t->coll, n->narms);
         break;
     case NK_INTERSECT:
-        str_add(s, "IndexIntersect %s (AND, %zu index scans: ids in all)", t->coll, n->narms);
+        tb_printf(s, "IndexIntersect %s (AND, %zu index scans: ids in all)", t->coll, n->narms);
         break;
     case NK_FILTER:
-        str_add(s, "Filter");
+        tb_printf(s, "Filter");
         break;
     case NK_NLJOIN:
-        str_add(s, "%sNestedLoopJoin %s", n->left ? "Left" : "", p->tabs[n->table].coll);
+        tb_printf(s, "%sNestedLoopJoin %s", n->left ? "Left" : "", p->tabs[n->table].coll);
         break;
     case NK_HASHJOIN:
-        str_add(s, "%sHashJoin %s ON ", n->left ? "Left" : "", p->tabs[n->table].coll);
+        tb_printf(s, "%sHashJoin %s ON ", n->left ? "Left" : "", p->tabs[n->table].coll);
         add_expr(s, n->hkey_inner);
-        str_add(s, " = ");
+        tb_printf(s, " = ");
         add_expr(s, n->hkey_outer);
         break;
     case NK_AGG:
         if (n->ngroup) {
-            str_add(s, "HashAggregate GROUP BY ");
+            tb_printf(s, "HashAggregate GROUP BY ");
             for (size_t i = 0; i < n->ngroup; i++) {
-                str_add(s, "%s", i ? ", " : "");
+                tb_printf(s, "%s", i ? ", " : "");
                 add_expr(s, n->group[i]);
             }
         } else {
-            str_add(s, "Aggregate");
+            tb_printf(s, "Aggregate");
         }
         break;
     case NK_PROJECT:
-        str_add(s, "Project %zu column%s", n->ncols, n->ncols == 1 ? "" : "s");
+        tb_printf(s, "Project %zu column%s", n->ncols, n->ncols == 1 ? "" : "s");
         break;
     case NK_SORT:
-        str_add(s, "%s by %zu key%s", n->topk_limit ? "TopK sort" : "Sort", n->nkeys,
+        tb_printf(s, "%s by %zu key%s", n->topk_limit ? "TopK sort" : "Sort", n->nkeys,
                 n->nkeys == 1 ? "" : "s");
         break;
     case NK_DISTINCT:
-        str_add(s, "Distinct");
+        tb_printf(s, "Distinct");
         break;
     case NK_LIMIT:
-        str_add(s, "Limit");
+        tb_printf(s, "Limit");
         if (n->limit) {
-            str_add(s, " ");
+            tb_printf(s, " ");
             add_expr(s, n->limit);
         }
         if (n->offset) {
-            str_add(s, " offset ");
+            tb_printf(s, " offset ");
             add_expr(s, n->offset);
         }
         break;
@@ -3667,22 +3611,22 @@ static const char *kind_name(NodeKind k)
     return "?";
 }
 
-static void explain_text(const SqlxPlan *p, const SqlxNode *n, int depth, int analyze, Str *s)
+static void explain_text(const SqlxPlan *p, const SqlxNode *n, int depth, int analyze, TextBuf *s)
 {
-    str_add(s, "%*s", depth * 2, "");
+    tb_printf(s, "%*s", depth * 2, "");
     describe(p, n, s);
-    str_add(s, "  (rows ~%.0f", n->est);
+    tb_printf(s, "  (rows ~%.0f", n->est);
     if (n->cost > 0)
-        str_add(s, ", cost %.0f", n->cost);
-    str_add(s, ")");
+        tb_printf(s, ", cost %.0f", n->cost);
+    tb_printf(s, ")");
     if (analyze)
-        str_add(s, "  [actual rows %llu, loops %llu, %.3f ms]", (unsigned long long)n->rows,
+        tb_printf(s, "  [actual rows %llu, loops %llu, %.3f ms]", (unsigned long long)n->rows,
                 (unsigned long long)n->loops, (double)n->ns / 1e6);
-    str_add(s, "\n");
+    tb_printf(s, "\n");
     for (size_t i = 0; i < n->nconds; i++) {
-        str_add(s, "%*s%s ", depth * 2 + 4, "", n->kind == NK_AGG ? "having:" : "filter:");
+        tb_printf(s, "%*s%s ", depth * 2 + 4, "", n->kind == NK_AGG ? "having:" : "filter:");
         add_expr(s, n->conds[i]);
-        str_add(s, "\n");
+        tb_printf(s, "\n");
     }
     if (n->child)
         explain_text(p, n->child, depth + 1, analyze, s);
@@ -3692,61 +3636,61 @@ static void explain_text(const SqlxPlan *p, const SqlxNode *n, int depth, int an
         explain_text(p, n->arms[i], depth + 1, analyze, s);
 }
 
-static void explain_json(const SqlxPlan *p, const SqlxNode *n, int analyze, Str *s)
+static void explain_json(const SqlxPlan *p, const SqlxNode *n, int analyze, TextBuf *s)
 {
-    Str d = {0};
+    TextBuf d = {0};
     describe(p, n, &d);
-    str_add(s, "{\"node\":\"%s\",\"detail\":", kind_name(n->kind));
-    str_json(s, d.oom ? "" : d.p);
+    tb_printf(s, "{\"node\":\"%s\",\"detail\":", kind_name(n->kind));
+    tb_json_cstr(s, d.oom ? "" : d.p);
     free(d.p);
     if (n->table >= 0 && (size_t)n->table < p->ntabs) {
-        str_add(s, ",\"collection\":");
-        str_json(s, p->tabs[n->table].coll);
+        tb_printf(s, ",\"collection\":");
+        tb_json_cstr(s, p->tabs[n->table].coll);
     }
     if (n->kind == NK_IXSCAN || n->kind == NK_IXCOUNT) {
-        str_add(s, ",\"index\":");
-        str_json(s, p->tabs[n->table].idx[n->ix.idx].name);
-        str_add(s, ",\"index_only\":%s", n->kind == NK_IXCOUNT ? "true" : "false");
+        tb_printf(s, ",\"index\":");
+        tb_json_cstr(s, p->tabs[n->table].idx[n->ix.idx].name);
+        tb_printf(s, ",\"index_only\":%s", n->kind == NK_IXCOUNT ? "true" : "false");
     }
-    str_add(s, ",\"est_rows\":%.0f,\"cost\":%.1f", n->est, n->cost);
+    tb_printf(s, ",\"est_rows\":%.0f,\"cost\":%.1f", n->est, n->cost);
     if (analyze)
-        str_add(s, ",\"actual_rows\":%llu,\"loops\":%llu,\"time_ms\":%.3f",
+        tb_printf(s, ",\"actual_rows\":%llu,\"loops\":%llu,\"time_ms\":%.3f",
                 (unsigned long long)n->rows, (unsigned long long)n->loops, (double)n->ns / 1e6);
     if (n->nconds) {
-        str_add(s, ",\"%s\":[", n->kind == NK_AGG ? "having" : "filter");
+        tb_printf(s, ",\"%s\":[", n->kind == NK_AGG ? "having" : "filter");
         for (size_t i = 0; i < n->nconds; i++) {
             char *t = sql_expr_text(n->conds[i]);
-            str_add(s, "%s", i ? "," : "");
-            str_json(s, t ? t : "?");
+            tb_printf(s, "%s", i ? "," : "");
+            tb_json_cstr(s, t ? t : "?");
             free(t);
         }
-        str_add(s, "]");
+        tb_printf(s, "]");
     }
-    str_add(s, ",\"children\":[");
+    tb_printf(s, ",\"children\":[");
     int k = 0;
     if (n->child) {
         explain_json(p, n->child, analyze, s);
         k++;
     }
     if (n->inner) {
-        str_add(s, "%s", k++ ? "," : "");
+        tb_printf(s, "%s", k++ ? "," : "");
         explain_json(p, n->inner, analyze, s);
     }
     for (size_t i = 0; i < n->narms; i++) {
-        str_add(s, "%s", k++ ? "," : "");
+        tb_printf(s, "%s", k++ ? "," : "");
         explain_json(p, n->arms[i], analyze, s);
     }
-    str_add(s, "]}");
+    tb_printf(s, "]}");
 }
 
 char *sqlx_explain(const SqlxPlan *p, unsigned flags)
 {
-    Str s = {0};
+    TextBuf s = {0};
     int analyze = (flags & BLAZEDB_EXPLAIN_ANALYZE) != 0;
     if (flags & BLAZEDB_EXPLAIN_JSON) {
-        str_add(&s, "{\"plan\":");
+        tb_printf(&s, "{\"plan\":");
         explain_json(p, p->root, analyze, &s);
-        str_add(&s, "}");
+        tb_printf(&s, "}");
     } else {
         explain_text(p, p->root, 0, analyze, &s);
     }

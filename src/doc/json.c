@@ -12,6 +12,7 @@
  * Numbers are converted with the C locale whatever the process locale.
  */
 #include "json.h"
+#include "textbuf.h"
 
 #include "docbin.h"
 
@@ -129,54 +130,7 @@ int doc_date_parse(const char *s, size_t len, int64_t *ms)
     return 1;
 }
 
-/* ---- output buffer ------------------------------------------------------------ */
-
-typedef struct {
-    char *p;
-    size_t n, cap;
-    int oom;
-} Buf;
-
-static int buf_grow_slow(Buf *b, size_t more)
-{
-    if (b->oom)
-        return 0;
-    if (b->n + more <= b->cap)
-        return 1;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + more)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = 1;
-        return 0;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 1;
-}
-
-/* Makes room for `more` bytes; 0 (and b->oom set) when out of memory. */
-static inline int buf_grow(Buf *b, size_t more)
-{
-    return (!b->oom && b->n + more <= b->cap) || buf_grow_slow(b, more);
-}
-
-static void put(Buf *b, const void *s, size_t n)
-{
-    if (n && buf_grow(b, n)) {
-        memcpy(b->p + b->n, s, n);
-        b->n += n;
-    }
-}
-
-static void putc1(Buf *b, char c)
-{
-    if (buf_grow(b, 1))
-        b->p[b->n++] = c;
-}
-
-static void puts0(Buf *b, const char *s) { put(b, s, strlen(s)); }
+/* ---- output: TextBuf (textbuf.h) ------------------------------------------------ */
 
 /* ---- the reader: shared by both paths ------------------------------------------ */
 
@@ -206,14 +160,14 @@ typedef struct {
                           each adds a JSON level but no document level */
     char *err;
     int had_nul;       /* the last string read contained \u0000 */
-    Buf scratch;       /* tree reader: the last string read */
+    TextBuf scratch;       /* tree reader: the last string read */
     /* direct reader */
-    Buf out;           /* the encoding written so far */
+    TextBuf out;           /* the encoding written so far */
     size_t *ends;      /* directories of the open containers, innermost last */
     size_t nends, ends_cap;
     FieldRec *recs;    /* scratch for sorting one object's fields */
     size_t recs_cap;
-    Buf tmp;           /* scratch copy of one object's data area */
+    TextBuf tmp;           /* scratch copy of one object's data area */
     int fallback;      /* hand the input to the tree reader (see bin_object) */
 } P;
 
@@ -252,7 +206,7 @@ static int hex4(const uint8_t *s, unsigned *v)
     return 1;
 }
 
-static void put_utf8(Buf *b, unsigned cp)
+static void put_utf8(TextBuf *b, unsigned cp)
 {
     char u[4];
     size_t n;
@@ -265,7 +219,7 @@ static void put_utf8(Buf *b, unsigned cp)
         u[0] = (char)(0xf0 | cp >> 18); u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
         u[2] = (char)(0x80 | (cp >> 6 & 0x3f)); u[3] = (char)(0x80 | (cp & 0x3f)); n = 4;
     }
-    put(b, u, n);
+    tb_put(b, u, n);
 }
 
 /* Length of the UTF-8 sequence at s (s < end, *s >= 0x80), 0 if invalid. */
@@ -292,7 +246,7 @@ static int special8(uint64_t w)
 }
 
 /* Reads a string (p->s at the opening quote) and appends its UTF-8 to b. */
-static BlazeDBResult read_string(P *p, Buf *b)
+static BlazeDBResult read_string(P *p, TextBuf *b)
 {
     const uint8_t *s = p->s + 1, *end = p->end;
     p->had_nul = 0;
@@ -307,7 +261,7 @@ static BlazeDBResult read_string(P *p, Buf *b)
         }
         while (s < end && *s != '"' && *s != '\\' && *s >= 0x20 && *s < 0x80)
             s++;
-        put(b, run, (size_t)(s - run));
+        tb_put(b, run, (size_t)(s - run));
         if (s >= end)
             return perr(p, p->s, "unterminated string");
         if (*s == '"') {
@@ -320,7 +274,7 @@ static BlazeDBResult read_string(P *p, Buf *b)
             size_t n = utf8_seq(s, end);
             if (!n)
                 return perr(p, s, "invalid UTF-8");
-            put(b, s, n);
+            tb_put(b, s, n);
             s += n;
             continue;
         }
@@ -336,7 +290,7 @@ static BlazeDBResult read_string(P *p, Buf *b)
                 break;
             }
         if (m) {
-            putc1(b, *m);
+            tb_putc(b, *m);
             s += 2;
             continue;
         }
@@ -1062,7 +1016,7 @@ static BlazeDBResult bin_close(P *p, DocType type, size_t start, size_t base,
     size_t *e = p->ends + base;
     if (dlen + head > BLAZEDB_MAX_VALUE)
         return fall_back(p);
-    if (!buf_grow(&p->out, head))
+    if (!tb_grow(&p->out, head))
         return poom(p);
     uint8_t *d = (uint8_t *)p->out.p + start;
     if (!recs) {
@@ -1070,7 +1024,7 @@ static BlazeDBResult bin_close(P *p, DocType type, size_t start, size_t base,
     } else {
         /* copy the data area aside, then back field by field in name order */
         p->tmp.n = 0;
-        put(&p->tmp, d, dlen);
+        tb_put(&p->tmp, d, dlen);
         if (p->tmp.oom)
             return poom(p);
         const uint8_t *old = (const uint8_t *)p->tmp.p;
@@ -1194,7 +1148,7 @@ static BlazeDBResult bin_tag(P *p, const uint8_t *at, size_t start, size_t base)
         return rc == BLAZEDB_NOMEM ? poom(p) : doc_err(p->err, rc, "%s", err);
     p->out.n = start;
     p->nends = base;
-    put(&p->out, enc, elen);
+    tb_put(&p->out, enc, elen);
     free(enc);
     return p->out.oom ? poom(p) : BLAZEDB_OK;
 }
@@ -1305,11 +1259,11 @@ static BlazeDBResult bin_array(P *p)
 
 static BlazeDBResult bin_value(P *p)
 {
-    Buf *o = &p->out;
+    TextBuf *o = &p->out;
     BlazeDBResult rc;
     if (p->s >= p->end)
         return bad_value_start(p);
-    if (!buf_grow(o, DOCBIN_SCALAR_MAX))
+    if (!tb_grow(o, DOCBIN_SCALAR_MAX))
         return poom(p);
     uint8_t *dst = (uint8_t *)o->p + o->n;
     switch (*p->s) {
@@ -1375,7 +1329,7 @@ BlazeDBResult doc_json_to_bin(const char *text, size_t len, uint8_t **out, size_
     if (!reader_start(&p, text, len, err, &rc))
         return rc;
     /* the encoding is rarely much larger than the text: one allocation */
-    if (!buf_grow(&p.out, len + 64))
+    if (!tb_grow(&p.out, len + 64))
         return poom(&p);
     rc = bin_value(&p);
     if (rc == BLAZEDB_OK)
@@ -1400,49 +1354,19 @@ BlazeDBResult doc_json_to_bin(const char *text, size_t len, uint8_t **out, size_
 
 /* ---- the writer -------------------------------------------------------------------- */
 
-static void put_string(Buf *b, const char *s, size_t n)
-{
-    static const char hexd[] = "0123456789abcdef";
-    putc1(b, '"');
-    size_t i = 0;
-    while (i < n) {
-        size_t run = i;
-        while (i < n && (uint8_t)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
-            i++;
-        put(b, s + run, i - run);
-        if (i >= n)
-            break;
-        char c = s[i++], e[6] = {'\\', 0, 0, 0, 0, 0};
-        switch (c) {
-        case '"': e[1] = '"'; put(b, e, 2); break;
-        case '\\': e[1] = '\\'; put(b, e, 2); break;
-        case '\n': e[1] = 'n'; put(b, e, 2); break;
-        case '\r': e[1] = 'r'; put(b, e, 2); break;
-        case '\t': e[1] = 't'; put(b, e, 2); break;
-        case '\b': e[1] = 'b'; put(b, e, 2); break;
-        case '\f': e[1] = 'f'; put(b, e, 2); break;
-        default:
-            e[1] = 'u'; e[2] = '0'; e[3] = '0';
-            e[4] = hexd[(uint8_t)c >> 4]; e[5] = hexd[c & 15];
-            put(b, e, 6);
-        }
-    }
-    putc1(b, '"');
-}
-
 /* Ensures a number text reads back as a double, not an integer. */
-static void put_real_text(Buf *b, const char *t)
+static void put_real_text(TextBuf *b, const char *t)
 {
-    puts0(b, t);
+    tb_str(b, t);
     if (!strpbrk(t, ".eE"))
-        put(b, ".0", 2);
+        tb_put(b, ".0", 2);
 }
 
-static void put_double(Buf *b, double d)
+static void put_double(TextBuf *b, double d)
 {
     char t[40];
-    if (isnan(d)) { puts0(b, "{\"$double\":\"NaN\"}"); return; }
-    if (isinf(d)) { puts0(b, d > 0 ? "{\"$double\":\"Infinity\"}" : "{\"$double\":\"-Infinity\"}"); return; }
+    if (isnan(d)) { tb_str(b, "{\"$double\":\"NaN\"}"); return; }
+    if (isinf(d)) { tb_str(b, d > 0 ? "{\"$double\":\"Infinity\"}" : "{\"$double\":\"-Infinity\"}"); return; }
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(t, sizeof t, "%.*g", prec, d);
         if (strtod(t, NULL) == d)
@@ -1451,7 +1375,7 @@ static void put_double(Buf *b, double d)
     put_real_text(b, t);
 }
 
-static void put_float(Buf *b, float f)
+static void put_float(TextBuf *b, float f)
 {
     char t[40];
     for (int prec = 6; prec <= 17; prec++) {
@@ -1462,38 +1386,38 @@ static void put_float(Buf *b, float f)
     put_real_text(b, t);
 }
 
-static void newline(Buf *b, unsigned flags, int level)
+static void newline(TextBuf *b, unsigned flags, int level)
 {
     if (!(flags & DOC_JSON_PRETTY))
         return;
-    putc1(b, '\n');
+    tb_putc(b, '\n');
     for (int i = 0; i < level; i++)
-        put(b, "  ", 2);
+        tb_put(b, "  ", 2);
 }
 
-static void write_value(Buf *b, const DocValue *v, unsigned flags, int level)
+static void write_value(TextBuf *b, const DocValue *v, unsigned flags, int level)
 {
     char t[64];
     switch (v->type) {
-    case DOC_NULL: puts0(b, "null"); break;
-    case DOC_BOOL: puts0(b, v->u.b ? "true" : "false"); break;
+    case DOC_NULL: tb_str(b, "null"); break;
+    case DOC_BOOL: tb_str(b, v->u.b ? "true" : "false"); break;
     case DOC_INT:
         snprintf(t, sizeof t, "%lld", (long long)v->u.i);
-        puts0(b, t);
+        tb_str(b, t);
         break;
     case DOC_DOUBLE: put_double(b, v->u.d); break;
-    case DOC_STRING: put_string(b, v->u.s.p, v->u.s.len); break;
+    case DOC_STRING: tb_json_string(b, v->u.s.p, v->u.s.len); break;
     case DOC_DATE:
-        puts0(b, "{\"$date\":");
+        tb_str(b, "{\"$date\":");
         if (doc_date_format(v->u.i, t)) {
-            putc1(b, '"');
-            puts0(b, t);
-            putc1(b, '"');
+            tb_putc(b, '"');
+            tb_str(b, t);
+            tb_putc(b, '"');
         } else {
             snprintf(t, sizeof t, "%lld", (long long)v->u.i);
-            puts0(b, t);
+            tb_str(b, t);
         }
-        putc1(b, '}');
+        tb_putc(b, '}');
         break;
     case DOC_UUID: {
         const uint8_t *u = v->u.uuid;
@@ -1502,14 +1426,14 @@ static void write_value(Buf *b, const DocValue *v, unsigned flags, int level)
                  "%02x%02x%02x%02x%02x%02x\"}",
                  u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
                  u[12], u[13], u[14], u[15]);
-        puts0(b, t);
+        tb_str(b, t);
         break;
     }
     case DOC_BYTES: {
         const uint8_t *s = (const uint8_t *)v->u.s.p;
         size_t n = v->u.s.len;
-        puts0(b, "{\"$bytes\":\"");
-        if (!buf_grow(b, (n + 2) / 3 * 4))
+        tb_str(b, "{\"$bytes\":\"");
+        if (!tb_grow(b, (n + 2) / 3 * 4))
             break;
         for (size_t i = 0; i < n; i += 3) {
             uint32_t w = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0) |
@@ -1517,52 +1441,52 @@ static void write_value(Buf *b, const DocValue *v, unsigned flags, int level)
             char q[4] = {(char)b64dig[w >> 18], (char)b64dig[w >> 12 & 63],
                          i + 1 < n ? (char)b64dig[w >> 6 & 63] : '=',
                          i + 2 < n ? (char)b64dig[w & 63] : '='};
-            put(b, q, 4);
+            tb_put(b, q, 4);
         }
-        puts0(b, "\"}");
+        tb_str(b, "\"}");
         break;
     }
     case DOC_VECTOR:
-        puts0(b, "{\"$vector\":[");
+        tb_str(b, "{\"$vector\":[");
         for (size_t i = 0; i < v->u.vec.n; i++) {
             if (i)
-                putc1(b, ',');
+                tb_putc(b, ',');
             put_float(b, v->u.vec.v[i]);
         }
-        puts0(b, "]}");
+        tb_str(b, "]}");
         break;
     case DOC_ARRAY:
-        putc1(b, '[');
+        tb_putc(b, '[');
         for (size_t i = 0; i < v->u.a.n; i++) {
             if (i)
-                putc1(b, ',');
+                tb_putc(b, ',');
             newline(b, flags, level + 1);
             write_value(b, v->u.a.v[i], flags, level + 1);
         }
         if (v->u.a.n)
             newline(b, flags, level);
-        putc1(b, ']');
+        tb_putc(b, ']');
         break;
     case DOC_OBJECT: {
         /* an object that would read back as a tagged form is wrapped */
         int wrap = is_tag_candidate(v);
         if (wrap) {
-            puts0(b, (flags & DOC_JSON_PRETTY) ? "{\"$object\": " : "{\"$object\":");
+            tb_str(b, (flags & DOC_JSON_PRETTY) ? "{\"$object\": " : "{\"$object\":");
         }
-        putc1(b, '{');
+        tb_putc(b, '{');
         for (size_t i = 0; i < v->u.o.n; i++) {
             if (i)
-                putc1(b, ',');
+                tb_putc(b, ',');
             newline(b, flags, level + 1);
-            put_string(b, v->u.o.f[i].name, v->u.o.f[i].nlen);
-            puts0(b, (flags & DOC_JSON_PRETTY) ? ": " : ":");
+            tb_json_string(b, v->u.o.f[i].name, v->u.o.f[i].nlen);
+            tb_str(b, (flags & DOC_JSON_PRETTY) ? ": " : ":");
             write_value(b, v->u.o.f[i].val, flags, level + 1);
         }
         if (v->u.o.n)
             newline(b, flags, level);
-        putc1(b, '}');
+        tb_putc(b, '}');
         if (wrap)
-            putc1(b, '}');
+            tb_putc(b, '}');
         break;
     }
     default: break;
@@ -1576,7 +1500,7 @@ static void write_value(Buf *b, const DocValue *v, unsigned flags, int level)
  * needs no NUL); containers and vectors are walked here.  0 when the
  * bytes are not well formed (callers pass validated bytes).
  */
-static int write_view(Buf *b, const DocView *v, unsigned flags, int level)
+static int write_view(TextBuf *b, const DocView *v, unsigned flags, int level)
 {
     DocValue tmp;
     DocView el;
@@ -1595,7 +1519,7 @@ static int write_view(Buf *b, const DocView *v, unsigned flags, int level)
         break;
     case DOC_UUID: memcpy(tmp.u.uuid, v->data, 16); break;
     case DOC_VECTOR:
-        puts0(b, "{\"$vector\":[");
+        tb_str(b, "{\"$vector\":[");
         for (size_t i = 0; i < v->count; i++) {
             const uint8_t *q = v->data + 4 * i;
             uint32_t bits = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
@@ -1603,18 +1527,18 @@ static int write_view(Buf *b, const DocView *v, unsigned flags, int level)
             float f;
             memcpy(&f, &bits, 4);
             if (i)
-                putc1(b, ',');
+                tb_putc(b, ',');
             put_float(b, f);
         }
-        puts0(b, "]}");
+        tb_str(b, "]}");
         return 1;
     case DOC_ARRAY:
         if (level >= DOC_MAX_DEPTH)
             return 0;
-        putc1(b, '[');
+        tb_putc(b, '[');
         for (size_t i = 0; i < v->count; i++) {
             if (i)
-                putc1(b, ',');
+                tb_putc(b, ',');
             newline(b, flags, level + 1);
             if (docbin_view_elem(v, i, &el) != BLAZEDB_OK ||
                 !write_view(b, &el, flags, level + 1))
@@ -1622,7 +1546,7 @@ static int write_view(Buf *b, const DocView *v, unsigned flags, int level)
         }
         if (v->count)
             newline(b, flags, level);
-        putc1(b, ']');
+        tb_putc(b, ']');
         return 1;
     case DOC_OBJECT: {
         const uint8_t *name;
@@ -1638,24 +1562,24 @@ static int write_view(Buf *b, const DocView *v, unsigned flags, int level)
             wrap = nlen > 0 && name[0] == '$';
         }
         if (wrap)
-            puts0(b, (flags & DOC_JSON_PRETTY) ? "{\"$object\": " : "{\"$object\":");
-        putc1(b, '{');
+            tb_str(b, (flags & DOC_JSON_PRETTY) ? "{\"$object\": " : "{\"$object\":");
+        tb_putc(b, '{');
         for (size_t i = 0; i < v->count; i++) {
             if (i)
-                putc1(b, ',');
+                tb_putc(b, ',');
             newline(b, flags, level + 1);
             if (docbin_view_field(v, i, &name, &nlen, &el) != BLAZEDB_OK)
                 return 0;
-            put_string(b, (const char *)name, nlen);
-            puts0(b, (flags & DOC_JSON_PRETTY) ? ": " : ":");
+            tb_json_string(b, (const char *)name, nlen);
+            tb_str(b, (flags & DOC_JSON_PRETTY) ? ": " : ":");
             if (!write_view(b, &el, flags, level + 1))
                 return 0;
         }
         if (v->count)
             newline(b, flags, level);
-        putc1(b, '}');
+        tb_putc(b, '}');
         if (wrap)
-            putc1(b, '}');
+            tb_putc(b, '}');
         return 1;
     }
     default: return 0;
@@ -1665,9 +1589,9 @@ static int write_view(Buf *b, const DocView *v, unsigned flags, int level)
 }
 
 /* Finishes a writer's buffer: the NUL, *out and *len, or the error. */
-static BlazeDBResult json_out(Buf *b, int ok, char **out, size_t *len, char *err)
+static BlazeDBResult json_out(TextBuf *b, int ok, char **out, size_t *len, char *err)
 {
-    putc1(b, 0);
+    tb_putc(b, 0);
     if (!ok) {
         free(b->p);
         return doc_err(err, BLAZEDB_CORRUPT, "corrupt document bytes while writing JSON");
@@ -1684,7 +1608,7 @@ static BlazeDBResult json_out(Buf *b, int ok, char **out, size_t *len, char *err
 BlazeDBResult doc_bin_to_json(const uint8_t *buf, size_t len, unsigned flags, char **out,
                               size_t *outlen, char err[DOC_ERRMAX])
 {
-    Buf b = {0};
+    TextBuf b = {0};
     DocView v;
     *out = NULL;
     *outlen = 0;
@@ -1700,7 +1624,7 @@ BlazeDBResult doc_bin_to_json(const uint8_t *buf, size_t len, unsigned flags, ch
 BlazeDBResult doc_to_json(const DocValue *v, unsigned flags, char **out, size_t *len,
                           char err[DOC_ERRMAX])
 {
-    Buf b = {0};
+    TextBuf b = {0};
     *out = NULL;
     *len = 0;
     locale_t old = enter_c_locale();

@@ -15,6 +15,7 @@
  * parser nor anything walking its trees can overflow the stack.
  */
 #include "sql.h"
+#include "../doc/textbuf.h"
 
 #include <locale.h>
 #include <pthread.h>
@@ -557,46 +558,6 @@ static char *parse_name(P *p, const char *what)
 
 /* ---- strings ------------------------------------------------------------------ */
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-    int oom;
-} Buf;
-
-static void buf_put(Buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t c = b->cap ? b->cap * 2 : 64;
-        while (c < b->n + n + 1)
-            c *= 2;
-        char *q = realloc(b->p, c);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = c;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-
-static void buf_str(Buf *b, const char *s) { buf_put(b, s, strlen(s)); }
-
-static void buf_fmt(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void buf_fmt(Buf *b, const char *fmt, ...)
-{
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
 
 /* ---- tree helpers ------------------------------------------------------------- */
 
@@ -897,7 +858,7 @@ static SqlExpr *number_lit(P *p, int neg, size_t pos)
 static SqlExpr *parse_column(P *p)
 {
     size_t pos = p->t.start;
-    Buf b = {0};
+    TextBuf b = {0};
     for (;;) {
         char *seg = ident_text(p, &p->t);
         if (!seg)
@@ -917,8 +878,8 @@ static SqlExpr *parse_column(P *p)
             break;
         }
         if (b.n)
-            buf_put(&b, ".", 1);
-        buf_str(&b, seg);
+            tb_put(&b, ".", 1);
+        tb_str(&b, seg);
         free(seg);
         advance(p);
         if (p->t.type != T_DOT)
@@ -2134,24 +2095,24 @@ static int prec_of(const SqlExpr *e)
     }
 }
 
-static void render(Buf *b, const SqlExpr *e);
+static void render(TextBuf *b, const SqlExpr *e);
 
-static void render_sub(Buf *b, const SqlExpr *e, int need)
+static void render_sub(TextBuf *b, const SqlExpr *e, int need)
 {
     if (!e) {
-        buf_str(b, "NULL");
+        tb_str(b, "NULL");
         return;
     }
     if (prec_of(e) < need) {
-        buf_put(b, "(", 1);
+        tb_put(b, "(", 1);
         render(b, e);
-        buf_put(b, ")", 1);
+        tb_put(b, ")", 1);
     } else {
         render(b, e);
     }
 }
 
-static void render_ident(Buf *b, const char *s, size_t n, int first)
+static void render_ident(TextBuf *b, const char *s, size_t n, int first)
 {
     int bare = n > 0;
     for (size_t i = 0; i < n && bare; i++) {
@@ -2169,19 +2130,19 @@ static void render_ident(Buf *b, const char *s, size_t n, int first)
             bare = 0;
     }
     if (bare) {
-        buf_put(b, s, n);
+        tb_put(b, s, n);
         return;
     }
-    buf_put(b, "\"", 1);
+    tb_put(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '"')
-            buf_put(b, "\"", 1);
-        buf_put(b, s + i, 1);
+            tb_put(b, "\"", 1);
+        tb_put(b, s + i, 1);
     }
-    buf_put(b, "\"", 1);
+    tb_put(b, "\"", 1);
 }
 
-static void render_path(Buf *b, const char *path)
+static void render_path(TextBuf *b, const char *path)
 {
     const char *s = path ? path : "";
     int first = 1;
@@ -2192,23 +2153,23 @@ static void render_path(Buf *b, const char *path)
         first = 0;
         if (!dot)
             break;
-        buf_put(b, ".", 1);
+        tb_put(b, ".", 1);
         s = dot + 1;
     }
 }
 
-static void render_double(Buf *b, double d)
+static void render_double(TextBuf *b, double d)
 {
     if (d != d) {
-        buf_str(b, "NULL");
+        tb_str(b, "NULL");
         return;
     }
     if (d > 1.7976931348623157e308) {
-        buf_str(b, "9e999");
+        tb_str(b, "9e999");
         return;
     }
     if (d < -1.7976931348623157e308) {
-        buf_str(b, "-9e999");
+        tb_str(b, "-9e999");
         return;
     }
     char tmp[64];
@@ -2221,38 +2182,38 @@ static void render_double(Buf *b, double d)
     }
     if (old)
         uselocale(old);
-    buf_str(b, tmp);
+    tb_str(b, tmp);
     if (!strpbrk(tmp, ".e"))
-        buf_str(b, ".0");
+        tb_str(b, ".0");
 }
 
-static void render_lit(Buf *b, const SqlValue *v)
+static void render_lit(TextBuf *b, const SqlValue *v)
 {
     switch (v->type) {
-    case DOC_BOOL: buf_str(b, v->i ? "TRUE" : "FALSE"); break;
-    case DOC_INT: buf_fmt(b, "%lld", (long long)v->i); break;
+    case DOC_BOOL: tb_str(b, v->i ? "TRUE" : "FALSE"); break;
+    case DOC_INT: tb_printf(b, "%lld", (long long)v->i); break;
     case DOC_DOUBLE: render_double(b, v->d); break;
     case DOC_STRING:
-        buf_put(b, "'", 1);
+        tb_put(b, "'", 1);
         for (size_t i = 0; i < v->len; i++) {
             if (v->s[i] == '\'')
-                buf_put(b, "'", 1);
-            buf_put(b, v->s + i, 1);
+                tb_put(b, "'", 1);
+            tb_put(b, v->s + i, 1);
         }
-        buf_put(b, "'", 1);
+        tb_put(b, "'", 1);
         break;
     case DOC_BYTES:
-        buf_str(b, "X'");
+        tb_str(b, "X'");
         for (size_t i = 0; i < v->len; i++)
-            buf_fmt(b, "%02X", (unsigned char)v->s[i]);
-        buf_put(b, "'", 1);
+            tb_printf(b, "%02X", (unsigned char)v->s[i]);
+        tb_put(b, "'", 1);
         break;
-    case DOC_DATE: buf_fmt(b, "epoch_ms(%lld)", (long long)v->i); break;
-    case DOC_UUID: buf_str(b, "<uuid>"); break;
-    case DOC_ARRAY: buf_str(b, "<array>"); break;
-    case DOC_OBJECT: buf_str(b, "<object>"); break;
-    case DOC_VECTOR: buf_str(b, "<vector>"); break;
-    default: buf_str(b, "NULL"); break;
+    case DOC_DATE: tb_printf(b, "epoch_ms(%lld)", (long long)v->i); break;
+    case DOC_UUID: tb_str(b, "<uuid>"); break;
+    case DOC_ARRAY: tb_str(b, "<array>"); break;
+    case DOC_OBJECT: tb_str(b, "<object>"); break;
+    case DOC_VECTOR: tb_str(b, "<vector>"); break;
+    default: tb_str(b, "NULL"); break;
     }
 }
 
@@ -2277,31 +2238,31 @@ static const char *op_text(int op)
     }
 }
 
-static void render(Buf *b, const SqlExpr *e)
+static void render(TextBuf *b, const SqlExpr *e)
 {
     switch (e->kind) {
     case SQL_E_LITERAL: render_lit(b, &e->lit); break;
-    case SQL_E_PARAM: buf_fmt(b, "?%d", e->param); break;
+    case SQL_E_PARAM: tb_printf(b, "?%d", e->param); break;
     case SQL_E_COLUMN:
         if (e->qual) {
             render_ident(b, e->qual, strlen(e->qual), 1);
-            buf_put(b, ".", 1);
+            tb_put(b, ".", 1);
             /* the path's first segment follows a qualifier: not first */
         }
         render_path(b, e->path);
         break;
     case SQL_E_UNARY:
         if (e->op == SQL_OP_NOT) {
-            buf_str(b, "NOT ");
+            tb_str(b, "NOT ");
             render_sub(b, e->a, L_NOT);
         } else {
-            buf_str(b, e->op == SQL_OP_NEG ? "-" : "+");
+            tb_str(b, e->op == SQL_OP_NEG ? "-" : "+");
             const SqlExpr *a = e->a;
             if (a && a->kind == SQL_E_UNARY && a->op != SQL_OP_NOT) {
-                buf_put(b, " ", 1); /* "- -x", never the comment "--x" */
+                tb_put(b, " ", 1); /* "- -x", never the comment "--x" */
                 render(b, a);
             } else if (a && a->kind == SQL_E_LITERAL && prec_of(a) == L_UNARY) {
-                buf_put(b, " ", 1); /* "- -5": the inner '-' folds into -5 again */
+                tb_put(b, " ", 1); /* "- -5": the inner '-' folds into -5 again */
                 render(b, a);
             } else if (a && a->kind == SQL_E_LITERAL && e->op == SQL_OP_NEG &&
                        (a->lit.type == DOC_INT || a->lit.type == DOC_DOUBLE)) {
@@ -2314,91 +2275,91 @@ static void render(Buf *b, const SqlExpr *e)
     case SQL_E_BINARY: {
         int l = prec_of(e);
         render_sub(b, e->a, l);
-        buf_str(b, op_text(e->op));
+        tb_str(b, op_text(e->op));
         render_sub(b, e->b, l + 1);
         break;
     }
     case SQL_E_ISNULL:
         render_sub(b, e->a, L_EQ);
-        buf_str(b, e->negated ? " IS NOT NULL" : " IS NULL");
+        tb_str(b, e->negated ? " IS NOT NULL" : " IS NULL");
         break;
     case SQL_E_IS:
         render_sub(b, e->a, L_EQ);
-        buf_str(b, e->negated ? " IS NOT " : " IS ");
+        tb_str(b, e->negated ? " IS NOT " : " IS ");
         render_sub(b, e->b, L_REL);
         break;
     case SQL_E_CONTAINS:
         render_sub(b, e->a, L_EQ);
-        buf_str(b, " CONTAINS ");
+        tb_str(b, " CONTAINS ");
         render_sub(b, e->b, L_REL);
         break;
     case SQL_E_BETWEEN:
         render_sub(b, e->a, L_EQ);
-        buf_str(b, e->negated ? " NOT BETWEEN " : " BETWEEN ");
+        tb_str(b, e->negated ? " NOT BETWEEN " : " BETWEEN ");
         render_sub(b, e->b, L_REL);
-        buf_str(b, " AND ");
+        tb_str(b, " AND ");
         render_sub(b, e->c, L_REL);
         break;
     case SQL_E_LIKE:
         render_sub(b, e->a, L_EQ);
-        buf_str(b, e->negated ? " NOT LIKE " : " LIKE ");
+        tb_str(b, e->negated ? " NOT LIKE " : " LIKE ");
         render_sub(b, e->b, L_REL);
         if (e->c) {
-            buf_str(b, " ESCAPE ");
+            tb_str(b, " ESCAPE ");
             render_sub(b, e->c, L_ADD);
         }
         break;
     case SQL_E_IN:
         render_sub(b, e->a, L_EQ);
-        buf_str(b, e->negated ? " NOT IN (" : " IN (");
+        tb_str(b, e->negated ? " NOT IN (" : " IN (");
         for (size_t i = 0; i < e->nlist; i++) {
             if (i)
-                buf_str(b, ", ");
+                tb_str(b, ", ");
             render_sub(b, e->list[i], L_OR);
         }
-        buf_put(b, ")", 1);
+        tb_put(b, ")", 1);
         break;
     case SQL_E_CASE:
-        buf_str(b, "CASE");
+        tb_str(b, "CASE");
         if (e->a) {
-            buf_put(b, " ", 1);
+            tb_put(b, " ", 1);
             render_sub(b, e->a, L_OR);
         }
         for (size_t i = 0; i + 1 < e->nlist; i += 2) {
-            buf_str(b, " WHEN ");
+            tb_str(b, " WHEN ");
             render_sub(b, e->list[i], L_OR);
-            buf_str(b, " THEN ");
+            tb_str(b, " THEN ");
             render_sub(b, e->list[i + 1], L_OR);
         }
         if (e->b) {
-            buf_str(b, " ELSE ");
+            tb_str(b, " ELSE ");
             render_sub(b, e->b, L_OR);
         }
-        buf_str(b, " END");
+        tb_str(b, " END");
         break;
     case SQL_E_FUNC:
     case SQL_E_AGG:
-        buf_str(b, sql_func_name(e->func));
-        buf_put(b, "(", 1);
+        tb_str(b, sql_func_name(e->func));
+        tb_put(b, "(", 1);
         if (e->kind == SQL_E_AGG && e->func == SQL_A_COUNT && e->nlist == 0)
-            buf_put(b, "*", 1);
+            tb_put(b, "*", 1);
         if (e->distinct)
-            buf_str(b, "DISTINCT ");
+            tb_str(b, "DISTINCT ");
         for (size_t i = 0; i < e->nlist; i++) {
             if (i)
-                buf_str(b, ", ");
+                tb_str(b, ", ");
             render_sub(b, e->list[i], L_OR);
         }
-        buf_put(b, ")", 1);
+        tb_put(b, ")", 1);
         break;
-    default: buf_str(b, "?"); break;
+    default: tb_str(b, "?"); break;
     }
 }
 
 char *sql_expr_text(const SqlExpr *e)
 {
-    Buf b = {0};
-    buf_put(&b, "", 0);
+    TextBuf b = {0};
+    tb_put(&b, "", 0);
     if (e)
         render(&b, e);
     if (b.oom) {

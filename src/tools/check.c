@@ -79,6 +79,7 @@
 #include "../db/db.h"
 #include "../db/sqlexec.h"
 #include "../doc/docbin.h"
+#include "../doc/textbuf.h"
 #include "../index/index.h"
 #include "../index/keyenc.h"
 #include "../pager/codec.h"
@@ -108,100 +109,31 @@ static uint32_t rdbe32(const uint8_t *p)
 
 /* ---- text buffers ---------------------------------------------------------------- */
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-    int oom;
-} Buf;
-
-static void buf_add(Buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->n + n + 1)
-            nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-
-static void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void buf_printf(Buf *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof tmp) {
-        buf_add(b, tmp, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        b->oom = 1;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    buf_add(b, big, (size_t)n);
-    free(big);
-}
-
 /* A name or id as printable ASCII: other bytes as \xHH, at most 200 bytes
  * of input (then "..."). */
-static void buf_safe(Buf *b, const void *s, size_t n)
+static void buf_safe(TextBuf *b, const void *s, size_t n)
 {
     const uint8_t *p = s;
     size_t lim = n > 200 ? 200 : n;
     for (size_t i = 0; i < lim; i++) {
         if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
-            buf_add(b, (const char *)p + i, 1);
+            tb_put(b, (const char *)p + i, 1);
         else
-            buf_printf(b, "\\x%02x", p[i]);
+            tb_printf(b, "\\x%02x", p[i]);
     }
     if (lim < n)
-        buf_add(b, "...", 3);
+        tb_put(b, "...", 3);
 }
 
 static char *safe_dup(const void *s, size_t n)
 {
-    Buf b = {0};
+    TextBuf b = {0};
     buf_safe(&b, s, n);
     if (!b.p && !b.oom)
-        buf_add(&b, "", 0);
+        tb_put(&b, "", 0);
     return b.oom ? (free(b.p), NULL) : b.p;
 }
 
-static void buf_json_str(Buf *b, const char *s)
-{
-    buf_add(b, "\"", 1);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            buf_add(b, e, 2);
-        } else if (c < 0x20) {
-            buf_printf(b, "\\u%04x", c);
-        } else {
-            buf_add(b, (const char *)&c, 1);
-        }
-    }
-    buf_add(b, "\"", 1);
-}
 
 /* ---- problems -------------------------------------------------------------------- */
 
@@ -264,41 +196,41 @@ static void prob_add(Probs *ps, Pgno page, const char *where, const void *id, si
     ps->n++;
 }
 
-static void probs_text(Buf *b, const Probs *ps, const char *label)
+static void probs_text(TextBuf *b, const Probs *ps, const char *label)
 {
     for (size_t i = 0; i < ps->n; i++) {
         const Prob *p = &ps->v[i];
-        buf_printf(b, "%s: ", label);
+        tb_printf(b, "%s: ", label);
         if (p->page)
-            buf_printf(b, "page %u: ", (unsigned)p->page);
-        buf_add(b, p->where, strlen(p->where));
+            tb_printf(b, "page %u: ", (unsigned)p->page);
+        tb_put(b, p->where, strlen(p->where));
         if (p->id)
-            buf_printf(b, ": id '%s'", p->id);
-        buf_printf(b, ": %s\n", p->msg);
+            tb_printf(b, ": id '%s'", p->id);
+        tb_printf(b, ": %s\n", p->msg);
     }
     if (ps->total > ps->n)
-        buf_printf(b, "... and %llu more\n", (unsigned long long)(ps->total - ps->n));
+        tb_printf(b, "... and %llu more\n", (unsigned long long)(ps->total - ps->n));
 }
 
-static void probs_json(Buf *b, const Probs *ps)
+static void probs_json(TextBuf *b, const Probs *ps)
 {
-    buf_add(b, "[", 1);
+    tb_put(b, "[", 1);
     for (size_t i = 0; i < ps->n; i++) {
         const Prob *p = &ps->v[i];
-        buf_add(b, i ? ",{" : "{", i ? 2 : 1);
+        tb_put(b, i ? ",{" : "{", i ? 2 : 1);
         if (p->page)
-            buf_printf(b, "\"page\":%u,", (unsigned)p->page);
-        buf_add(b, "\"where\":", 8);
-        buf_json_str(b, p->where);
+            tb_printf(b, "\"page\":%u,", (unsigned)p->page);
+        tb_put(b, "\"where\":", 8);
+        tb_json_cstr(b, p->where);
         if (p->id) {
-            buf_add(b, ",\"id\":", 6);
-            buf_json_str(b, p->id);
+            tb_put(b, ",\"id\":", 6);
+            tb_json_cstr(b, p->id);
         }
-        buf_add(b, ",\"message\":", 11);
-        buf_json_str(b, p->msg);
-        buf_add(b, "}", 1);
+        tb_put(b, ",\"message\":", 11);
+        tb_json_cstr(b, p->msg);
+        tb_put(b, "}", 1);
     }
-    buf_add(b, "]", 1);
+    tb_put(b, "]", 1);
 }
 
 /* ---- order-independent set hash --------------------------------------------------- */
@@ -880,8 +812,8 @@ static int cell_catalog(Walk *w, const WCell *c)
         co->nlen = kl - 1;
         co->name = dup_n(key + 1, kl - 1);
         char *sn = safe_dup(key + 1, kl - 1);
-        Buf b = {0};
-        buf_printf(&b, "collection '%s'", sn ? sn : "");
+        TextBuf b = {0};
+        tb_printf(&b, "collection '%s'", sn ? sn : "");
         free(sn);
         co->where = b.p;
         if (!co->name || !co->where || b.oom) {
@@ -936,8 +868,8 @@ static int cell_catalog(Walk *w, const WCell *c)
             return 0;
         }
         char *sn = safe_dup(key + 9, kl - 9);
-        Buf b = {0};
-        buf_printf(&b, "index '%s' on %s", sn ? sn : "", co->where);
+        TextBuf b = {0};
+        tb_printf(&b, "index '%s' on %s", sn ? sn : "", co->where);
         free(sn);
         if (b.oom) {
             idx_def_clear(&ix->d);
@@ -1488,7 +1420,7 @@ out:
 
 static char *chk_report(Chk *k, int json)
 {
-    Buf b = {0};
+    TextBuf b = {0};
     const PagerMeta *m = &k->meta;
     size_t ps = pager_page_size(pager_txn_pager(k->pt));
     uint64_t nidx = 0;
@@ -1496,7 +1428,7 @@ static char *chk_report(Chk *k, int json)
         nidx += k->colls[i].nidx;
     const char *mode = k->full ? "full" : "quick";
     if (json) {
-        buf_printf(&b,
+        tb_printf(&b,
                    "{\"check\":\"%s\",\"snapshot\":%llu,\"page_size\":%zu,\"pages\":%u,"
                    "\"checked\":{\"pages_read\":%llu,\"free_pages\":%llu,\"collections\":%zu,"
                    "\"documents\":%llu,\"indexes\":%llu,\"index_entries\":%llu,"
@@ -1507,13 +1439,13 @@ static char *chk_report(Chk *k, int json)
                    (unsigned long long)k->entries, (unsigned long long)k->kv,
                    (unsigned long long)k->changes);
         probs_json(&b, &k->pr);
-        buf_printf(&b, ",\"problems_total\":%llu,\"problems_not_listed\":%llu,\"verdict\":\"%s\"}",
+        tb_printf(&b, ",\"problems_total\":%llu,\"problems_not_listed\":%llu,\"verdict\":\"%s\"}",
                    (unsigned long long)k->pr.total, (unsigned long long)(k->pr.total - k->pr.n),
                    k->pr.total ? "corrupt" : "ok");
     } else {
-        buf_printf(&b, "BlazeDB integrity check (%s) of commit %llu: %u pages of %zu bytes\n",
+        tb_printf(&b, "BlazeDB integrity check (%s) of commit %llu: %u pages of %zu bytes\n",
                    mode, (unsigned long long)m->txnid, (unsigned)m->npages, ps);
-        buf_printf(&b,
+        tb_printf(&b,
                    "checked: %llu pages read, %llu free, %zu collections, %llu documents, "
                    "%llu indexes with %llu entries, %llu key-value entries, %llu change "
                    "records\n",
@@ -1523,10 +1455,10 @@ static char *chk_report(Chk *k, int json)
                    (unsigned long long)k->changes);
         probs_text(&b, &k->pr, "problem");
         if (k->pr.total)
-            buf_printf(&b, "verdict: CORRUPT (%llu problem%s)\n",
+            tb_printf(&b, "verdict: CORRUPT (%llu problem%s)\n",
                        (unsigned long long)k->pr.total, k->pr.total == 1 ? "" : "s");
         else
-            buf_printf(&b, "verdict: OK (no problems found)\n");
+            tb_printf(&b, "verdict: OK (no problems found)\n");
     }
     if (b.oom) {
         free(b.p);
@@ -1904,29 +1836,29 @@ static void rep_bad(Walk *w, const WBad *b)
     if (r->kind == RK_FREE)
         r->free_ok = 0;
     if (b->pg && b->pg < r->maxp && !r->pwhere[b->pg]) {
-        Buf t = {0};
-        buf_add(&t, r->where, strlen(r->where));
+        TextBuf t = {0};
+        tb_put(&t, r->where, strlen(r->where));
         if (b->key) {
-            buf_add(&t, ", the value of '", 16);
+            tb_put(&t, ", the value of '", 16);
             buf_safe(&t, b->key, b->kl);
-            buf_add(&t, "'", 1);
+            tb_put(&t, "'", 1);
         } else if (b->lo || b->hi) {
-            buf_add(&t, ", keys from ", 12);
+            tb_put(&t, ", keys from ", 12);
             if (b->lo) {
-                buf_add(&t, "'", 1);
+                tb_put(&t, "'", 1);
                 buf_safe(&t, b->lo, b->lol);
-                buf_add(&t, "'", 1);
+                tb_put(&t, "'", 1);
             } else
-                buf_add(&t, "the first", 9);
-            buf_add(&t, " up to ", 7);
+                tb_put(&t, "the first", 9);
+            tb_put(&t, " up to ", 7);
             if (b->hi) {
-                buf_add(&t, "'", 1);
+                tb_put(&t, "'", 1);
                 buf_safe(&t, b->hi, b->hil);
-                buf_add(&t, "'", 1);
+                tb_put(&t, "'", 1);
             } else
-                buf_add(&t, "the last", 8);
+                tb_put(&t, "the last", 8);
         } else {
-            buf_add(&t, ", the whole tree", 16);
+            tb_put(&t, ", the whole tree", 16);
         }
         if (!t.oom)
             r->pwhere[b->pg] = t.p;
@@ -2003,8 +1935,8 @@ static int rep_cell_catalog(Walk *w, const WCell *c)
         co->nlen = c->klen - 1;
         co->name = dup_n(c->key + 1, co->nlen);
         char *sn = safe_dup(c->key + 1, co->nlen);
-        Buf b = {0};
-        buf_printf(&b, "collection '%s'", sn ? sn : "");
+        TextBuf b = {0};
+        tb_printf(&b, "collection '%s'", sn ? sn : "");
         free(sn);
         co->where = b.p;
         if (!co->name || b.oom) {
@@ -2618,82 +2550,82 @@ static void rep_metas(Rep *r)
 static char *rep_report(Rep *r, const char *src, const char *out, const BlazeDBRepairStats *st,
                         int json)
 {
-    Buf b = {0};
+    TextBuf b = {0};
     if (json) {
-        buf_add(&b, "{\"source\":", 10);
-        buf_json_str(&b, src);
-        buf_add(&b, ",\"output\":", 10);
-        buf_json_str(&b, out);
-        buf_printf(&b, ",\"page_size\":%zu,\"pages\":%llu,\"meta\":", r->src.ps,
+        tb_put(&b, "{\"source\":", 10);
+        tb_json_cstr(&b, src);
+        tb_put(&b, ",\"output\":", 10);
+        tb_json_cstr(&b, out);
+        tb_printf(&b, ",\"page_size\":%zu,\"pages\":%llu,\"meta\":", r->src.ps,
                    (unsigned long long)st->pages);
         if (r->have_meta)
-            buf_printf(&b, "{\"commit\":%llu,\"from\":\"%s\"}", (unsigned long long)r->meta.txnid,
+            tb_printf(&b, "{\"commit\":%llu,\"from\":\"%s\"}", (unsigned long long)r->meta.txnid,
                        r->meta_from);
         else
-            buf_add(&b, "null", 4);
-        buf_printf(&b, ",\"pages_failed\":%llu,\"damaged\":", (unsigned long long)st->pages_failed);
+            tb_put(&b, "null", 4);
+        tb_printf(&b, ",\"pages_failed\":%llu,\"damaged\":", (unsigned long long)st->pages_failed);
         probs_json(&b, &r->dmg);
-        buf_printf(&b, ",\"damaged_not_listed\":%llu,\"ids_lost\":%llu,\"lost\":[",
+        tb_printf(&b, ",\"damaged_not_listed\":%llu,\"ids_lost\":%llu,\"lost\":[",
                    (unsigned long long)(r->dmg.total - r->dmg.n), (unsigned long long)st->ids_lost);
         size_t listed = 0;
         for (size_t i = 0; i < r->nlost && listed < CHK_MAX_LISTED; i++) {
             if (!r->lost[i].how)
                 continue;
             char *sid = safe_dup(r->lost[i].id, r->lost[i].idl);
-            buf_add(&b, listed ? ",{\"where\":" : "{\"where\":", listed ? 10 : 9);
-            buf_json_str(&b, target_name(r, r->lost[i].target));
-            buf_add(&b, ",\"id\":", 6);
-            buf_json_str(&b, sid ? sid : "");
-            buf_add(&b, ",\"why\":", 7);
-            buf_json_str(&b, r->lost[i].how);
-            buf_add(&b, "}", 1);
+            tb_put(&b, listed ? ",{\"where\":" : "{\"where\":", listed ? 10 : 9);
+            tb_json_cstr(&b, target_name(r, r->lost[i].target));
+            tb_put(&b, ",\"id\":", 6);
+            tb_json_cstr(&b, sid ? sid : "");
+            tb_put(&b, ",\"why\":", 7);
+            tb_json_cstr(&b, r->lost[i].how);
+            tb_put(&b, "}", 1);
             free(sid);
             listed++;
         }
-        buf_add(&b, "],\"collections\":[", 17);
+        tb_put(&b, "],\"collections\":[", 17);
         int first = 1;
         for (size_t i = 0; i < r->ncolls; i++) {
             RColl *co = &r->colls[i];
             if (!co->created)
                 continue;
-            buf_add(&b, first ? "{\"name\":" : ",{\"name\":", first ? 8 : 9);
+            tb_put(&b, first ? "{\"name\":" : ",{\"name\":", first ? 8 : 9);
             char *sn = safe_dup(co->name, co->nlen);
-            buf_json_str(&b, sn ? sn : "");
+            tb_json_cstr(&b, sn ? sn : "");
             free(sn);
-            buf_printf(&b, ",\"documents\":%llu,\"from_orphaned_pages\":%llu,\"indexes\":%zu}",
+            tb_printf(&b, ",\"documents\":%llu,\"from_orphaned_pages\":%llu,\"indexes\":%zu}",
                        (unsigned long long)co->docs, (unsigned long long)co->orphans, co->nidx);
             first = 0;
         }
-        buf_printf(&b,
+        tb_printf(&b,
                    "],\"documents\":%llu,\"orphans\":%llu,\"lost_and_found\":%llu,"
                    "\"kv_entries\":%llu,\"indexes\":%u,\"indexes_failed\":%u,\"notes\":",
                    (unsigned long long)st->documents, (unsigned long long)st->orphans,
                    (unsigned long long)st->lost_and_found, (unsigned long long)st->kv_entries,
                    st->indexes, st->indexes_failed);
         probs_json(&b, &r->notes);
-        buf_printf(&b, ",\"verdict\":\"%s\"}", st->complete ? "complete" : "partial");
+        tb_printf(&b, ",\"verdict\":\"%s\"}", st->complete ? "complete" : "partial");
     } else {
-        buf_printf(&b, "BlazeDB repair of %s into %s\n", src, out);
-        buf_printf(&b, "source: %llu pages of %zu bytes", (unsigned long long)st->pages,
+        tb_printf(&b, "BlazeDB repair of %s into %s\n", src, out);
+        tb_printf(&b, "source: %llu pages of %zu bytes", (unsigned long long)st->pages,
                    r->src.ps);
         if (r->have_meta)
-            buf_printf(&b, "; newest readable meta: commit %llu (%s)\n",
+            tb_printf(&b, "; newest readable meta: commit %llu (%s)\n",
                        (unsigned long long)r->meta.txnid, r->meta_from);
         else
-            buf_printf(&b, "; no meta authenticates: every tree is rebuilt from its pages\n");
+            tb_printf(&b, "; no meta authenticates: every tree is rebuilt from its pages\n");
         if (st->pages_failed) {
-            buf_printf(&b, "pages that fail authentication (%llu):",
+            tb_printf(&b, "pages that fail authentication (%llu):",
                        (unsigned long long)st->pages_failed);
             size_t listed = 0;
             for (Pgno pg = 1; pg < r->maxp && listed < CHK_MAX_LISTED; pg++)
                 if (r->st[pg] == 2) {
-                    buf_printf(&b, " %u", (unsigned)pg);
+                    tb_printf(&b, " %u", (unsigned)pg);
                     listed++;
                 }
             for (size_t i = 0; i < r->dmg.n; i++)
                 if (r->dmg.v[i].page <= 2)
-                    buf_printf(&b, " %u", (unsigned)r->dmg.v[i].page);
-            buf_add(&b, "\n", 1);
+                    tb_printf(&b, " %u", (unsigned)r->dmg.v[i].page);
+            tb_put(&b, "\n", 1);
         }
         probs_text(&b, &r->dmg, "damaged");
         size_t listed = 0;
@@ -2701,40 +2633,40 @@ static char *rep_report(Rep *r, const char *src, const char *out, const BlazeDBR
             if (!r->lost[i].how)
                 continue;
             char *sid = safe_dup(r->lost[i].id, r->lost[i].idl);
-            buf_printf(&b, "lost: %s: id '%s' (%s)\n", target_name(r, r->lost[i].target),
+            tb_printf(&b, "lost: %s: id '%s' (%s)\n", target_name(r, r->lost[i].target),
                        sid ? sid : "", r->lost[i].how);
             free(sid);
             listed++;
         }
         if (st->ids_lost > listed)
-            buf_printf(&b, "... and %llu more lost ids\n",
+            tb_printf(&b, "... and %llu more lost ids\n",
                        (unsigned long long)(st->ids_lost - listed));
         for (size_t i = 0; i < r->ncolls; i++) {
             RColl *co = &r->colls[i];
             if (!co->created)
                 continue;
-            buf_printf(&b, "recovered: %s: %llu documents", co->where,
+            tb_printf(&b, "recovered: %s: %llu documents", co->where,
                        (unsigned long long)co->docs);
             if (co->orphans)
-                buf_printf(&b, " (%llu from pages no tree reached)",
+                tb_printf(&b, " (%llu from pages no tree reached)",
                            (unsigned long long)co->orphans);
-            buf_printf(&b, ", %zu index definition%s\n", co->nidx, co->nidx == 1 ? "" : "s");
+            tb_printf(&b, ", %zu index definition%s\n", co->nidx, co->nidx == 1 ? "" : "s");
         }
         if (st->lost_and_found)
-            buf_printf(&b,
+            tb_printf(&b,
                        "recovered: collection '%s': %llu documents whose collection could not "
                        "be told\n",
                        lf_name, (unsigned long long)st->lost_and_found);
-        buf_printf(&b, "recovered: key-value tree: %llu entries\n",
+        tb_printf(&b, "recovered: key-value tree: %llu entries\n",
                    (unsigned long long)st->kv_entries);
         probs_text(&b, &r->notes, "note");
         if (st->complete)
-            buf_printf(&b, "verdict: COMPLETE (%llu documents, %llu key-value entries, %u "
+            tb_printf(&b, "verdict: COMPLETE (%llu documents, %llu key-value entries, %u "
                            "indexes; nothing was damaged)\n",
                        (unsigned long long)st->documents, (unsigned long long)st->kv_entries,
                        st->indexes);
         else
-            buf_printf(&b,
+            tb_printf(&b,
                        "verdict: PARTIAL (%llu documents and %llu key-value entries recovered; "
                        "%llu pages failed authentication; %llu ids known lost)\n",
                        (unsigned long long)st->documents, (unsigned long long)st->kv_entries,
@@ -2990,8 +2922,8 @@ BlazeDBResult blazedb_repair(const char *src_path, const char *password, const c
         }
         lf.name = strdup(name);
         lf.nlen = strlen(name);
-        Buf b = {0};
-        buf_printf(&b, "collection '%s'", name);
+        TextBuf b = {0};
+        tb_printf(&b, "collection '%s'", name);
         lf.where = b.p;
         if (!lf.name || !lf.where) {
             free(lf.name);
