@@ -1013,7 +1013,7 @@ static BlazeDBResult bin_close(P *p, DocType type, size_t start, size_t base,
 {
     size_t k = p->nends - base, n = type == DOC_OBJECT ? k / 2 : k;
     size_t dlen = p->out.n - start, head = docbin_head_size(type, n, dlen);
-    size_t *e = p->ends + base;
+    size_t *e = k ? p->ends + base : NULL; /* ends is NULL until a first element */
     if (dlen + head > BLAZEDB_MAX_VALUE)
         return fall_back(p);
     if (!tb_grow(&p->out, head))
