@@ -482,8 +482,7 @@ static size_t ent_prefix_len(const uint8_t *k, size_t kl)
     return idl + 2 <= kl ? kl - 2 - idl : 0;
 }
 
-/* 1 when one of the n components of prefix p[0..pl) is null. */
-static int has_null_component(const IdxDef *d, const uint8_t *p, size_t pl)
+int idx_key_has_null(const IdxDef *d, const uint8_t *p, size_t pl)
 {
     size_t off = 0;
     for (size_t i = 0; i < d->nfields && off < pl; i++) {
@@ -705,7 +704,7 @@ static int unique_check(PagerTxn *t, IdxDef *d, const uint8_t *k, size_t kl, cha
                         size_t errlen, int bulk)
 {
     size_t pl = ent_prefix_len(k, kl);
-    if (!(d->flags & IDX_F_UNIQUE) || d->root.count == 0 || has_null_component(d, k, pl))
+    if (!(d->flags & IDX_F_UNIQUE) || d->root.count == 0 || idx_key_has_null(d, k, pl))
         return BLAZEDB_OK;
     const char *myid;
     size_t myl;
@@ -955,7 +954,7 @@ static int load_run(PagerTxn *t, IdxDef *d, Entries *s, int first_run, char *err
             const uint8_t *pk = ent_p(s, i - 1);
             size_t pkl = s->e[i - 1].len;
             size_t pl = ent_prefix_len(k, kl), ppl = ent_prefix_len(pk, pkl);
-            if (pl == ppl && memcmp(k, pk, pl) == 0 && !has_null_component(d, k, pl)) {
+            if (pl == ppl && memcmp(k, pk, pl) == 0 && !idx_key_has_null(d, k, pl)) {
                 const char *a, *b;
                 size_t al, bl;
                 idx_key_id(pk, pkl, &a, &al);

@@ -159,6 +159,10 @@ int idx_analyze(PagerTxn *t, const char *name);
 /* Key helpers for scans: the id at the end of an entry key (borrowed). */
 int idx_key_id(const uint8_t *key, size_t klen, const char **id, size_t *idlen);
 
+/* 1 when one of d's components in the entry prefix p[0..pl) is null (a
+ * unique index accepts any number of such entries). */
+int idx_key_has_null(const IdxDef *d, const uint8_t *p, size_t pl);
+
 /* For the integrity check: every entry matches a document and every
  * document has exactly its entries.  CORRUPT with a message otherwise. */
 int idx_check(PagerTxn *t, const CatColl *c, char *err, size_t errlen);

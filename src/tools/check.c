@@ -963,22 +963,6 @@ static int cell_doc(Walk *w, const WCell *c)
     return 0;
 }
 
-/* 1 when one of the n components of prefix p[0..pl) is null. */
-static int has_null_component(const IdxDef *d, const uint8_t *p, size_t pl)
-{
-    size_t off = 0;
-    for (size_t i = 0; i < d->nfields && off < pl; i++) {
-        uint8_t tag = p[off] ^ (d->fields[i].desc ? 0xff : 0);
-        if (tag == 0x05)
-            return 1;
-        size_t n = keyenc_skip(p + off, pl - off, d->fields[i].desc);
-        if (!n)
-            return 0;
-        off += n;
-    }
-    return 0;
-}
-
 static int cell_index(Walk *w, const WCell *c)
 {
     Chk *k = w->arg;
@@ -1008,7 +992,7 @@ static int cell_index(Walk *w, const WCell *c)
         return 0;
     }
     sh_add(&ix->act, c->key, c->klen);
-    if ((ix->d.flags & IDX_F_UNIQUE) && !has_null_component(&ix->d, c->key, pl)) {
+    if ((ix->d.flags & IDX_F_UNIQUE) && !idx_key_has_null(&ix->d, c->key, pl)) {
         if (ix->prev && ix->prevl == pl && memcmp(ix->prev, c->key, pl) == 0)
             prob_add(&k->pr, c->leaf, ix->where, id, idl,
                      "unique index holds this value for two documents");
