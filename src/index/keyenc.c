@@ -294,61 +294,6 @@ static int enc_view(KeyBuf *b, const DocView *v, int depth)
     }
 }
 
-static int enc_value(KeyBuf *b, const DocValue *v, int depth)
-{
-    int rc;
-    if (!v)
-        return put1(b, T_NULL);
-    if (depth > KEY_MAX_DEPTH)
-        return BLAZEDB_INVALID_ARGUMENT;
-    switch (v->type) {
-    case DOC_NULL:
-    case DOC_MISSING:
-        return put1(b, T_NULL);
-    case DOC_BOOL:
-        return put1(b, v->u.b ? T_TRUE : T_FALSE);
-    case DOC_INT:
-        return enc_int(b, v->u.i);
-    case DOC_DOUBLE:
-        return enc_double(b, v->u.d);
-    case DOC_DATE:
-        if ((rc = put1(b, T_DATE)))
-            return rc;
-        return put_be(b, (uint64_t)v->u.i ^ (1ull << 63), 8);
-    case DOC_STRING:
-    case DOC_BYTES:
-        if ((rc = put1(b, v->type == DOC_STRING ? T_STRING : T_BYTES)))
-            return rc;
-        return put_escaped(b, (const uint8_t *)v->u.s.p, v->u.s.len);
-    case DOC_UUID:
-        if ((rc = put1(b, T_UUID)))
-            return rc;
-        return keybuf_put(b, v->u.uuid, 16);
-    case DOC_VECTOR:
-        return enc_vector(b, v->u.vec.v, v->u.vec.n, NULL);
-    case DOC_ARRAY:
-        if ((rc = put1(b, T_ARRAY)))
-            return rc;
-        for (size_t i = 0; i < v->u.a.n; i++)
-            if ((rc = enc_value(b, v->u.a.v[i], depth + 1)))
-                return rc;
-        return put1(b, 0x00);
-    case DOC_OBJECT:
-        if ((rc = put1(b, T_OBJECT)))
-            return rc;
-        for (size_t i = 0; i < v->u.o.n; i++) {
-            const DocField *f = &v->u.o.f[i];
-            if ((rc = put1(b, 0x01)) ||
-                (rc = put_escaped(b, (const uint8_t *)f->name, f->nlen)) ||
-                (rc = enc_value(b, f->val, depth + 1)))
-                return rc;
-        }
-        return put1(b, 0x00);
-    default:
-        return BLAZEDB_INVALID_ARGUMENT;
-    }
-}
-
 int keyenc_view(KeyBuf *b, const DocView *v, int desc)
 {
     size_t start = b->len;
@@ -362,17 +307,24 @@ int keyenc_view(KeyBuf *b, const DocView *v, int desc)
     return BLAZEDB_OK;
 }
 
+/* A tree is encoded through its binary form, so that one encoder
+ * (enc_view) defines the key of every value. */
 int keyenc_value(KeyBuf *b, const DocValue *v, int desc)
 {
-    size_t start = b->len;
-    int rc = enc_value(b, v, 1);
-    if (rc) {
-        b->len = start;
-        return rc;
-    }
-    if (desc)
-        invert(b, start);
-    return BLAZEDB_OK;
+    if (!v)
+        return keyenc_view(b, NULL, desc);
+    uint8_t *bin = NULL;
+    size_t len = 0;
+    char err[DOC_ERRMAX];
+    int rc = docbin_encode(v, &bin, &len, err);
+    if (rc)
+        return rc == BLAZEDB_NOMEM ? rc : BLAZEDB_INVALID_ARGUMENT;
+    DocView view;
+    rc = docbin_lookup_valid(bin, len, "", &view);
+    if (rc == BLAZEDB_OK)
+        rc = keyenc_view(b, &view, desc);
+    free(bin);
+    return rc;
 }
 
 int keyenc_null(KeyBuf *b, int desc)
