@@ -208,18 +208,15 @@ static float fkey_inv(uint32_t k)
     return f;
 }
 
-static int enc_vector(KeyBuf *b, const float *v, size_t n, const uint8_t *le)
+/* A vector of n float32 stored little-endian at le. */
+static int enc_vector(KeyBuf *b, size_t n, const uint8_t *le)
 {
     int rc = put1(b, T_VECTOR);
     for (size_t i = 0; !rc && i < n; i++) {
+        uint32_t u = (uint32_t)le[4 * i] | (uint32_t)le[4 * i + 1] << 8 |
+                     (uint32_t)le[4 * i + 2] << 16 | (uint32_t)le[4 * i + 3] << 24;
         float f;
-        if (le) {
-            uint32_t u = (uint32_t)le[4 * i] | (uint32_t)le[4 * i + 1] << 8 |
-                         (uint32_t)le[4 * i + 2] << 16 | (uint32_t)le[4 * i + 3] << 24;
-            memcpy(&f, &u, 4);
-        } else {
-            f = v[i];
-        }
+        memcpy(&f, &u, 4);
         if (!(rc = put1(b, 0x01)))
             rc = put_be(b, fkey(f), 4);
     }
@@ -263,7 +260,7 @@ static int enc_view(KeyBuf *b, const DocView *v, int depth)
     case DOC_VECTOR:
         if (v->dlen != v->count * 4)
             return BLAZEDB_CORRUPT;
-        return enc_vector(b, NULL, v->count, v->data);
+        return enc_vector(b, v->count, v->data);
     case DOC_ARRAY:
         if ((rc = put1(b, T_ARRAY)))
             return rc;
