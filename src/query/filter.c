@@ -7,13 +7,9 @@
 #include <math.h>
 #include <string.h>
 
-/* Rank of a type in the total order; numbers share one rank. */
-static int rank(const DocValue *v)
+int qf_type_rank(int doc_type)
 {
-    if (!v)
-        return 0;
-    switch (v->type) {
-    case DOC_NULL: return 0;
+    switch (doc_type) {
     case DOC_BOOL: return 1;
     case DOC_INT:
     case DOC_DOUBLE: return 2;
@@ -24,14 +20,16 @@ static int rank(const DocValue *v)
     case DOC_ARRAY: return 7;
     case DOC_OBJECT: return 8;
     case DOC_VECTOR: return 9;
-    default: return 0;
+    default: return 0; /* missing, null */
     }
 }
+
+static int rank(const DocValue *v) { return v ? qf_type_rank(v->type) : 0; }
 
 static int cmp_i64(int64_t a, int64_t b) { return a < b ? -1 : a > b; }
 
 /* int against double, exactly (no rounding of large ints). */
-static int cmp_int_double(int64_t i, double d)
+int qf_cmp_int_double(int64_t i, double d)
 {
     if (isnan(d))
         return 1; /* NaN is below every number */
@@ -48,7 +46,7 @@ static int cmp_int_double(int64_t i, double d)
     return t == d ? 0 : (d > t ? -1 : 1);
 }
 
-static int cmp_double(double a, double b)
+int qf_cmp_double(double a, double b)
 {
     if (isnan(a) || isnan(b))
         return isnan(a) && isnan(b) ? 0 : isnan(a) ? -1 : 1;
@@ -76,11 +74,11 @@ int qf_compare(const DocValue *a, const DocValue *b)
     case DOC_INT:
         if (b->type == DOC_INT)
             return cmp_i64(a->u.i, b->u.i);
-        return cmp_int_double(a->u.i, b->u.d);
+        return qf_cmp_int_double(a->u.i, b->u.d);
     case DOC_DOUBLE:
         if (b->type == DOC_INT)
-            return -cmp_int_double(b->u.i, a->u.d);
-        return cmp_double(a->u.d, b->u.d);
+            return -qf_cmp_int_double(b->u.i, a->u.d);
+        return qf_cmp_double(a->u.d, b->u.d);
     case DOC_DATE:
         return cmp_i64(a->u.i, b->u.i);
     case DOC_STRING:
@@ -114,7 +112,7 @@ int qf_compare(const DocValue *a, const DocValue *b)
     case DOC_VECTOR: {
         size_t n = a->u.vec.n < b->u.vec.n ? a->u.vec.n : b->u.vec.n;
         for (size_t i = 0; i < n; i++) {
-            int c = cmp_double(a->u.vec.v[i], b->u.vec.v[i]);
+            int c = qf_cmp_double(a->u.vec.v[i], b->u.vec.v[i]);
             if (c)
                 return c;
         }

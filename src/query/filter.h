@@ -21,6 +21,15 @@
  */
 int qf_compare(const DocValue *a, const DocValue *b);
 
+/* The pieces of that order, shared with the SQL values' order (sqlvalue.c),
+ * which must agree with it exactly: the rank of a type (numbers share one;
+ * missing and null are 0), and numbers compared by value (an int against a
+ * double exactly, with no rounding of large ints; NaN below every other
+ * number).  <0, 0, >0. */
+int qf_type_rank(int doc_type);
+int qf_cmp_int_double(int64_t i, double d);
+int qf_cmp_double(double a, double b);
+
 typedef enum {
     QF_EQ = 1,
     QF_NE = 2,

@@ -9,6 +9,7 @@
  * straight from their encoding, without building trees).
  */
 #include "sql.h"
+#include "filter.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -157,49 +158,11 @@ int sql_value_to_doc(const SqlValue *v, DocValue **out)
 
 /* ---- order -------------------------------------------------------------------- */
 
-static int rank(int t)
-{
-    switch (t) {
-    case DOC_BOOL: return 1;
-    case DOC_INT:
-    case DOC_DOUBLE: return 2;
-    case DOC_DATE: return 3;
-    case DOC_STRING: return 4;
-    case DOC_BYTES: return 5;
-    case DOC_UUID: return 6;
-    case DOC_ARRAY: return 7;
-    case DOC_OBJECT: return 8;
-    case DOC_VECTOR: return 9;
-    default: return 0; /* missing, null */
-    }
-}
+static int rank(int t) { return qf_type_rank(t); }
 
 static int cmp_i64(int64_t a, int64_t b) { return a < b ? -1 : a > b; }
 
 static int is_nan(double d) { return d != d; }
-
-/* int against double, exactly (as filter.c). */
-static int cmp_int_double(int64_t i, double d)
-{
-    if (is_nan(d))
-        return 1;
-    if (d >= 9223372036854775808.0)
-        return -1;
-    if (d < -9223372036854775808.0)
-        return 1;
-    int64_t di = (int64_t)d;
-    if (i != di)
-        return i < di ? -1 : 1;
-    double t = (double)di;
-    return t == d ? 0 : (d > t ? -1 : 1);
-}
-
-static int cmp_double(double a, double b)
-{
-    if (is_nan(a) || is_nan(b))
-        return is_nan(a) && is_nan(b) ? 0 : is_nan(a) ? -1 : 1;
-    return a < b ? -1 : a > b;
-}
 
 static int cmp_bytes(const void *a, size_t al, const void *b, size_t bl)
 {
@@ -267,7 +230,7 @@ static int cmp_composite(const DocView *a, const DocView *b)
         size_t na = a->dlen / 4, nb = b->dlen / 4;
         size_t n = na < nb ? na : nb;
         for (size_t i = 0; i < n; i++) {
-            int c = cmp_double(get_f32(a->data + 4 * i), get_f32(b->data + 4 * i));
+            int c = qf_cmp_double(get_f32(a->data + 4 * i), get_f32(b->data + 4 * i));
             if (c)
                 return c;
         }
@@ -301,11 +264,11 @@ int sql_value_cmp(const SqlValue *a, const SqlValue *b)
     case DOC_INT:
         if (b->type == DOC_INT)
             return cmp_i64(a->i, b->i);
-        return cmp_int_double(a->i, b->d);
+        return qf_cmp_int_double(a->i, b->d);
     case DOC_DOUBLE:
         if (b->type == DOC_INT)
-            return -cmp_int_double(b->i, a->d);
-        return cmp_double(a->d, b->d);
+            return -qf_cmp_int_double(b->i, a->d);
+        return qf_cmp_double(a->d, b->d);
     case DOC_DATE: return cmp_i64(a->i, b->i);
     case DOC_STRING:
     case DOC_BYTES:
