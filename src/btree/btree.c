@@ -88,23 +88,9 @@
 
 /* ---- little-endian helpers -------------------------------------------- */
 
-static void wr16(uint8_t *p, size_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-static void wr64(uint8_t *p, uint64_t v)
-{
-    wr32(p, (uint32_t)v);
-    wr32(p + 4, (uint32_t)(v >> 32));
-}
+static void wr16(uint8_t *p, size_t v) { put_le16(p, (uint16_t)v); }
+static void wr32(uint8_t *p, uint32_t v) { put_le32(p, v); }
+static void wr64(uint8_t *p, uint64_t v) { put_le64(p, v); }
 
 static PageRef page_ref(const Page *pg) { return mkref(pg->pgno, pg->ctr); }
 static void wr_ref(uint8_t *p, PageRef r)

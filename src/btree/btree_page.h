@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "btree.h"
+#include "../os/endian.h"
 #include "../pager/pager.h"
 
 #define BT_LEAF 1
@@ -33,16 +34,9 @@ size_t btree_inline_max_value(const Pager *p, size_t klen);
 
 /* ---- little-endian fields --------------------------------------------- */
 
-static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static inline uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-static inline uint64_t rd64(const uint8_t *p)
-{
-    return (uint64_t)rd32(p) | ((uint64_t)rd32(p + 4) << 32);
-}
+static inline uint16_t rd16(const uint8_t *p) { return get_le16(p); }
+static inline uint32_t rd32(const uint8_t *p) { return get_le32(p); }
+static inline uint64_t rd64(const uint8_t *p) { return get_le64(p); }
 
 static inline PageRef mkref(Pgno pgno, uint64_t ctr)
 {

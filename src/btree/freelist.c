@@ -41,6 +41,7 @@
 #include "blazedb.h"
 #include "btree.h"
 #include "btree_page.h"
+#include "../os/endian.h"
 
 #define FL_KEY 12
 /* Pool pages wanted before the commit rewrites the free tree. */
@@ -52,27 +53,12 @@ static _Thread_local int fl_busy;
 
 static void fl_make_key(uint8_t k[FL_KEY], uint64_t txnid, uint32_t seq)
 {
-    for (int i = 0; i < 8; i++)
-        k[i] = (uint8_t)(txnid >> (56 - 8 * i));
-    for (int i = 0; i < 4; i++)
-        k[8 + i] = (uint8_t)(seq >> (24 - 8 * i));
+    put_be64(k, txnid);
+    put_be32(k + 8, seq);
 }
 
-static uint64_t fl_key_txnid(const uint8_t *k)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | k[i];
-    return v;
-}
-
-static uint32_t fl_key_seq(const uint8_t *k)
-{
-    uint32_t v = 0;
-    for (int i = 8; i < 12; i++)
-        v = (v << 8) | k[i];
-    return v;
-}
+static uint64_t fl_key_txnid(const uint8_t *k) { return get_be64(k); }
+static uint32_t fl_key_seq(const uint8_t *k) { return get_be32(k + 8); }
 
 static int fl_corrupt(PagerTxn *t, const char *what)
 {

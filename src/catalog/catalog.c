@@ -10,35 +10,8 @@
 #include <string.h>
 
 #include "blazedb.h"
+#include "../os/endian.h"
 #include "../doc/docbin.h"
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
 
 static PagerRoot *catalog_root(PagerTxn *t)
 {
@@ -109,30 +82,30 @@ static size_t coll_key(const char *name, size_t len, uint8_t *k)
 static void encode(const CatColl *c, uint8_t r[CAT_RECORD_SIZE])
 {
     memset(r, 0, CAT_RECORD_SIZE);
-    put32(r, 1);
-    put32(r + 4, c->flags);
-    put64(r + 8, c->id);
-    put32(r + 16, c->docs.root.pgno);
-    put64(r + 24, c->docs.root.ctr);
-    put64(r + 32, c->docs.count);
-    put64(r + 40, c->deleted);
-    put64(r + 48, c->bytes);
-    put64(r + 56, c->created_ms);
+    put_le32(r, 1);
+    put_le32(r + 4, c->flags);
+    put_le64(r + 8, c->id);
+    put_le32(r + 16, c->docs.root.pgno);
+    put_le64(r + 24, c->docs.root.ctr);
+    put_le64(r + 32, c->docs.count);
+    put_le64(r + 40, c->deleted);
+    put_le64(r + 48, c->bytes);
+    put_le64(r + 56, c->created_ms);
 }
 
 int cat_record_decode(const uint8_t *r, size_t len, CatColl *c)
 {
-    if (len != CAT_RECORD_SIZE || get32(r) != 1)
+    if (len != CAT_RECORD_SIZE || get_le32(r) != 1)
         return -1;
     memset(c, 0, sizeof *c);
-    c->flags = get32(r + 4);
-    c->id = get64(r + 8);
-    c->docs.root.pgno = get32(r + 16);
-    c->docs.root.ctr = get64(r + 24);
-    c->docs.count = get64(r + 32);
-    c->deleted = get64(r + 40);
-    c->bytes = get64(r + 48);
-    c->created_ms = get64(r + 56);
+    c->flags = get_le32(r + 4);
+    c->id = get_le64(r + 8);
+    c->docs.root.pgno = get_le32(r + 16);
+    c->docs.root.ctr = get_le64(r + 24);
+    c->docs.count = get_le64(r + 32);
+    c->deleted = get_le64(r + 40);
+    c->bytes = get_le64(r + 48);
+    c->created_ms = get_le64(r + 56);
     if (c->deleted > c->docs.count || (c->docs.root.pgno == 0) != (c->docs.count == 0))
         return -1;
     return 0;
@@ -178,7 +151,7 @@ int cat_create(PagerTxn *t, const char *name, size_t len, uint32_t flags, uint64
     rc = btree_get(t, catalog_root(t), "n", 1, &v, &vl);
     if (rc == BLAZEDB_OK) {
         if (vl == 8)
-            id = get64(v);
+            id = get_le64(v);
         free(v);
         if (vl != 8)
             return pager_error(pager_txn_pager(t), BLAZEDB_CORRUPT,
@@ -187,7 +160,7 @@ int cat_create(PagerTxn *t, const char *name, size_t len, uint32_t flags, uint64
         return rc;
     }
     uint8_t nb[8];
-    put64(nb, id + 1);
+    put_le64(nb, id + 1);
     if ((rc = btree_put(t, catalog_root(t), "n", 1, nb, 8, NULL)))
         return rc;
     memset(out, 0, sizeof *out);
@@ -284,7 +257,7 @@ int cat_change(PagerTxn *t, uint32_t *seq, int kind, const CatColl *c, const cha
         return pager_error(pager_txn_pager(t), BLAZEDB_NOMEM, "out of memory");
     uint8_t *p = v;
     *p++ = (uint8_t)kind;
-    put64(p, c->id);
+    put_le64(p, c->id);
     p += 8;
     p[0] = (uint8_t)nlen;
     p[1] = (uint8_t)(nlen >> 8);

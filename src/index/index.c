@@ -45,6 +45,7 @@
 #include <string.h>
 
 #include "blazedb.h"
+#include "../os/endian.h"
 #include "keyenc.h"
 #include "../doc/docbin.h"
 
@@ -92,42 +93,6 @@ static int fail(PagerTxn *t, char *err, size_t errlen, int rc, const char *fmt, 
     if (t)
         pager_error(pager_txn_pager(t), rc, "%s", buf);
     return rc;
-}
-
-static void put16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-
-static uint32_t get32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
 }
 
 static PagerRoot *catalog_root(PagerTxn *t)
@@ -187,29 +152,29 @@ static int def_encode(const IdxDef *d, uint8_t **out, size_t *outlen)
     uint8_t *r = malloc(n), *p = r;
     if (!r)
         return BLAZEDB_NOMEM;
-    put32(p, DEF_VERSION);
-    put32(p + 4, d->flags);
-    put32(p + 8, d->root.root.pgno);
-    put32(p + 12, 0);
-    put64(p + 16, d->root.root.ctr);
-    put64(p + 24, d->root.count);
-    put64(p + 32, d->stat_rows);
+    put_le32(p, DEF_VERSION);
+    put_le32(p + 4, d->flags);
+    put_le32(p + 8, d->root.root.pgno);
+    put_le32(p + 12, 0);
+    put_le64(p + 16, d->root.root.ctr);
+    put_le64(p + 24, d->root.count);
+    put_le64(p + 32, d->stat_rows);
     p[40] = (uint8_t)d->nfields;
     p += 41;
     for (size_t i = 0; i < d->nfields; i++) {
         size_t pl = strlen(d->fields[i].path);
         *p++ = (uint8_t)((d->fields[i].desc ? FF_DESC : 0) | (d->fields[i].each ? FF_EACH : 0));
-        put16(p, (uint32_t)pl);
+        put_le16(p, (uint32_t)pl);
         memcpy(p + 2, d->fields[i].path, pl);
         p += 2 + pl;
     }
     size_t wl = d->where ? strlen(d->where) : 0;
-    put32(p, d->where ? (uint32_t)wl + 1 : 0);
+    put_le32(p, d->where ? (uint32_t)wl + 1 : 0);
     if (wl)
         memcpy(p + 4, d->where, wl);
     p += 4 + wl;
     for (size_t i = 0; i < d->nfields; i++, p += 8)
-        put64(p, d->distinct[i]);
+        put_le64(p, d->distinct[i]);
     *out = r;
     *outlen = n;
     return BLAZEDB_OK;
@@ -229,14 +194,14 @@ int idx_def_decode(const uint8_t *r, size_t len, uint64_t coll_id, const char *n
                    IdxDef *d)
 {
     memset(d, 0, sizeof *d);
-    if (len < 41 + 4 || get32(r) != DEF_VERSION || r[40] < 1 || r[40] > IDX_MAX_FIELDS)
+    if (len < 41 + 4 || get_le32(r) != DEF_VERSION || r[40] < 1 || r[40] > IDX_MAX_FIELDS)
         return 0;
     d->coll_id = coll_id;
-    d->flags = get32(r + 4);
-    d->root.root.pgno = get32(r + 8);
-    d->root.root.ctr = get64(r + 16);
-    d->root.count = get64(r + 24);
-    d->stat_rows = get64(r + 32);
+    d->flags = get_le32(r + 4);
+    d->root.root.pgno = get_le32(r + 8);
+    d->root.root.ctr = get_le64(r + 16);
+    d->root.count = get_le64(r + 24);
+    d->stat_rows = get_le64(r + 32);
     d->nfields = r[40];
     if (!(d->name = dup_n(name, nlen)))
         return -1;
@@ -245,7 +210,7 @@ int idx_def_decode(const uint8_t *r, size_t len, uint64_t coll_id, const char *n
         if (len - off < 3)
             goto bad;
         uint8_t fl = r[off];
-        size_t pl = get16(r + off + 1);
+        size_t pl = get_le16(r + off + 1);
         off += 3;
         if (pl == 0 || len - off < pl || memchr(r + off, 0, pl))
             goto bad;
@@ -257,7 +222,7 @@ int idx_def_decode(const uint8_t *r, size_t len, uint64_t coll_id, const char *n
     }
     if (len - off < 4)
         goto bad;
-    uint32_t wl = get32(r + off);
+    uint32_t wl = get_le32(r + off);
     off += 4;
     if (wl) {
         if (len - off < wl - 1)
@@ -269,7 +234,7 @@ int idx_def_decode(const uint8_t *r, size_t len, uint64_t coll_id, const char *n
     if (len - off != 8 * d->nfields)
         goto bad;
     for (size_t i = 0; i < d->nfields; i++, off += 8)
-        d->distinct[i] = get64(r + off);
+        d->distinct[i] = get_le64(r + off);
     if ((d->root.root.pgno == 0) != (d->root.count == 0))
         goto bad;
     return 1;
@@ -364,7 +329,7 @@ static int dir_get(PagerTxn *t, const char *name, size_t nlen, uint64_t *coll_id
     if (rc)
         return rc;
     if (vl == 8)
-        *coll_id = get64(v);
+        *coll_id = get_le64(v);
     free(v);
     if (vl != 8)
         return pager_error(pager_txn_pager(t), BLAZEDB_CORRUPT,
@@ -1038,7 +1003,7 @@ int idx_create(PagerTxn *t, CatColl *c, IdxDef *d, char *err, size_t errlen)
         rc = idx_def_store(t, d);
     if (!rc) {
         uint8_t k[1 + IDX_MAX_NAME], v[8];
-        put64(v, c->id);
+        put_le64(v, c->id);
         rc = btree_put(t, catalog_root(t), k, dir_key(d->name, nlen, k), v, 8, NULL);
     }
     if (rc) {

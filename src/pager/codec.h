@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "pager.h"
+#include "../os/endian.h"
 
 enum { PAGE_KIND_DATA = 0, PAGE_KIND_META = 1, PAGE_KIND_COMMIT = 2 };
 
@@ -31,29 +32,6 @@ typedef struct {
     uint8_t kind;
     uint32_t salt32;
 } PageTrailer;
-
-static inline uint64_t get_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-static inline uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-static inline void put_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline void put_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
 void codec_read_trailer(const uint8_t *img, size_t page_size, PageTrailer *t);
 

@@ -95,17 +95,6 @@
 #define W_MAXD 40          /* deepest tree walked */
 #define FL_KEY 12          /* free tree: u64 BE txnid + u32 BE seq */
 
-static uint64_t rdbe64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-static uint32_t rdbe32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* ---- text buffers ---------------------------------------------------------------- */
 
@@ -833,7 +822,7 @@ static int cell_catalog(Walk *w, const WCell *c)
         }
         return 0;
     case 'd': {
-        CColl *co = kl > 9 ? coll_by_id(k, rdbe64(key + 1)) : NULL;
+        CColl *co = kl > 9 ? coll_by_id(k, get_be64(key + 1)) : NULL;
         if (!co)
             prob_add(&k->pr, c->leaf, "catalog", kl > 9 ? key + 9 : NULL, kl > 9 ? kl - 9 : 0,
                      "soft-deleted list entry of no collection");
@@ -845,7 +834,7 @@ static int cell_catalog(Walk *w, const WCell *c)
         return 0;
     }
     case 'i': {
-        CColl *co = kl > 9 ? coll_by_id(k, rdbe64(key + 1)) : NULL;
+        CColl *co = kl > 9 ? coll_by_id(k, get_be64(key + 1)) : NULL;
         if (!co) {
             prob_add(&k->pr, c->leaf, "catalog", kl > 9 ? key + 9 : NULL, kl > 9 ? kl - 9 : 0,
                      "index definition of no collection");
@@ -1052,7 +1041,7 @@ static int cell_change(Walk *w, const WCell *c)
     }
     if (bad) {
         snprintf(where, sizeof where, "change log (commit %llu, #%u)",
-                 (unsigned long long)rdbe64(c->key), (unsigned)rdbe32(c->key + 8));
+                 (unsigned long long)get_be64(c->key), (unsigned)get_be32(c->key + 8));
         prob_add(&k->pr, c->leaf, where, NULL, 0, "%s", bad);
     }
     return 0;
@@ -1930,7 +1919,7 @@ static int rep_cell_catalog(Walk *w, const WCell *c)
         }
         r->ncolls++;
     } else if (c->key[0] == 'i' && c->klen > 9) {
-        RColl *co = rcoll_by_id(r, rdbe64(c->key + 1));
+        RColl *co = rcoll_by_id(r, get_be64(c->key + 1));
         if (!co || c->klen - 9 > IDX_MAX_NAME)
             return 0;
         for (size_t i = 0; i < co->nidx; i++)
