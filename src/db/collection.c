@@ -40,6 +40,9 @@
 
 typedef struct {
     DbCall c;           /* the transaction or savepoint of this call */
+    IdxSet *ix;         /* the collection's indexes, loaded at the first
+                           write that needs them (index_update) */
+    int ix_loaded;
     int seq_known;      /* next change-log sequence number known (this call) */
     uint32_t seq;
     int defer_cat;      /* store() leaves the catalog record to the caller */
@@ -53,7 +56,12 @@ static BlazeDBResult tx_begin(BlazeDB *db, BlazeDBTxn *txn, int write, Tx *x)
     return db_call_begin(db, txn, write, &x->c);
 }
 
-static BlazeDBResult tx_end(Tx *x, BlazeDBResult rc) { return db_call_end(&x->c, rc); }
+static BlazeDBResult tx_end(Tx *x, BlazeDBResult rc)
+{
+    idx_set_free(x->ix);
+    x->ix = NULL;
+    return db_call_end(&x->c, rc);
+}
 
 /* ---- helpers ------------------------------------------------------------------- */
 
@@ -196,8 +204,15 @@ static int index_update(Tx *x, const CatColl *c, const char *id, size_t idlen,
                         const uint8_t *oldbin, size_t oldlen, const uint8_t *newbin,
                         size_t newlen)
 {
-    char err[512];
-    int r = idx_update(x->c.pt, c, id, idlen, oldbin, oldlen, newbin, newlen, err, sizeof err);
+    char err[512] = "";
+    int r = BLAZEDB_OK;
+    if (!x->ix_loaded) {
+        r = idx_set_load(x->c.pt, c, &x->ix, err, sizeof err);
+        x->ix_loaded = r == BLAZEDB_OK;
+    }
+    if (r == BLAZEDB_OK)
+        r = idx_set_update(x->c.pt, x->ix, id, idlen, oldbin, oldlen, newbin, newlen, err,
+                           sizeof err);
     if (r && err[0])
         db_error(x->c.db, (BlazeDBResult)r, "%s", err);
     return r;

@@ -708,19 +708,15 @@ static int unique_check(PagerTxn *t, IdxDef *d, const uint8_t *k, size_t kl, cha
 
 /* ---- maintenance -------------------------------------------------------------------- */
 
-static int update_one(PagerTxn *t, IdxDef *d, const char *id, size_t idlen,
-                      const uint8_t *oldbin, size_t oldlen, const uint8_t *newbin,
-                      size_t newlen, char *err, size_t errlen)
+/* Brings index d from the old version of document id to the new one. */
+static int update_one(PagerTxn *t, IdxDef *d, void *pred, IdxDocKeys *keys, const char *id,
+                      size_t idlen, const uint8_t *oldbin, size_t oldlen,
+                      const uint8_t *newbin, size_t newlen, char *err, size_t errlen)
 {
-    void *pred = NULL;
     Entries o = {0}, n = {0};
-    IdxDocKeys keys = {0};
-    int rc = pred_compile(t, d, &pred, err, errlen);
+    int rc = doc_entries(t, d, pred, id, idlen, oldbin, oldlen, keys, &o, err, errlen);
     if (!rc)
-        rc = doc_entries(t, d, pred, id, idlen, oldbin, oldlen, &keys, &o, err, errlen);
-    if (!rc)
-        rc = doc_entries(t, d, pred, id, idlen, newbin, newlen, &keys, &n, err, errlen);
-    idx_pred_free(pred);
+        rc = doc_entries(t, d, pred, id, idlen, newbin, newlen, keys, &n, err, errlen);
     int changed = 0;
     /* deletions first, so a document may move its own unique value */
     size_t i = 0, j = 0;
@@ -757,7 +753,61 @@ static int update_one(PagerTxn *t, IdxDef *d, const char *id, size_t idlen,
         rc = idx_def_store(t, d);
     ents_free(&o);
     ents_free(&n);
-    idx_doc_keys_free(&keys);
+    return rc;
+}
+
+struct IdxSet {
+    IdxDef *defs;
+    size_t n;
+    void **preds;       /* compiled partial-index predicates (or NULL) */
+    IdxDocKeys keys;    /* scratch */
+};
+
+void idx_set_free(IdxSet *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n && s->preds; i++)
+        idx_pred_free(s->preds[i]);
+    free(s->preds);
+    idx_defs_free(s->defs, s->n);
+    idx_doc_keys_free(&s->keys);
+    free(s);
+}
+
+int idx_set_load(PagerTxn *t, const CatColl *c, IdxSet **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!(c->flags & CAT_F_HAS_INDEXES))
+        return BLAZEDB_OK;
+    IdxSet *s = calloc(1, sizeof *s);
+    if (!s)
+        return fail(t, err, errlen, BLAZEDB_NOMEM, "out of memory");
+    int rc = idx_list(t, c->id, &s->defs, &s->n);
+    if (!rc && s->n && !(s->preds = calloc(s->n, sizeof *s->preds)))
+        rc = fail(t, err, errlen, BLAZEDB_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < s->n; i++)
+        rc = pred_compile(t, &s->defs[i], &s->preds[i], err, errlen);
+    if (rc) {
+        idx_set_free(s);
+        return rc;
+    }
+    *out = s;
+    return BLAZEDB_OK;
+}
+
+int idx_set_update(PagerTxn *t, IdxSet *s, const char *id, size_t idlen, const uint8_t *oldbin,
+                   size_t oldlen, const uint8_t *newbin, size_t newlen, char *err,
+                   size_t errlen)
+{
+    if (err && errlen)
+        err[0] = 0;
+    if (!s || (!oldbin && !newbin))
+        return BLAZEDB_OK;
+    int rc = BLAZEDB_OK;
+    for (size_t i = 0; !rc && i < s->n; i++)
+        rc = update_one(t, &s->defs[i], s->preds[i], &s->keys, id, idlen, oldbin, oldlen,
+                        newbin, newlen, err, errlen);
     return rc;
 }
 
@@ -769,12 +819,11 @@ int idx_update(PagerTxn *t, const CatColl *c, const char *id, size_t idlen,
         err[0] = 0;
     if (!(c->flags & CAT_F_HAS_INDEXES) || (!oldbin && !newbin))
         return BLAZEDB_OK;
-    IdxDef *defs;
-    size_t n;
-    int rc = idx_list(t, c->id, &defs, &n);
-    for (size_t i = 0; !rc && i < n; i++)
-        rc = update_one(t, &defs[i], id, idlen, oldbin, oldlen, newbin, newlen, err, errlen);
-    idx_defs_free(defs, n);
+    IdxSet *s;
+    int rc = idx_set_load(t, c, &s, err, errlen);
+    if (!rc)
+        rc = idx_set_update(t, s, id, idlen, oldbin, oldlen, newbin, newlen, err, errlen);
+    idx_set_free(s);
     return rc;
 }
 

@@ -153,6 +153,23 @@ void idx_pred_free(void *pred);
 int idx_def_decode(const uint8_t *r, size_t len, uint64_t coll_id, const char *name, size_t nlen,
                    IdxDef *d);
 
+/*
+ * A collection's index definitions with their predicates compiled, loaded
+ * once for a series of writes in one call (insert_many, delete_all, ...):
+ * idx_set_update does what idx_update does without reading the catalog
+ * and compiling predicates again for each document.  idx_set_load gives
+ * NULL for a collection without indexes (idx_set_update then does
+ * nothing).  The set keeps the definitions current as their roots move;
+ * it is valid for the call that loaded it (no index created or dropped
+ * meanwhile).
+ */
+typedef struct IdxSet IdxSet;
+int idx_set_load(PagerTxn *t, const CatColl *c, IdxSet **out, char *err, size_t errlen);
+int idx_set_update(PagerTxn *t, IdxSet *s, const char *id, size_t idlen, const uint8_t *oldbin,
+                   size_t oldlen, const uint8_t *newbin, size_t newlen, char *err,
+                   size_t errlen);
+void idx_set_free(IdxSet *s);
+
 /* Recomputes a definition's statistics from its entries (ANALYZE). */
 int idx_analyze(PagerTxn *t, const char *name);
 
