@@ -608,33 +608,23 @@ BlazeDBResult blazedb_insert_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll
 }
 
 /* replace (mode 0), upsert (mode 1) */
-static BlazeDBResult put_doc(BlazeDB *db, BlazeDBTxn *txn, const char *coll, BlazeDBDoc *doc,
-                             int upsert)
+/* Replaces (upsert: or inserts) one document inside call x on collection
+ * c (the caller stores c's record unless x->defer_cat is 0). */
+static BlazeDBResult put_one(Tx *x, const char *coll, CatColl *c, BlazeDBDoc *doc, int upsert)
 {
-    BlazeDBResult rc;
-    if (!db_handle_ok(db))
-        return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
-    if ((rc = check_name(db, coll)))
-        return rc;
+    BlazeDB *db = x->c.db;
     if (!doc)
         return db_error(db, BLAZEDB_INVALID_ARGUMENT, "doc is NULL");
     if (!upsert && blazedb_doc_type(doc, "id") == BLAZEDB_TYPE_MISSING)
         return db_error(db, BLAZEDB_INVALID_ARGUMENT, "replace needs the document's id");
-    uint64_t t0 = mon_now();
-    Tx x;
-    if ((rc = tx_begin(db, txn, 1, &x)))
-        return rc;
-    CatColl c;
     const char *id;
     size_t idlen;
     BlazeDBDoc *old = NULL;
     uint8_t *oldbin = NULL;
     size_t old_bytes = 0;
-    rc = load_coll(&x, coll, upsert, &c);
-    if (rc == BLAZEDB_OK)
-        rc = doc_id(db, doc, &id, &idlen);
+    BlazeDBResult rc = doc_id(db, doc, &id, &idlen);
     if (rc == BLAZEDB_OK) {
-        rc = read_doc(&x, &c, id, idlen, &old, &old_bytes, &oldbin);
+        rc = read_doc(x, c, id, idlen, &old, &old_bytes, &oldbin);
         if (rc == BLAZEDB_NOT_FOUND && !upsert)
             db_error(db, rc, "no document '%.*s' in '%s'", (int)idlen, id, coll);
     }
@@ -643,23 +633,55 @@ static BlazeDBResult put_doc(BlazeDB *db, BlazeDBTxn *txn, const char *coll, Bla
                       id, coll);
     }
     if (rc == BLAZEDB_NOT_FOUND && upsert) {
-        rc = insert_one(&x, coll, &c, doc);
+        rc = insert_one(x, coll, c, doc);
     } else if (rc == BLAZEDB_OK) {
         int was_deleted = is_soft_deleted(old);
         int64_t created = 0;
         if (!was_deleted)
             blazedb_doc_get_date(old, "createdAt", &created);
         /* a replacement is a live document unless it says otherwise */
-        rc = stamp(db, &c, doc, created);
+        rc = stamp(db, c, doc, created);
         if (rc == BLAZEDB_OK) {
             blazedb_doc_get_string(doc, "id", &id, &idlen);
-            rc = store(&x, coll, &c, id, idlen, doc, oldbin, old_bytes, was_deleted,
+            rc = store(x, coll, c, id, idlen, doc, oldbin, old_bytes, was_deleted,
                        was_deleted ? CAT_CHANGE_INSERT : CAT_CHANGE_UPDATE);
         }
     }
     blazedb_doc_free(old);
     free(oldbin);
+    return rc;
+}
+
+BlazeDBResult coll_put_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                            BlazeDBDoc *const *docs, size_t n, int upsert)
+{
+    BlazeDBResult rc;
+    if (!db_handle_ok(db))
+        return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
+    if ((rc = check_name(db, coll)))
+        return rc;
+    if (n && !docs)
+        return db_error(db, BLAZEDB_INVALID_ARGUMENT, "docs is NULL");
+    uint64_t t0 = mon_now();
+    Tx x;
+    if ((rc = tx_begin(db, txn, 1, &x)))
+        return rc;
+    CatColl c;
+    rc = load_coll(&x, coll, upsert, &c);
+    x.defer_cat = 1; /* one catalog update for the whole batch */
+    for (size_t i = 0; rc == BLAZEDB_OK && i < n; i++)
+        rc = put_one(&x, coll, &c, docs[i], upsert);
+    if (rc == BLAZEDB_OK)
+        rc = (BlazeDBResult)cat_put(x.c.pt, coll, strlen(coll), &c);
     return mon_end(db_monitor(db), MON_DOC_UPDATE, t0, tx_end(&x, rc));
+}
+
+static BlazeDBResult put_doc(BlazeDB *db, BlazeDBTxn *txn, const char *coll, BlazeDBDoc *doc,
+                             int upsert)
+{
+    if (db_handle_ok(db) && !doc)
+        return db_error(db, BLAZEDB_INVALID_ARGUMENT, "doc is NULL");
+    return coll_put_many(db, txn, coll, &doc, 1, upsert);
 }
 
 BlazeDBResult blazedb_replace(BlazeDB *db, BlazeDBTxn *txn, const char *coll, BlazeDBDoc *doc)

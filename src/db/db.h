@@ -59,6 +59,14 @@ typedef struct {
 BlazeDBResult db_call_begin(BlazeDB *db, BlazeDBTxn *txn, int write, DbCall *c);
 BlazeDBResult db_call_end(DbCall *c, BlazeDBResult rc);
 
+/* Replaces (upsert: or inserts) docs[0..n) in collection coll in one
+ * call (one savepoint or transaction, the collection's indexes loaded once,
+ * one catalog update): blazedb_replace / blazedb_upsert for many
+ * documents; the SQL UPDATE and INSERT OR REPLACE use it.  Stops at the
+ * first failure, which undoes the whole call. */
+BlazeDBResult coll_put_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                            BlazeDBDoc *const *docs, size_t n, int upsert);
+
 /* Observers (query.c): the handle's slot for them, the dispatcher (called
  * after each commit of a write transaction and at each transaction begin;
  * cheap when there are none), and their teardown at close. */

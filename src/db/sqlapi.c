@@ -970,8 +970,7 @@ static BlazeDBResult do_insert(BlazeDBStmt *st)
     }
     if (rc == BLAZEDB_OK) {
         if (a->or_replace) {
-            for (size_t r = 0; r < a->nrows && rc == BLAZEDB_OK; r++)
-                rc = blazedb_upsert(st->db, st->txn, a->coll, docs[r]);
+            rc = coll_put_many(st->db, st->txn, a->coll, docs, a->nrows, 1);
         } else {
             rc = blazedb_insert_many(st->db, st->txn, a->coll, docs, a->nrows);
         }
@@ -981,6 +980,50 @@ static BlazeDBResult do_insert(BlazeDBStmt *st)
     for (size_t r = 0; r < a->nrows; r++)
         blazedb_doc_free(docs[r]);
     free(docs);
+    return rc;
+}
+
+/* Documents an UPDATE writes per call of the collection layer. */
+#define UPDATE_BATCH 256
+
+/* Sets the UPDATE's fields in doc, every SET reading the document as it
+ * was; vals is scratch for a->nset values. */
+static BlazeDBResult apply_sets(BlazeDBStmt *st, BlazeDBDoc *doc, SqlValue *vals)
+{
+    SqlStmt *a = st->ast;
+    void *bin = NULL;
+    size_t blen = 0;
+    BlazeDBResult rc = blazedb_doc_encode(doc, &bin, &blen);
+    if (rc)
+        return rc;
+    SqlxExec x;
+    memset(&x, 0, sizeof x);
+    x.db = st->db;
+    x.params = st->params;
+    x.nparams = (size_t)st->nparams;
+    x.now_ms = now_ms();
+    x.doc[0] = bin;
+    x.dlen[0] = blen;
+    SqlEvalCtx cx;
+    sqlx_ctx(&x, &cx);
+    for (size_t i = 0; i < a->nset && rc == BLAZEDB_OK; i++) {
+        memset(&vals[i], 0, sizeof vals[i]);
+        /* may borrow from bin, which lives until they are applied */
+        rc = (BlazeDBResult)sql_eval(a->set_vals[i], &cx, &vals[i]);
+        if (rc)
+            rc = serr(st, rc, "%s", cx.err[0] ? cx.err : blazedb_strerror(rc));
+    }
+    for (size_t i = 0; i < a->nset && rc == BLAZEDB_OK; i++) {
+        DocValue *dv = NULL;
+        rc = (BlazeDBResult)sql_value_to_doc(&vals[i], &dv);
+        if (rc == BLAZEDB_OK)
+            rc = docapi_set_value(doc, a->set_paths[i], dv);
+        if (rc && rc != BLAZEDB_NOMEM)
+            rc = serr(st, rc, "SET %s: %s", a->set_paths[i], blazedb_errmsg(NULL));
+    }
+    for (size_t i = 0; i < a->nset; i++)
+        sql_value_clear(&vals[i]);
+    blazedb_free(bin);
     return rc;
 }
 
@@ -997,58 +1040,38 @@ static BlazeDBResult do_update(BlazeDBStmt *st)
     IdList ids = {0};
     BlazeDBResult rc = collect_ids(st, &ids);
     SqlValue *vals = calloc(a->nset ? a->nset : 1, sizeof *vals);
+    BlazeDBDoc *batch[UPDATE_BATCH];
+    size_t nb = 0;
     if (!vals && rc == BLAZEDB_OK)
         rc = serr(st, BLAZEDB_NOMEM, "out of memory");
-    for (size_t k = 0; k < ids.n && rc == BLAZEDB_OK; k++) {
+    for (size_t k = 0; k <= ids.n && rc == BLAZEDB_OK; k++) {
+        /* the new versions are written a batch at a time, in one call */
+        if (nb == UPDATE_BATCH || (k == ids.n && nb)) {
+            rc = coll_put_many(st->db, st->txn, a->coll, batch, nb, 0);
+            if (rc == BLAZEDB_OK)
+                st->changes += nb;
+            while (nb)
+                blazedb_doc_free(batch[--nb]);
+            if (rc)
+                break;
+        }
+        if (k == ids.n)
+            break;
         BlazeDBDoc *doc = NULL;
         rc = blazedb_get_doc(st->db, st->txn, a->coll, ids.ids[k], &doc);
         if (rc == BLAZEDB_NOT_FOUND) {
             rc = BLAZEDB_OK;
             continue;
         }
-        if (rc)
-            break;
-        void *bin = NULL;
-        size_t blen = 0;
-        if ((rc = blazedb_doc_encode(doc, &bin, &blen))) {
+        if (rc == BLAZEDB_OK)
+            rc = apply_sets(st, doc, vals);
+        if (rc == BLAZEDB_OK)
+            batch[nb++] = doc;
+        else
             blazedb_doc_free(doc);
-            break;
-        }
-        /* every SET reads the old document */
-        SqlxExec x;
-        memset(&x, 0, sizeof x);
-        x.db = st->db;
-        x.params = st->params;
-        x.nparams = (size_t)st->nparams;
-        x.now_ms = now_ms();
-        x.doc[0] = bin;
-        x.dlen[0] = blen;
-        SqlEvalCtx cx;
-        sqlx_ctx(&x, &cx);
-        for (size_t i = 0; i < a->nset && rc == BLAZEDB_OK; i++) {
-            memset(&vals[i], 0, sizeof vals[i]);
-            /* may borrow from bin, which lives until they are applied */
-            rc = (BlazeDBResult)sql_eval(a->set_vals[i], &cx, &vals[i]);
-            if (rc)
-                rc = serr(st, rc, "%s", cx.err[0] ? cx.err : blazedb_strerror(rc));
-        }
-        for (size_t i = 0; i < a->nset && rc == BLAZEDB_OK; i++) {
-            DocValue *dv = NULL;
-            rc = (BlazeDBResult)sql_value_to_doc(&vals[i], &dv);
-            if (rc == BLAZEDB_OK)
-                rc = docapi_set_value(doc, a->set_paths[i], dv);
-            if (rc && rc != BLAZEDB_NOMEM)
-                rc = serr(st, rc, "SET %s: %s", a->set_paths[i], blazedb_errmsg(NULL));
-        }
-        for (size_t i = 0; i < a->nset; i++)
-            sql_value_clear(&vals[i]);
-        blazedb_free(bin);
-        if (rc == BLAZEDB_OK)
-            rc = blazedb_replace(st->db, st->txn, a->coll, doc);
-        blazedb_doc_free(doc);
-        if (rc == BLAZEDB_OK)
-            st->changes++;
     }
+    while (nb)
+        blazedb_doc_free(batch[--nb]);
     free(vals);
     ids_free(&ids);
     return rc;
