@@ -43,6 +43,7 @@ typedef struct {
     IdxSet *ix;         /* the collection's indexes, loaded at the first
                            write that needs them (index_update) */
     int ix_loaded;
+    int keep_stamps;    /* COLL_KEEP_STAMPS: dates a document carries stay */
     int seq_known;      /* next change-log sequence number known (this call) */
     uint32_t seq;
     int defer_cat;      /* store() leaves the catalog record to the caller */
@@ -338,13 +339,19 @@ static BlazeDBResult doc_id(BlazeDB *db, BlazeDBDoc *d, const char **id, size_t 
     return check_id(db, *id, *len);
 }
 
-static BlazeDBResult stamp(BlazeDB *db, const CatColl *c, BlazeDBDoc *d, int64_t created)
+/* Sets createdAt (to `created`, or now when 0) and updatedAt (now), unless
+ * the collection keeps no timestamps; with `keep`, a field the document
+ * already holds as a date stays (import). */
+static BlazeDBResult stamp(BlazeDB *db, const CatColl *c, BlazeDBDoc *d, int64_t created,
+                           int keep)
 {
     if (c->flags & CAT_F_NO_TIMESTAMPS)
         return BLAZEDB_OK;
     int64_t now = now_ms();
-    BlazeDBResult rc = blazedb_doc_set_date(d, "createdAt", created ? created : now);
-    if (!rc)
+    BlazeDBResult rc = BLAZEDB_OK;
+    if (!keep || blazedb_doc_type(d, "createdAt") != BLAZEDB_TYPE_DATE)
+        rc = blazedb_doc_set_date(d, "createdAt", created ? created : now);
+    if (!rc && (!keep || blazedb_doc_type(d, "updatedAt") != BLAZEDB_TYPE_DATE))
         rc = blazedb_doc_set_date(d, "updatedAt", now);
     return rc ? db_error(db, rc, "%s", blazedb_errmsg(NULL)) : BLAZEDB_OK;
 }
@@ -568,7 +575,7 @@ static BlazeDBResult insert_one(Tx *x, const char *coll, CatColl *c, BlazeDBDoc 
         if (r != BLAZEDB_NOT_FOUND)
             return (BlazeDBResult)r;
     }
-    if ((rc = stamp(x->c.db, c, doc, 0)))
+    if ((rc = stamp(x->c.db, c, doc, 0, x->keep_stamps)))
         return rc;
     /* stamping may have moved the id string: fetch it again */
     blazedb_doc_get_string(doc, "id", &id, &idlen);
@@ -583,38 +590,14 @@ BlazeDBResult blazedb_insert(BlazeDB *db, BlazeDBTxn *txn, const char *coll, Bla
 BlazeDBResult blazedb_insert_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
                                   BlazeDBDoc *const *docs, size_t n)
 {
-    BlazeDBResult rc;
-    if (!db_handle_ok(db))
-        return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
-    if ((rc = check_name(db, coll)))
-        return rc;
-    if (n && !docs)
-        return db_error(db, BLAZEDB_INVALID_ARGUMENT, "docs is NULL");
-    for (size_t i = 0; i < n; i++)
-        if (!docs[i])
-            return db_error(db, BLAZEDB_INVALID_ARGUMENT, "document %zu is NULL", i);
-    uint64_t t0 = mon_now();
-    Tx x;
-    if ((rc = tx_begin(db, txn, 1, &x)))
-        return rc;
-    CatColl c;
-    rc = load_coll(&x, coll, 1, &c);
-    x.defer_cat = 1; /* one catalog update for the whole batch */
-    for (size_t i = 0; rc == BLAZEDB_OK && i < n; i++)
-        rc = insert_one(&x, coll, &c, docs[i]);
-    if (rc == BLAZEDB_OK)
-        rc = (BlazeDBResult)cat_put(x.c.pt, coll, strlen(coll), &c);
-    return mon_end(db_monitor(db), MON_DOC_INSERT, t0, tx_end(&x, rc));
+    return coll_write_many(db, txn, coll, docs, n, COLL_INSERT);
 }
 
-/* replace (mode 0), upsert (mode 1) */
 /* Replaces (upsert: or inserts) one document inside call x on collection
  * c (the caller stores c's record unless x->defer_cat is 0). */
 static BlazeDBResult put_one(Tx *x, const char *coll, CatColl *c, BlazeDBDoc *doc, int upsert)
 {
     BlazeDB *db = x->c.db;
-    if (!doc)
-        return db_error(db, BLAZEDB_INVALID_ARGUMENT, "doc is NULL");
     if (!upsert && blazedb_doc_type(doc, "id") == BLAZEDB_TYPE_MISSING)
         return db_error(db, BLAZEDB_INVALID_ARGUMENT, "replace needs the document's id");
     const char *id;
@@ -640,7 +623,7 @@ static BlazeDBResult put_one(Tx *x, const char *coll, CatColl *c, BlazeDBDoc *do
         if (!was_deleted)
             blazedb_doc_get_date(old, "createdAt", &created);
         /* a replacement is a live document unless it says otherwise */
-        rc = stamp(db, c, doc, created);
+        rc = stamp(db, c, doc, created, x->keep_stamps);
         if (rc == BLAZEDB_OK) {
             blazedb_doc_get_string(doc, "id", &id, &idlen);
             rc = store(x, coll, c, id, idlen, doc, oldbin, old_bytes, was_deleted,
@@ -652,8 +635,8 @@ static BlazeDBResult put_one(Tx *x, const char *coll, CatColl *c, BlazeDBDoc *do
     return rc;
 }
 
-BlazeDBResult coll_put_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
-                            BlazeDBDoc *const *docs, size_t n, int upsert)
+BlazeDBResult coll_write_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                              BlazeDBDoc *const *docs, size_t n, unsigned mode)
 {
     BlazeDBResult rc;
     if (!db_handle_ok(db))
@@ -662,26 +645,31 @@ BlazeDBResult coll_put_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
         return rc;
     if (n && !docs)
         return db_error(db, BLAZEDB_INVALID_ARGUMENT, "docs is NULL");
+    for (size_t i = 0; i < n; i++)
+        if (!docs[i])
+            return db_error(db, BLAZEDB_INVALID_ARGUMENT, "document %zu is NULL", i);
+    unsigned kind = mode & COLL_WRITE_KIND;
     uint64_t t0 = mon_now();
     Tx x;
     if ((rc = tx_begin(db, txn, 1, &x)))
         return rc;
+    x.keep_stamps = (mode & COLL_KEEP_STAMPS) != 0;
     CatColl c;
-    rc = load_coll(&x, coll, upsert, &c);
+    rc = load_coll(&x, coll, kind != COLL_REPLACE, &c);
     x.defer_cat = 1; /* one catalog update for the whole batch */
     for (size_t i = 0; rc == BLAZEDB_OK && i < n; i++)
-        rc = put_one(&x, coll, &c, docs[i], upsert);
+        rc = kind == COLL_INSERT ? insert_one(&x, coll, &c, docs[i])
+                                 : put_one(&x, coll, &c, docs[i], kind == COLL_UPSERT);
     if (rc == BLAZEDB_OK)
         rc = (BlazeDBResult)cat_put(x.c.pt, coll, strlen(coll), &c);
-    return mon_end(db_monitor(db), MON_DOC_UPDATE, t0, tx_end(&x, rc));
+    return mon_end(db_monitor(db), kind == COLL_INSERT ? MON_DOC_INSERT : MON_DOC_UPDATE, t0,
+                   tx_end(&x, rc));
 }
 
 static BlazeDBResult put_doc(BlazeDB *db, BlazeDBTxn *txn, const char *coll, BlazeDBDoc *doc,
                              int upsert)
 {
-    if (db_handle_ok(db) && !doc)
-        return db_error(db, BLAZEDB_INVALID_ARGUMENT, "doc is NULL");
-    return coll_put_many(db, txn, coll, &doc, 1, upsert);
+    return coll_write_many(db, txn, coll, &doc, 1, upsert ? COLL_UPSERT : COLL_REPLACE);
 }
 
 BlazeDBResult blazedb_replace(BlazeDB *db, BlazeDBTxn *txn, const char *coll, BlazeDBDoc *doc)
@@ -782,7 +770,7 @@ BlazeDBResult blazedb_patch(BlazeDB *db, BlazeDBTxn *txn, const char *coll, cons
     if (rc == BLAZEDB_OK) {
         int64_t created = 0;
         blazedb_doc_get_date(d, "createdAt", &created);
-        rc = stamp(db, &c, d, created);
+        rc = stamp(db, &c, d, created, 0);
     }
     if (rc == BLAZEDB_OK)
         rc = store(&x, coll, &c, id, idlen, d, oldbin, old_bytes, 0, CAT_CHANGE_UPDATE);
@@ -1095,7 +1083,7 @@ BlazeDBResult blazedb_soft_delete(BlazeDB *db, BlazeDBTxn *txn, const char *coll
     if (rc == BLAZEDB_OK) {
         int64_t created = 0;
         blazedb_doc_get_date(d, "createdAt", &created);
-        rc = stamp(db, &c, d, created);
+        rc = stamp(db, &c, d, created, 0);
     }
     if (rc == BLAZEDB_OK)
         rc = store(&x, coll, &c, id, idlen, d, oldbin, old_bytes, 0, CAT_CHANGE_DELETE);

@@ -59,13 +59,20 @@ typedef struct {
 BlazeDBResult db_call_begin(BlazeDB *db, BlazeDBTxn *txn, int write, DbCall *c);
 BlazeDBResult db_call_end(DbCall *c, BlazeDBResult rc);
 
-/* Replaces (upsert: or inserts) docs[0..n) in collection coll in one
- * call (one savepoint or transaction, the collection's indexes loaded once,
- * one catalog update): blazedb_replace / blazedb_upsert for many
- * documents; the SQL UPDATE and INSERT OR REPLACE use it.  Stops at the
- * first failure, which undoes the whole call. */
-BlazeDBResult coll_put_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
-                            BlazeDBDoc *const *docs, size_t n, int upsert);
+/* Writes docs[0..n) to collection coll in one call (one savepoint or
+ * transaction, the collection's indexes loaded once, one catalog update):
+ * COLL_INSERT is blazedb_insert_many, COLL_REPLACE and COLL_UPSERT are
+ * blazedb_replace / blazedb_upsert for many documents (SQL UPDATE and
+ * INSERT OR REPLACE).  COLL_KEEP_STAMPS: createdAt/updatedAt a document
+ * already holds as dates are stored as they are (import), the others are
+ * stamped as usual.  Stops at the first failure, which undoes the call. */
+#define COLL_INSERT 0u
+#define COLL_REPLACE 1u
+#define COLL_UPSERT 2u
+#define COLL_WRITE_KIND 3u
+#define COLL_KEEP_STAMPS 0x10u
+BlazeDBResult coll_write_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
+                              BlazeDBDoc *const *docs, size_t n, unsigned mode);
 
 /* Observers (query.c): the handle's slot for them, the dispatcher (called
  * after each commit of a write transaction and at each transaction begin;

@@ -970,7 +970,7 @@ static BlazeDBResult do_insert(BlazeDBStmt *st)
     }
     if (rc == BLAZEDB_OK) {
         if (a->or_replace) {
-            rc = coll_put_many(st->db, st->txn, a->coll, docs, a->nrows, 1);
+            rc = coll_write_many(st->db, st->txn, a->coll, docs, a->nrows, COLL_UPSERT);
         } else {
             rc = blazedb_insert_many(st->db, st->txn, a->coll, docs, a->nrows);
         }
@@ -1047,7 +1047,7 @@ static BlazeDBResult do_update(BlazeDBStmt *st)
     for (size_t k = 0; k <= ids.n && rc == BLAZEDB_OK; k++) {
         /* the new versions are written a batch at a time, in one call */
         if (nb == UPDATE_BATCH || (k == ids.n && nb)) {
-            rc = coll_put_many(st->db, st->txn, a->coll, batch, nb, 0);
+            rc = coll_write_many(st->db, st->txn, a->coll, batch, nb, COLL_REPLACE);
             if (rc == BLAZEDB_OK)
                 st->changes += nb;
             while (nb)

@@ -14,16 +14,12 @@
  * writes JSON straight from the stored binary form (doc_bin_to_json): no
  * BlazeDBDoc is built unless a filter needs one.  Import turns each record
  * into the binary form directly (doc_json_to_bin) and stores documents with
- * blazedb_insert_many / blazedb_upsert, a chunk at a time.
+ * coll_write_many (db.h), a chunk at a time.
  *
  * Keeping createdAt/updatedAt.  The collection calls stamp both fields
- * with the current time.  An import must store what it reads, so for a
- * chunk of documents that carry createdAt, the collection's
- * CAT_F_NO_TIMESTAMPS flag is set in its catalog record for the duration of
- * the call and cleared right after, inside the same write transaction (and
- * savepoint): no other transaction can see the flag, and a failure rolls it
- * back with the rest.  (stamps_off below; a dedicated entry point in
- * collection.c would replace it.)
+ * with the current time; an import must store what it reads, so it writes
+ * with COLL_KEEP_STAMPS (db.h), which keeps the dates a document carries
+ * and stamps only the missing ones.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,13 +45,6 @@
 #define PROGRESS_EVERY 4096u  /* documents (export) / records (import) */
 #define CHUNK_DOCS 1000u      /* documents per insert_many call */
 #define DEFAULT_BATCH 10000u  /* SKIP_BAD: documents per transaction */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ======================================================================== */
 /* Output buffer                                                             */
@@ -1111,8 +1100,7 @@ typedef struct {
     /* the collection written to */
     char *coll;
     unsigned coll_flags;    /* BLAZEDB_COLL_* when a marker creates it */
-    int coll_ready;         /* coll_ts is known and the collection exists */
-    int coll_ts;            /* it keeps createdAt/updatedAt */
+    int coll_ready;         /* the collection exists */
     /* documents waiting for the next insert_many */
     BlazeDBDoc *docs[CHUNK_DOCS];
     uint64_t dline[CHUNK_DOCS], doff[CHUNK_DOCS];
@@ -1304,33 +1292,10 @@ static BlazeDBResult imp_coll(Imp *I)
         blazedb_collection_options_init(&co);
         co.flags = I->coll_flags;
         rc = blazedb_collection_create(I->db, I->t, I->coll, &co);
-        c.flags = I->coll_flags & BLAZEDB_COLL_NO_TIMESTAMPS ? CAT_F_NO_TIMESTAMPS : 0;
     }
-    if (rc == BLAZEDB_OK) {
-        I->coll_ts = !(c.flags & CAT_F_NO_TIMESTAMPS);
+    if (rc == BLAZEDB_OK)
         I->coll_ready = 1;
-    }
     return rc;
-}
-
-/* Sets (off = 1) or clears the collection's NO_TIMESTAMPS flag in its
- * catalog record, inside the write transaction (see the file comment). */
-static BlazeDBResult stamps_off(Imp *I, int off)
-{
-    PagerTxn *pt = db_txn_pt(I->t);
-    size_t nl = strlen(I->coll);
-    CatColl c;
-    int rc = cat_get(pt, I->coll, nl, &c);
-    if (rc == BLAZEDB_OK) {
-        uint32_t f = off ? c.flags | CAT_F_NO_TIMESTAMPS : c.flags & ~CAT_F_NO_TIMESTAMPS;
-        if (f != c.flags) {
-            c.flags = f;
-            rc = cat_put(pt, I->coll, nl, &c);
-        }
-    }
-    if (rc)
-        db_txn_mark_failed(I->t, (BlazeDBResult)rc);
-    return (BlazeDBResult)rc;
 }
 
 /* Errors that belong to one document (the others end the import). */
@@ -1340,33 +1305,25 @@ static int record_error(BlazeDBResult rc)
            rc == BLAZEDB_CONSTRAINT;
 }
 
-/* Writes docs[a..b); `keep`: they carry createdAt, which is kept. */
-static BlazeDBResult imp_write(Imp *I, size_t a, size_t b, int keep)
+/* Writes the waiting documents docs[0..n): all at once, or one by one to
+ * find the bad ones; createdAt/updatedAt they carry are kept. */
+static BlazeDBResult imp_write(Imp *I)
 {
+    unsigned mode = (I->upsert ? COLL_UPSERT : COLL_INSERT) | COLL_KEEP_STAMPS;
     BlazeDBResult rc = BLAZEDB_OK;
-    if (keep) {
-        int64_t now = now_ms();
-        for (size_t k = a; k < b; k++)
-            if (blazedb_doc_type(I->docs[k], "updatedAt") != BLAZEDB_TYPE_DATE &&
-                blazedb_doc_set_date(I->docs[k], "updatedAt", now))
-                return imp_fail(I, BLAZEDB_NOMEM, "out of memory");
-        if ((rc = db_txn_writable(I->t)) || (rc = stamps_off(I, 1)))
-            return rc;
-    }
     int one_by_one = I->upsert;
     if (!I->upsert) {
-        rc = blazedb_insert_many(I->db, I->t, I->coll, I->docs + a, b - a);
+        rc = coll_write_many(I->db, I->t, I->coll, I->docs, I->n, mode);
         if (rc == BLAZEDB_OK) {
-            I->pending += b - a;
-            I->in_txn += b - a;
+            I->pending += I->n;
+            I->in_txn += I->n;
         } else if (record_error(rc)) {
             rc = BLAZEDB_OK; /* find the bad ones */
             one_by_one = 1;
         }
     }
-    for (size_t k = a; one_by_one && rc == BLAZEDB_OK && k < b; k++) {
-        BlazeDBResult r = I->upsert ? blazedb_upsert(I->db, I->t, I->coll, I->docs[k])
-                                    : blazedb_insert(I->db, I->t, I->coll, I->docs[k]);
+    for (size_t k = 0; one_by_one && rc == BLAZEDB_OK && k < I->n; k++) {
+        BlazeDBResult r = coll_write_many(I->db, I->t, I->coll, &I->docs[k], 1, mode);
         if (r == BLAZEDB_OK) {
             I->pending++;
             I->in_txn++;
@@ -1375,11 +1332,6 @@ static BlazeDBResult imp_write(Imp *I, size_t a, size_t b, int keep)
         } else {
             rc = r;
         }
-    }
-    if (keep) {
-        BlazeDBResult r = stamps_off(I, 0);
-        if (rc == BLAZEDB_OK)
-            rc = r;
     }
     return rc;
 }
@@ -1393,16 +1345,8 @@ static BlazeDBResult imp_flush(Imp *I)
         rc = imp_txn(I);
         if (rc == BLAZEDB_OK)
             rc = imp_coll(I);
-        for (size_t a = 0; rc == BLAZEDB_OK && a < I->n;) {
-            int keep = I->coll_ts &&
-                       blazedb_doc_type(I->docs[a], "createdAt") == BLAZEDB_TYPE_DATE;
-            size_t b = a + 1;
-            while (b < I->n && (I->coll_ts && blazedb_doc_type(I->docs[b], "createdAt") ==
-                                                  BLAZEDB_TYPE_DATE) == keep)
-                b++;
-            rc = imp_write(I, a, b, keep);
-            a = b;
-        }
+        if (rc == BLAZEDB_OK)
+            rc = imp_write(I);
         for (size_t k = 0; k < I->n; k++)
             blazedb_doc_free(I->docs[k]);
         I->n = 0;
