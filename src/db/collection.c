@@ -16,7 +16,7 @@
  * deleted ids are also listed in the catalog under "d" + collection id + id
  * so that purge touches only them.  Every write appends a change record.
  * Every write of a collection with indexes (CAT_F_HAS_INDEXES) brings its
- * indexes along (idx_update, from the stored bytes of the old version and
+ * indexes along (idx_set_update, from the stored bytes of the old version and
  * the new encoding), inside the same savepoint, so a unique violation
  * undoes the whole call; collections without indexes pay one flag test.
  */
@@ -162,7 +162,7 @@ static int is_soft_deleted(const BlazeDBDoc *d)
 
 /* Reads a stored document (soft-deleted ones included).  NOT_FOUND when
  * absent.  With `raw` (may be NULL), a collection with indexes also gets a
- * copy of the stored bytes (*bytes long; free() it) for idx_update, since
+ * copy of the stored bytes (*bytes long; free() it) for idx_set_update, since
  * the document may be changed before it is stored again; otherwise *raw is
  * NULL. */
 static BlazeDBResult read_doc(Tx *x, CatColl *c, const char *id, size_t idlen,

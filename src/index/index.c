@@ -811,22 +811,6 @@ int idx_set_update(PagerTxn *t, IdxSet *s, const char *id, size_t idlen, const u
     return rc;
 }
 
-int idx_update(PagerTxn *t, const CatColl *c, const char *id, size_t idlen,
-               const uint8_t *oldbin, size_t oldlen, const uint8_t *newbin, size_t newlen,
-               char *err, size_t errlen)
-{
-    if (err && errlen)
-        err[0] = 0;
-    if (!(c->flags & CAT_F_HAS_INDEXES) || (!oldbin && !newbin))
-        return BLAZEDB_OK;
-    IdxSet *s;
-    int rc = idx_set_load(t, c, &s, err, errlen);
-    if (!rc)
-        rc = idx_set_update(t, s, id, idlen, oldbin, oldlen, newbin, newlen, err, errlen);
-    idx_set_free(s);
-    return rc;
-}
-
 /* ---- statistics --------------------------------------------------------------------- */
 
 /* Ends of the n components of entry key k (offs[i] = end of component i). */

@@ -107,20 +107,7 @@ int idx_find(PagerTxn *t, const char *name, IdxDef *out);
 int idx_def_store(PagerTxn *t, const IdxDef *d);
 
 /*
- * Brings the collection's indexes from the old version of document `id`
- * to the new one (binary documents; old == NULL: inserted, new == NULL:
- * deleted).  Entries that do not change are not touched.  A unique
- * violation returns BLAZEDB_CONSTRAINT with "unique index NAME: id X already
- * has this value" in err, after undoing nothing (callers run this inside a
- * savepoint and roll it back).  No-op unless c->flags has
- * CAT_F_HAS_INDEXES.
- */
-int idx_update(PagerTxn *t, const CatColl *c, const char *id, size_t idlen,
-               const uint8_t *oldbin, size_t oldlen, const uint8_t *newbin, size_t newlen,
-               char *err, size_t errlen);
-
-/*
- * The entry keys one document gives an index — what idx_update maintains
+ * The entry keys one document gives an index — what idx_set_update maintains
  * and what the integrity check (tools/check.c) expects — with scratch
  * buffers reused from call to call: key i is keys.p[off[i] .. off[i] +
  * len[i]).  Unsorted; one per distinct element of an `each` field.
@@ -154,14 +141,18 @@ int idx_def_decode(const uint8_t *r, size_t len, uint64_t coll_id, const char *n
                    IdxDef *d);
 
 /*
- * A collection's index definitions with their predicates compiled, loaded
- * once for a series of writes in one call (insert_many, delete_all, ...):
- * idx_set_update does what idx_update does without reading the catalog
- * and compiling predicates again for each document.  idx_set_load gives
- * NULL for a collection without indexes (idx_set_update then does
- * nothing).  The set keeps the definitions current as their roots move;
- * it is valid for the call that loaded it (no index created or dropped
- * meanwhile).
+ * Index maintenance.  idx_set_load loads a collection's index definitions
+ * with their predicates compiled, once per call of the collection layer
+ * (all the documents one insert_many writes share it); NULL, and nothing
+ * to do, for a collection without CAT_F_HAS_INDEXES.  idx_set_update
+ * brings the indexes from the old version of document `id` to the new one
+ * (binary documents; old == NULL: inserted, new == NULL: deleted),
+ * touching only the entries that differ, and keeps the loaded definitions
+ * current as their roots move.  A unique violation returns
+ * BLAZEDB_CONSTRAINT with "unique index NAME: id X already has this value"
+ * in err, undoing nothing (callers run inside a savepoint and roll it
+ * back).  A set is valid for the call that loaded it: no index is created
+ * or dropped meanwhile.
  */
 typedef struct IdxSet IdxSet;
 int idx_set_load(PagerTxn *t, const CatColl *c, IdxSet **out, char *err, size_t errlen);
