@@ -20,30 +20,15 @@
 #include "blazedb.h"
 #include "support/testutil.h"
 
-typedef struct {
-    char *dir, *path;
-    BlazeDB *db;
-} Env;
+typedef TuDb Env;
 
-static void env_init(Env *e)
-{
-    e->dir = tu_mkdtemp("builder");
-    assert_non_null(e->dir);
-    e->path = tu_path(e->dir, "b.blazedb");
-    BlazeDBOptions o;
-    tu_fast_opts(&o);
-    assert_int_equal(blazedb_open_ex(e->path, TU_PASSWORD, &o, &e->db), BLAZEDB_OK);
-}
+static void env_init(Env *e) { assert_int_equal(tu_db_create(e, "builder", NULL), BLAZEDB_OK); }
 
 static void env_free(Env *e)
 {
     char msg[512];
-    if (tu_db_check(e->db, msg, sizeof msg))
+    if (tu_db_destroy(e, msg, sizeof msg))
         fail_msg("db_check: %s", msg);
-    blazedb_close(e->db);
-    tu_rmrf(e->dir);
-    free(e->path);
-    free(e->dir);
 }
 
 static void exec_ok(BlazeDB *db, const char *sql)

@@ -34,10 +34,7 @@
 #include "../src/index/keyenc.h"
 #include "support/testutil.h"
 
-typedef struct {
-    char *dir, *path;
-    BlazeDB *db;
-} Env;
+typedef TuDb Env;
 
 static void env_open(Env *e)
 {
@@ -46,13 +43,7 @@ static void env_open(Env *e)
     assert_int_equal(blazedb_open_ex(e->path, TU_PASSWORD, &o, &e->db), BLAZEDB_OK);
 }
 
-static void env_init(Env *e)
-{
-    e->dir = tu_mkdtemp("idx");
-    assert_non_null(e->dir);
-    e->path = tu_path(e->dir, "i.blazedb");
-    env_open(e);
-}
+static void env_init(Env *e) { assert_int_equal(tu_db_create(e, "idx", NULL), BLAZEDB_OK); }
 
 /* Drops every index (their pages must all be freed: db_check counts every
  * page), then checks the file's structure. */
@@ -76,12 +67,8 @@ static void env_free(Env *e)
     }
     blazedb_free(names);
     char msg[512];
-    if (tu_db_check(e->db, msg, sizeof msg))
+    if (tu_db_destroy(e, msg, sizeof msg))
         fail_msg("db_check: %s", msg);
-    blazedb_close(e->db);
-    tu_rmrf(e->dir);
-    free(e->path);
-    free(e->dir);
 }
 
 static BlazeDBDoc *J(const char *json)

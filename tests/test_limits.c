@@ -34,11 +34,7 @@
 #include "../src/db/monitor.h"
 #include "../src/pager/pager.h"
 
-typedef struct {
-    char *dir;
-    char *path;
-    BlazeDB *db;
-} Fx;
+typedef TuDb Fx;
 
 static BlazeDB *open_db(const char *path, uint32_t page_size)
 {
@@ -56,20 +52,23 @@ static BlazeDB *open_db(const char *path, uint32_t page_size)
 static int setup(void **state)
 {
     Fx *f = calloc(1, sizeof *f);
-    f->dir = tu_mkdtemp("limits");
-    f->path = tu_path(f->dir, "db.blazedb");
-    f->db = open_db(f->path, 0);
+    BlazeDBOptions o;
+    tu_fast_opts(&o);
+    o.durability = BLAZEDB_DURABILITY_OFF;
+    if (!f || tu_db_create(f, "limits", &o) != BLAZEDB_OK)
+        return -1;
     *state = f;
     return 0;
 }
 
+/* Closes and removes the database (no structural check: some tests leave
+ * a handle failed on purpose). */
 static int teardown(void **state)
 {
     Fx *f = *state;
     blazedb_close(f->db);
-    tu_rmrf(f->dir);
-    free(f->dir);
-    free(f->path);
+    f->db = NULL;
+    tu_db_destroy(f, NULL, 0);
     free(f);
     return 0;
 }

@@ -24,11 +24,7 @@
 #include "../src/db/monitor.h"
 #include "../src/os/os_fault.h"
 
-typedef struct {
-    char *dir;
-    char *path;
-    BlazeDB *db;
-} Fx;
+typedef TuDb Fx;
 
 static BlazeDB *open_db(const char *path, uint32_t autockpt, BlazeDBDurability dur)
 {
@@ -46,20 +42,22 @@ static BlazeDB *open_db(const char *path, uint32_t autockpt, BlazeDBDurability d
 static int setup(void **state)
 {
     Fx *f = calloc(1, sizeof *f);
-    f->dir = tu_mkdtemp("monitor");
-    f->path = tu_path(f->dir, "db.blazedb");
-    f->db = open_db(f->path, 0, BLAZEDB_DURABILITY_FULL);
+    BlazeDBOptions o;
+    tu_fast_opts(&o);
+    if (!f || tu_db_create(f, "monitor", &o) != BLAZEDB_OK)
+        return -1;
     *state = f;
     return 0;
 }
 
+/* Closes and removes the database (no structural check: some tests leave
+ * a handle failed on purpose). */
 static int teardown(void **state)
 {
     Fx *f = *state;
     blazedb_close(f->db);
-    tu_rmrf(f->dir);
-    free(f->dir);
-    free(f->path);
+    f->db = NULL;
+    tu_db_destroy(f, NULL, 0);
     free(f);
     return 0;
 }

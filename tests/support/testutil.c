@@ -491,3 +491,35 @@ int tu_db_check(BlazeDB *db, char *msg, size_t msglen)
         snprintf(msg, msglen, "db_check: %s", blazedb_strerror(rc));
     return -1;
 }
+
+/* ---- a scratch database ---------------------------------------------------- */
+
+BlazeDBResult tu_db_create(TuDb *t, const char *tag, const BlazeDBOptions *opts)
+{
+    memset(t, 0, sizeof *t);
+    char name[128];
+    snprintf(name, sizeof name, "%s.blazedb", tag);
+    if (!(t->dir = tu_mkdtemp(tag)) || !(t->path = tu_path(t->dir, name)))
+        return BLAZEDB_INTERNAL_ERROR;
+    BlazeDBOptions o;
+    if (opts)
+        o = *opts;
+    else
+        tu_fast_opts(&o);
+    return blazedb_open_ex(t->path, TU_PASSWORD, &o, &t->db);
+}
+
+int tu_db_destroy(TuDb *t, char *msg, size_t msglen)
+{
+    int rc = 0;
+    if (t->db) {
+        rc = tu_db_check(t->db, msg, msglen);
+        blazedb_close(t->db);
+    }
+    if (t->dir)
+        tu_rmrf(t->dir);
+    free(t->path);
+    free(t->dir);
+    memset(t, 0, sizeof *t);
+    return rc;
+}

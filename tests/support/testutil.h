@@ -134,4 +134,22 @@ int tu_model_compare(const TuModel *m, BlazeDB *db, char *msg, size_t msglen);
 /* db_check wrapper: 0 when OK, -1 with the message otherwise. */
 int tu_db_check(BlazeDB *db, char *msg, size_t msglen);
 
+/* ---- a scratch database ---------------------------------------------------- */
+
+/* One database file in a fresh directory, open. */
+typedef struct {
+    char *dir, *path;
+    BlazeDB *db;
+} TuDb;
+
+/* Creates the directory (named after tag) and opens <dir>/<tag>.blazedb
+ * with `opts` (NULL: tu_fast_opts).  Returns the open's result (OK, or
+ * INTERNAL_ERROR when the directory cannot be made); msg from
+ * blazedb_errmsg(NULL) on failure. */
+BlazeDBResult tu_db_create(TuDb *t, const char *tag, const BlazeDBOptions *opts);
+/* Checks the file (tu_db_check), closes it and removes the directory.
+ * 0 when the check passed; -1 with its message in msg otherwise (the
+ * database is closed and removed either way). */
+int tu_db_destroy(TuDb *t, char *msg, size_t msglen);
+
 #endif /* BLAZEDB_TESTUTIL_H */
