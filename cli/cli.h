@@ -153,6 +153,12 @@ void cli_outs(const char *s);
 void cli_outf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_out_flush(void);
 int cli_out_failed(void);
+/* Flushes and gives the exit status: `status`, unless writing failed (a
+ * closed pipe: CLI_EXIT_OK; another error: CLI_EXIT_ERROR). */
+int cli_out_done(int status);
+/* Writes a report (malloc'd text, freed here; NULL writes nothing) with a
+ * final newline. */
+void cli_out_report(char *report);
 
 /* Appends JSON string text for s[0..n) (quotes included) to the output. */
 void cli_out_json_string(const char *s, size_t n);

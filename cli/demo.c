@@ -300,6 +300,5 @@ int cli_cmd_demo(const CliArgs *a)
              "  query city = Oslo and tier = pro sort name limit 3\n"
              "Or run one statement: BLAZEDB_PASSWORD=%s blazedb sql %s \"SELECT ...;\"\n",
              DEMO_PASSWORD, DEMO_PASSWORD, path, DEMO_PASSWORD, path);
-    cli_out_flush();
-    return cli_out_failed() == 2 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+    return cli_out_done(CLI_EXIT_OK);
 }

@@ -241,8 +241,7 @@ static int cmd_create(const CliArgs *a)
         cli_outf("Created %s: encrypted with AES-256-GCM, key from the password by %s, "
                  "%" PRIu64 "-byte pages.\n",
                  path, kdf_name(opts.kdf), s.page_size);
-    cli_out_flush();
-    return cli_out_failed() == 2 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+    return cli_out_done(CLI_EXIT_OK);
 }
 
 /* ---- info and stats ----------------------------------------------------------------- */
@@ -368,10 +367,7 @@ static int cmd_info(const CliArgs *a)
         r = print_collections(db, 0, 1);
     }
     blazedb_close(db);
-    cli_out_flush();
-    if (cli_out_failed())
-        return cli_out_failed() == 1 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
-    return r ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+    return cli_out_done(r ? CLI_EXIT_ERROR : CLI_EXIT_OK);
 }
 
 static int cmd_stats(const CliArgs *a)
@@ -418,10 +414,7 @@ static int cmd_stats(const CliArgs *a)
         r = print_collections(db, 0, 0);
     }
     blazedb_close(db);
-    cli_out_flush();
-    if (cli_out_failed())
-        return cli_out_failed() == 1 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
-    return r ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+    return cli_out_done(r ? CLI_EXIT_ERROR : CLI_EXIT_OK);
 }
 
 /* ---- rekey ----------------------------------------------------------------------------- */

@@ -449,8 +449,7 @@ int cli_op_backup(BlazeDB *db, const char *dest, const char *incremental_from)
     }
     cli_outf("Backed up to %s (%s, %lld bytes).\n", dest,
              incremental_from ? "incremental" : "full", fsize(dest));
-    cli_out_flush();
-    return cli_out_failed() == 2 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+    return cli_out_done(CLI_EXIT_OK);
 }
 
 /* ---- check ----------------------------------------------------------------------------- */
@@ -476,17 +475,8 @@ int cli_op_check(BlazeDB *db, int quick, int json)
         cli_db_error(db, rc, "check");
         return CLI_EXIT_ERROR;
     }
-    if (report) {
-        size_t n = strlen(report);
-        cli_out(report, n);
-        if (n && report[n - 1] != '\n')
-            cli_outs("\n");
-    }
-    blazedb_free(report);
-    cli_out_flush();
-    if (cli_out_failed() == 2)
-        return CLI_EXIT_ERROR;
-    return rc == BLAZEDB_CORRUPT ? CLI_EXIT_PROBLEMS : CLI_EXIT_OK;
+    cli_out_report(report);
+    return cli_out_done(rc == BLAZEDB_CORRUPT ? CLI_EXIT_PROBLEMS : CLI_EXIT_OK);
 }
 
 /* ---- doctor ---------------------------------------------------------------------------- */
@@ -502,17 +492,8 @@ int cli_op_doctor(BlazeDB *db, int json, int deep)
         cli_db_error(db, rc, "doctor");
         return CLI_EXIT_ERROR;
     }
-    if (report) {
-        size_t n = strlen(report);
-        cli_out(report, n);
-        if (n && report[n - 1] != '\n')
-            cli_outs("\n");
-    }
-    blazedb_free(report);
-    cli_out_flush();
-    if (cli_out_failed() == 2)
-        return CLI_EXIT_ERROR;
-    return status == BLAZEDB_HEALTH_ERROR ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+    cli_out_report(report);
+    return cli_out_done(status == BLAZEDB_HEALTH_ERROR ? CLI_EXIT_ERROR : CLI_EXIT_OK);
 }
 
 /* ---- subcommands ----------------------------------------------------------------------- */
@@ -648,8 +629,7 @@ int cli_cmd_verify(const CliArgs *a)
              info.encrypted ? "encrypted" : "not encrypted", info.snapshot_txn, info.page_count,
              info.page_size, info.pages, info.chunks, info.bytes,
              flags ? "; restored copy checked" : "");
-    cli_out_flush();
-    return cli_out_failed() == 2 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+    return cli_out_done(CLI_EXIT_OK);
 }
 
 int cli_cmd_restore(const CliArgs *a)
@@ -686,8 +666,7 @@ int cli_cmd_restore(const CliArgs *a)
         return CLI_EXIT_ERROR;
     }
     cli_outf("Restored %s from %zu backup file%s.\n", target, n, n == 1 ? "" : "s");
-    cli_out_flush();
-    return cli_out_failed() == 2 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+    return cli_out_done(CLI_EXIT_OK);
 }
 
 int cli_cmd_check(const CliArgs *a)
@@ -742,15 +721,8 @@ int cli_cmd_repair(const CliArgs *a)
             cli_error("repair: %s", blazedb_errmsg(NULL));
         return CLI_EXIT_ERROR;
     }
-    if (report) {
-        size_t n = strlen(report);
-        cli_out(report, n);
-        if (n && report[n - 1] != '\n')
-            cli_outs("\n");
-    }
-    blazedb_free(report);
-    cli_out_flush();
-    return cli_out_failed() == 2 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+    cli_out_report(report);
+    return cli_out_done(CLI_EXIT_OK);
 }
 
 int cli_cmd_vacuum(const CliArgs *a)
@@ -807,6 +779,5 @@ int cli_stats_json(BlazeDB *db)
     cli_outs(json);
     cli_outs("\n");
     blazedb_free(json);
-    cli_out_flush();
-    return cli_out_failed() == 2 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+    return cli_out_done(CLI_EXIT_OK);
 }

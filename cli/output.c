@@ -71,6 +71,25 @@ int cli_out_failed(void)
     return g_failed;
 }
 
+int cli_out_done(int status)
+{
+    cli_out_flush();
+    if (g_failed)
+        return g_failed == 1 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+    return status;
+}
+
+void cli_out_report(char *report)
+{
+    if (report) {
+        size_t n = strlen(report);
+        cli_out(report, n);
+        if (n && report[n - 1] != '\n')
+            cli_outs("\n");
+    }
+    blazedb_free(report);
+}
+
 void cli_out_json_string(const char *s, size_t n)
 {
     CliBuf b = {0};
