@@ -1093,11 +1093,19 @@ static void test_errors(void **state)
     assert_null(d);
     assert_int_equal(blazedb_column_count(st), 0);
     blazedb_finalize(st);
-    /* a statement that outlives its handle answers MISUSE */
+    /* closing rolls back an open BEGIN and ends a statement mid-run; a
+     * statement that outlives its handle answers MISUSE */
+    X(e.db, "BEGIN; INSERT INTO p (id) VALUES ('uncommitted')");
+    BlazeDBStmt *mid = NULL;
+    assert_int_equal(blazedb_prepare(e.db, "SELECT id FROM p", (size_t)-1, &mid, NULL),
+                     BLAZEDB_OK);
+    assert_int_equal(blazedb_step(mid), BLAZEDB_ROW);
     assert_int_equal(blazedb_prepare(e.db, "SELECT 1", (size_t)-1, &st, NULL), BLAZEDB_OK);
     blazedb_close(e.db);
     assert_int_equal(blazedb_step(st), BLAZEDB_MISUSE);
+    assert_int_equal(blazedb_step(mid), BLAZEDB_MISUSE);
     blazedb_finalize(st);
+    blazedb_finalize(mid);
     BlazeDBOptions o;
     tu_fast_opts(&o);
     assert_int_equal(blazedb_open_ex(e.path, TU_PASSWORD, &o, &e.db), BLAZEDB_OK);
