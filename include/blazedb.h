@@ -1595,6 +1595,9 @@ BLAZEDB_API void blazedb_health_options_init(BlazeDBHealthOptions *opts);
  *                           writes: close and reopen it;
  *   error "read_error"      the catalog could not be read: run the
  *                           integrity check;
+ *   warn  "reencryption_unfinished"  a blazedb_reencrypt was cancelled,
+ *                           interrupted or held back by a reader: run it
+ *                           again;
  *   warn  "free_pages"      free pages past free_ratio_pct: vacuum;
  *   warn  "wal_size"        the log holds more than the threshold not yet
  *                           checkpointed: checkpoint (schedule them when
@@ -1795,6 +1798,71 @@ BLAZEDB_API BlazeDBResult blazedb_vacuum(BlazeDB *db, const BlazeDBVacuumOptions
 BLAZEDB_API BlazeDBResult blazedb_auto_vacuum(BlazeDB *db, double free_fraction,
                                               uint64_t min_free_bytes,
                                               uint32_t pages_per_txn);
+
+/* ------------------------------------------------------------------------ */
+/* Re-encryption under a new data key (src/tools/vacuum.c; OPERATIONS.md)    */
+/* ------------------------------------------------------------------------ */
+/*
+ * blazedb_rekey changes the password in constant time: it rewraps the data
+ * key and rewrites no page.  When the data key itself may have leaked,
+ * blazedb_reencrypt replaces it: a new random data key is made (announced
+ * in the file header, wrapped under the old one, so every open handle in
+ * every process learns it), every writer from then on seals pages under it,
+ * and every page still sealed under the old key is rewritten, by
+ * copy-on-write, in ordinary write transactions of a bounded number of
+ * pages (other writers interleave; readers keep their snapshots).  Then
+ * the log is copied home and restarted, both meta pages are resealed, free
+ * pages that still hold old ciphertext are overwritten with zeros, and the
+ * header forgets the old key: from then on nothing in the database or its
+ * log can be read with the old data key.  The password stays the same.
+ *
+ * Crash-safe at every step: until the header forgets the old key it holds
+ * both, so a crash or power loss anywhere leaves a database that opens
+ * with its password, with every committed document; calling
+ * blazedb_reencrypt again resumes (pages already under the new key are
+ * not rewritten).  A read transaction older than the re-encryption may
+ * still reach pages under the old key: the call then returns BLAZEDB_BUSY
+ * with the database fully usable (both keys kept); run it again once that
+ * reader ended.  Progress callbacks receive pages rewritten so far and an
+ * estimate of the total; returning non-zero (or blazedb_interrupt) stops
+ * with BLAZEDB_CANCELLED between two transactions, nothing lost.
+ * Incremental backups taken after a re-encryption copy every page (each
+ * page has a new version).  A plaintext database has no key:
+ * INVALID_ARGUMENT.
+ */
+
+/** Options of blazedb_reencrypt (versioned by struct_size). */
+typedef struct {
+    uint32_t struct_size;         /* blazedb_reencrypt_options_init sets it */
+    uint32_t pages_per_txn;       /* pages rewritten per write transaction
+                                     at most: 8..2^20; 0 = 1024 */
+    BlazeDBProgressFn progress;   /* may be NULL */
+    void *progress_arg;
+} BlazeDBReencryptOptions;
+
+BLAZEDB_API void blazedb_reencrypt_options_init(BlazeDBReencryptOptions *opts);
+
+/**
+ * Re-encrypts every page of `db` under a new data key (opts may be NULL).
+ * *pages_rewritten (may be NULL) gets the pages this call rewrote.
+ * Errors: BUSY (an older reader still reaches old pages, or the write lock
+ * timed out: run it again), CANCELLED, READONLY, INVALID_ARGUMENT
+ * (plaintext database, bad options), AUTH_FAILED (the password was changed
+ * by another handle since this one opened: reopen with the new password),
+ * IO_ERROR, FULL, CORRUPT, NOMEM.
+ */
+BLAZEDB_API BlazeDBResult blazedb_reencrypt(BlazeDB *db, const BlazeDBReencryptOptions *opts,
+                                            uint64_t *pages_rewritten);
+
+/**
+ * The key state of the database: *key_epoch (may be NULL) gets the number
+ * of completed re-encryptions since creation (0 for a new database), and
+ * *in_progress (may be NULL) 1 while a re-encryption has started and not
+ * finished (pages may be under either key), else 0.  Reads the header.
+ * Errors: INVALID_ARGUMENT, IO_ERROR, CORRUPT.
+ */
+BLAZEDB_API BlazeDBResult blazedb_key_state(BlazeDB *db, uint32_t *key_epoch,
+                                            int *in_progress);
 
 #ifdef __cplusplus
 }

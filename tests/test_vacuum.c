@@ -1,9 +1,17 @@
 /*
- * test_vacuum.c — vacuum (src/tools/vacuum.c): space comes back, nothing
- * is lost, readers keep their snapshots, writers keep committing, and an
- * interrupted vacuum (cancellation, kill -9, power loss at every sync)
- * leaves a database that opens, passes db_check and holds exactly the
- * committed data.  Also auto-vacuum.
+ * test_vacuum.c — the relocation drivers of src/tools/vacuum.c.
+ *
+ * Vacuum: space comes back, nothing is lost, readers keep their snapshots,
+ * writers keep committing, and an interrupted vacuum (cancellation, kill
+ * -9, power loss at every sync) leaves a database that opens, passes
+ * db_check and holds exactly the committed data.  Also auto-vacuum.
+ *
+ * Re-encryption: afterwards no page of the main file and no frame of the
+ * log opens with the old data key (checked on the raw files), everything
+ * reads back, readers and writers (threads and another process) carry on,
+ * a password change in between is kept, and cancellation or power loss at
+ * every sync leaves a database that opens with its password and finishes
+ * the job on the next call.
  *
  * BLAZEDB_TEST_SEED=S replays a run; BLAZEDB_LONG_TESTS=1 runs more kills.
  */
@@ -34,6 +42,8 @@
 #include "../src/catalog/catalog.h"
 #include "../src/index/index.h"
 #include "../src/os/os_fault.h"
+#include "../src/pager/codec.h"
+#include "../src/pager/pager.h"
 #include "support/testutil.h"
 
 #define PS 4096
@@ -894,6 +904,568 @@ static void test_vacuum_powerloss(void **state)
     free(dir);
 }
 
+
+/* ---- re-encryption ------------------------------------------------------------------ */
+
+/* The data key this handle seals under (the header's, or the next one
+ * while a re-encryption runs): the one the first call made. */
+static void data_key(BlazeDB *db, uint8_t dk[CRYPTO_KEY_LEN])
+{
+    FileHeader h;
+    pager_key_info(db_pager(db), &h, dk);
+}
+
+/* Images in one file (main file from page 1, or log frames from 1) that
+ * open with `dk`, whatever epoch their trailer names; *images = the
+ * images that are not all zeros. */
+static uint64_t open_with_key(const char *file, const uint8_t dk[CRYPTO_KEY_LEN],
+                              uint64_t *images)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f)
+        return 0;
+    uint8_t *img = malloc(PS), *pl = malloc(PS), zero[PS];
+    memset(zero, 0, sizeof zero);
+    uint64_t ok = 0;
+    long at = PS;
+    while (fseek(f, at, SEEK_SET) == 0 && fread(img, 1, PS, f) == PS) {
+        at += PS;
+        if (memcmp(img, zero, PS) == 0)
+            continue;
+        (*images)++;
+        PageTrailer tr;
+        codec_read_trailer(img, PS, &tr);
+        CodecKeys k;
+        memset(&k, 0, sizeof k);
+        assert_int_equal(codec_keys_add(&k, tr.epoch, dk), 0);
+        if (codec_open(&k, img, pl, PS, tr.pgno, tr.ctr, tr.kind) == 0)
+            ok++;
+        codec_keys_free(&k);
+    }
+    fclose(f);
+    free(img);
+    free(pl);
+    return ok;
+}
+
+/* Pages and log frames of the database at `path` that `dk` opens. */
+static uint64_t readable_with(const char *path, const uint8_t dk[CRYPTO_KEY_LEN],
+                              uint64_t *images)
+{
+    char wal[4096];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    *images = 0;
+    return open_with_key(path, dk, images) + open_with_key(wal, dk, images);
+}
+
+static void key_state(BlazeDB *db, uint32_t *epoch, int *running)
+{
+    assert_int_equal(blazedb_key_state(db, epoch, running), BLAZEDB_OK);
+}
+
+static int count_progress(uint64_t done, uint64_t total, void *arg)
+{
+    uint64_t *calls = arg;
+    assert_true(done <= total);
+    calls[0]++;
+    calls[1] = done;
+    calls[2] = total;
+    return 0;
+}
+
+static void reencrypt_ok(BlazeDB *db, uint32_t pages_per_txn, uint64_t *rewritten,
+                         const char *what)
+{
+    BlazeDBReencryptOptions ro;
+    blazedb_reencrypt_options_init(&ro);
+    ro.pages_per_txn = pages_per_txn;
+    BlazeDBResult rc = blazedb_reencrypt(db, &ro, rewritten);
+    if (rc)
+        fail_msg("%s: reencrypt: %s (%s)", what, blazedb_strerror(rc), blazedb_errmsg(db));
+}
+
+static void test_reencrypt_basic(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("reencrypt");
+    char *path = tu_path(dir, "r.blazedb");
+    BlazeDB *db = open_db(path);
+    fill_docs(db);
+    delete_most(db); /* free pages full of old ciphertext */
+    uint8_t k0[CRYPTO_KEY_LEN], k1[CRYPTO_KEY_LEN], k2[CRYPTO_KEY_LEN];
+    data_key(db, k0);
+    uint64_t images = 0, before = readable_with(path, k0, &images);
+    fprintf(stderr, "  before: %" PRIu64 " of %" PRIu64 " images open with the key\n",
+            before, images);
+    assert_true(before > 100);
+    assert_int_equal(before, images); /* the scan itself works */
+    uint32_t epoch = 9;
+    int running = 9;
+    key_state(db, &epoch, &running);
+    assert_int_equal(epoch, 0);
+    assert_int_equal(running, 0);
+
+    BlazeDBReencryptOptions ro;
+    blazedb_reencrypt_options_init(&ro);
+    ro.pages_per_txn = 64;
+    uint64_t calls[3] = {0, 0, 0}, rewritten = 0;
+    ro.progress = count_progress;
+    ro.progress_arg = calls;
+    uint64_t t0 = tu_now_us();
+    BlazeDBResult rc = blazedb_reencrypt(db, &ro, &rewritten);
+    if (rc)
+        fail_msg("reencrypt: %s (%s)", blazedb_strerror(rc), blazedb_errmsg(db));
+    BlazeDBStats st;
+    get_stats(db, &st);
+    fprintf(stderr, "  re-encrypted %" PRIu64 " pages (%" PRIu64 " in use) in %.1f ms, %"
+            PRIu64 " progress calls\n", rewritten, st.page_count - st.free_pages,
+            (double)(tu_now_us() - t0) / 1000.0, calls[0]);
+    assert_true(rewritten + 16 >= st.page_count - st.free_pages - 3);
+    assert_true(calls[0] > 2);
+    assert_int_equal(calls[1], calls[2]); /* the last call says done */
+    key_state(db, &epoch, &running);
+    assert_int_equal(epoch, 1);
+    assert_int_equal(running, 0);
+    data_key(db, k1);
+    assert_memory_not_equal(k0, k1, sizeof k0);
+    /* nothing on disk opens with the old key; everything with the new */
+    uint64_t after = readable_with(path, k0, &images);
+    fprintf(stderr, "  after: %" PRIu64 " of %" PRIu64 " images open with the old key\n",
+            after, images);
+    assert_int_equal(after, 0);
+    assert_int_equal(readable_with(path, k1, &images), images);
+    verify_docs(db, NULL, "after re-encryption");
+    check_db(db, "after re-encryption");
+
+    /* writes go on under the new key; the password still opens it */
+    BlazeDBDoc *d = make_doc(NDOCS + 1);
+    assert_int_equal(blazedb_insert(db, NULL, "items", d), BLAZEDB_OK);
+    blazedb_doc_free(d);
+    char id[16];
+    snprintf(id, sizeof id, "d%05u", NDOCS + 1);
+    assert_int_equal(blazedb_delete_doc(db, NULL, "items", id), BLAZEDB_OK);
+    blazedb_close(db);
+    assert_int_equal(readable_with(path, k0, &images), 0);
+    db = open_db(path);
+    verify_docs(db, NULL, "after reopen");
+    check_db(db, "after reopen");
+    /* and again: a second new key */
+    reencrypt_ok(db, 0, &rewritten, "second");
+    key_state(db, &epoch, &running);
+    assert_int_equal(epoch, 2);
+    data_key(db, k2);
+    assert_memory_not_equal(k1, k2, sizeof k1);
+    assert_int_equal(readable_with(path, k1, &images), 0);
+    assert_int_equal(readable_with(path, k0, &images), 0);
+    verify_docs(db, NULL, "after the second re-encryption");
+    blazedb_close(db);
+    db = open_db(path);
+    verify_docs(db, NULL, "reopened after the second");
+    check_db(db, "reopened after the second");
+    blazedb_close(db);
+
+    /* a plaintext database has no key to replace */
+    char *plain = tu_path(dir, "plain.blazedb");
+    BlazeDBOptions o;
+    vopts(&o);
+    o.flags |= BLAZEDB_OPEN_PLAINTEXT;
+    assert_int_equal(blazedb_open_ex(plain, NULL, &o, &db), BLAZEDB_OK);
+    assert_int_equal(blazedb_put(db, "k", "v", 1), BLAZEDB_OK);
+    assert_int_equal(blazedb_reencrypt(db, NULL, NULL), BLAZEDB_INVALID_ARGUMENT);
+    assert_non_null(strstr(blazedb_errmsg(db), "plaintext"));
+    blazedb_reencrypt_options_init(&ro);
+    ro.pages_per_txn = 3;
+    assert_int_equal(blazedb_reencrypt(db, &ro, NULL), BLAZEDB_INVALID_ARGUMENT);
+    blazedb_close(db);
+    free(plain);
+    tu_rmrf(dir);
+    free(path);
+    free(dir);
+}
+
+/* A reader older than the re-encryption keeps its snapshot; the call
+ * says BUSY and keeps both keys; once the reader ends, the next call
+ * finishes with nothing left to rewrite. */
+static void test_reencrypt_reader(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("reencrypt");
+    char *path = tu_path(dir, "r.blazedb");
+    BlazeDB *db = open_db(path);
+    fill_docs(db);
+    delete_most(db);
+    uint8_t k0[CRYPTO_KEY_LEN];
+    data_key(db, k0);
+    BlazeDBTxn *r;
+    assert_int_equal(blazedb_txn_begin(db, BLAZEDB_TXN_READONLY, &r), BLAZEDB_OK);
+    verify_docs(db, r, "reader before");
+    BlazeDBReencryptOptions ro;
+    blazedb_reencrypt_options_init(&ro);
+    ro.pages_per_txn = 32;
+    uint64_t rewritten = 0;
+    BlazeDBResult rc = blazedb_reencrypt(db, &ro, &rewritten);
+    assert_int_equal(rc, BLAZEDB_BUSY);
+    assert_non_null(strstr(blazedb_errmsg(db), "read transaction"));
+    assert_true(rewritten > 0);
+    uint32_t epoch;
+    int running;
+    key_state(db, &epoch, &running);
+    assert_int_equal(epoch, 0);
+    assert_int_equal(running, 1);
+    verify_docs(db, r, "reader after");
+    verify_docs(db, NULL, "latest with the reader open");
+    check_db(db, "with the reader open");
+    /* a second handle opens it meanwhile (both keys from the header) */
+    BlazeDB *db2 = open_db(path);
+    verify_docs(db2, NULL, "second handle during");
+    blazedb_close(db2);
+    blazedb_txn_abort(r);
+    uint64_t again = 0;
+    reencrypt_ok(db, 32, &again, "after the reader");
+    fprintf(stderr, "  with a reader: %" PRIu64 " pages, then BUSY; after it: %" PRIu64
+            " more\n", rewritten, again);
+    assert_true(again < 8);
+    key_state(db, &epoch, &running);
+    assert_int_equal(epoch, 1);
+    assert_int_equal(running, 0);
+    uint64_t images;
+    assert_int_equal(readable_with(path, k0, &images), 0);
+    verify_docs(db, NULL, "after the finish");
+    check_db(db, "after the finish");
+    blazedb_close(db);
+    tu_rmrf(dir);
+    free(path);
+    free(dir);
+}
+
+/* Another process writing throughout, through its own handle. */
+static void rk_child(const char *path, int rfd, int wfd)
+{
+    BlazeDB *db = open_db(path);
+    uint8_t v[2500];
+    uint64_t n = 0;
+    for (;;) {
+        struct pollfd pf = {rfd, POLLIN, 0};
+        if (poll(&pf, 1, 0) > 0)
+            break;
+        char k[32];
+        snprintf(k, sizeof k, "p-%06" PRIu64, n);
+        tu_fill(n + 777, v, sizeof v);
+        BlazeDBResult rc = blazedb_put(db, k, v, 100 + n % 2400);
+        if (rc) {
+            fprintf(stderr, "child: put: %s (%s)\n", blazedb_strerror(rc), blazedb_errmsg(db));
+            _exit(3);
+        }
+        if (++n == 20 && write(wfd, &n, sizeof n) != (ssize_t)sizeof n)
+            _exit(4); /* writing: the parent may start */
+    }
+    blazedb_close(db);
+    if (write(wfd, &n, sizeof n) != (ssize_t)sizeof n)
+        _exit(4);
+    _exit(0);
+}
+
+static void test_reencrypt_writers(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("reencrypt");
+    char *path = tu_path(dir, "r.blazedb");
+    BlazeDB *db = open_db(path);
+    fill_docs(db);
+    delete_most(db);
+    uint8_t k0[CRYPTO_KEY_LEN];
+    data_key(db, k0);
+    int to_child[2], from_child[2];
+    assert_int_equal(pipe(to_child), 0);
+    assert_int_equal(pipe(from_child), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(to_child[1]);
+        close(from_child[0]);
+        rk_child(path, to_child[0], from_child[1]);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    atomic_int stop = 0;
+    Writer w[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        w[i] = (Writer){db, i, &stop, 0, BLAZEDB_OK};
+        assert_int_equal(pthread_create(&th[i], NULL, writer_thread, &w[i]), 0);
+    }
+    uint64_t child_n = 0;
+    assert_int_equal(read(from_child[0], &child_n, sizeof child_n), (ssize_t)sizeof child_n);
+    assert_int_equal(child_n, 20);
+    uint64_t rewritten = 0;
+    BlazeDBResult rc = BLAZEDB_BUSY;
+    int tries = 0;
+    /* BUSY when a writer's read (inside a put) was older than the walk */
+    while (rc == BLAZEDB_BUSY && tries++ < 50) {
+        BlazeDBReencryptOptions ro;
+        blazedb_reencrypt_options_init(&ro);
+        ro.pages_per_txn = 8;
+        uint64_t n = 0;
+        rc = blazedb_reencrypt(db, &ro, &n);
+        rewritten += n;
+    }
+    if (rc)
+        fail_msg("reencrypt with writers: %s (%s)", blazedb_strerror(rc), blazedb_errmsg(db));
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        if (w[i].err)
+            fail_msg("writer %d: %s", i, blazedb_strerror(w[i].err));
+    }
+    assert_int_equal(write(to_child[1], "x", 1), 1);
+    assert_int_equal(read(from_child[0], &child_n, sizeof child_n), (ssize_t)sizeof child_n);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(to_child[1]);
+    close(from_child[0]);
+    fprintf(stderr, "  %" PRIu64 " pages re-encrypted in %d call(s) while threads put %" PRIu64
+            " + %" PRIu64 " and another process %" PRIu64 "\n", rewritten, tries, w[0].acked,
+            w[1].acked, child_n);
+    assert_true(child_n > 20 && w[0].acked > 0 && w[1].acked > 0);
+    /* everything any writer committed is there */
+    uint8_t v[3000];
+    for (uint64_t j = 0; j < child_n; j++) {
+        char k[32];
+        snprintf(k, sizeof k, "p-%06" PRIu64, j);
+        void *got = NULL;
+        size_t gl = 0;
+        assert_int_equal(blazedb_get(db, k, &got, &gl), BLAZEDB_OK);
+        tu_fill(j + 777, v, sizeof v);
+        assert_int_equal(gl, 100 + j % 2400);
+        assert_memory_equal(got, v, gl);
+        blazedb_free(got);
+    }
+    for (int i = 0; i < 2; i++)
+        for (uint64_t j = 0; j < w[i].acked; j++) {
+            char k[32];
+            snprintf(k, sizeof k, "w%d-%06" PRIu64, i, j);
+            void *got = NULL;
+            size_t gl = 0;
+            rc = blazedb_get(db, k, &got, &gl);
+            if (j % 2 == 0 && j + 1 < w[i].acked) {
+                assert_int_equal(rc, BLAZEDB_NOT_FOUND);
+                continue;
+            }
+            assert_int_equal(rc, BLAZEDB_OK);
+            size_t n = 200 + (j * 131) % 2800;
+            tu_fill(j * 10 + (uint64_t)i, v, n);
+            assert_int_equal(gl, n);
+            assert_memory_equal(got, v, n);
+            blazedb_free(got);
+        }
+    verify_docs(db, NULL, "after re-encryption with writers");
+    check_db(db, "after re-encryption with writers");
+    uint64_t images;
+    assert_int_equal(readable_with(path, k0, &images), 0);
+    blazedb_close(db);
+    tu_rmrf(dir);
+    free(path);
+    free(dir);
+}
+
+static int cancel_after_calls(uint64_t done, uint64_t total, void *arg)
+{
+    (void)done;
+    (void)total;
+    int *calls = arg;
+    return ++*calls >= 3;
+}
+
+/* Cancelled half-way: the database opens (both keys), a password change
+ * in between is kept, and the next call finishes; the password in force
+ * opens the result. */
+static void test_reencrypt_cancel_password(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("reencrypt");
+    char *path = tu_path(dir, "r.blazedb");
+    BlazeDB *db = open_db(path);
+    fill_docs(db);
+    delete_most(db);
+    uint8_t k0[CRYPTO_KEY_LEN];
+    data_key(db, k0);
+    BlazeDBReencryptOptions ro;
+    blazedb_reencrypt_options_init(&ro);
+    ro.pages_per_txn = 16;
+    int calls = 0;
+    ro.progress = cancel_after_calls;
+    ro.progress_arg = &calls;
+    uint64_t rewritten = 0;
+    assert_int_equal(blazedb_reencrypt(db, &ro, &rewritten), BLAZEDB_CANCELLED);
+    assert_true(rewritten > 0);
+    uint32_t epoch;
+    int running;
+    key_state(db, &epoch, &running);
+    assert_int_equal(running, 1);
+    uint64_t images, old = readable_with(path, k0, &images);
+    assert_true(old > 0 && old < images); /* some pages under each key */
+    /* the health report says so, and what to do */
+    char *rep = NULL;
+    BlazeDBHealthStatus hs;
+    assert_int_equal(blazedb_health(db, NULL, 0, &rep, &hs), BLAZEDB_OK);
+    assert_non_null(strstr(rep, "warn: reencryption_unfinished: "));
+    assert_non_null(strstr(rep, "blazedb_reencrypt"));
+    assert_int_equal(hs, BLAZEDB_HEALTH_WARN);
+    blazedb_free(rep);
+    /* a backup now restores to a database that opens with the password */
+    char *bk = tu_path(dir, "mid.bkp"), *restored = tu_path(dir, "restored.blazedb");
+    assert_int_equal(blazedb_backup(db, bk, NULL), BLAZEDB_OK);
+    blazedb_close(db);
+    const char *chain[1] = {bk};
+    assert_int_equal(blazedb_restore(chain, 1, TU_PASSWORD, restored, NULL), BLAZEDB_OK);
+    db = open_db(restored);
+    verify_docs(db, NULL, "restored from a backup taken mid-way");
+    check_db(db, "restored from a backup taken mid-way");
+    blazedb_close(db);
+    free(bk);
+    free(restored);
+
+    db = open_db(path);
+    verify_docs(db, NULL, "reopened mid-way");
+    check_db(db, "reopened mid-way");
+    /* a handle that stays open across the password change */
+    BlazeDB *stale = open_db(path);
+    BlazeDBOptions o;
+    vopts(&o);
+    assert_int_equal(blazedb_rekey(db, "new password", &o), BLAZEDB_OK);
+    key_state(db, &epoch, &running);
+    assert_int_equal(running, 1);
+    /* the stale handle reads on, but cannot wrap the new key under the
+     * password it does not know */
+    verify_docs(stale, NULL, "stale handle");
+    assert_int_equal(blazedb_reencrypt(stale, NULL, NULL), BLAZEDB_AUTH_FAILED);
+    assert_non_null(strstr(blazedb_errmsg(stale), "reopen"));
+    blazedb_close(stale);
+    reencrypt_ok(db, 16, &rewritten, "after the password change");
+    key_state(db, &epoch, &running);
+    assert_int_equal(epoch, 1);
+    assert_int_equal(running, 0);
+    blazedb_close(db);
+    assert_int_equal(readable_with(path, k0, &images), 0);
+    BlazeDB *bad = NULL;
+    assert_int_equal(blazedb_open_ex(path, TU_PASSWORD, &o, &bad), BLAZEDB_AUTH_FAILED);
+    assert_int_equal(blazedb_open_ex(path, "new password", &o, &db), BLAZEDB_OK);
+    rep = NULL;
+    assert_int_equal(blazedb_health(db, NULL, 0, &rep, &hs), BLAZEDB_OK);
+    assert_null(strstr(rep, "reencryption_unfinished"));
+    blazedb_free(rep);
+    verify_docs(db, NULL, "with the new password");
+    check_db(db, "with the new password");
+    blazedb_close(db);
+    tu_rmrf(dir);
+    free(path);
+    free(dir);
+}
+
+/* Opens through vfs and re-encrypts; the first error (OK if none). */
+static BlazeDBResult rk_run(const char *path, OsVfs *vfs)
+{
+    BlazeDBOptions o;
+    vopts(&o);
+    o.wal_autocheckpoint = 64;
+    BlazeDB *db = NULL;
+    BlazeDBResult rc = db_open_vfs(path, TU_PASSWORD, &o, vfs, &db);
+    if (rc)
+        return rc;
+    BlazeDBReencryptOptions ro;
+    blazedb_reencrypt_options_init(&ro);
+    ro.pages_per_txn = 16;
+    rc = blazedb_reencrypt(db, &ro, NULL);
+    blazedb_close(db);
+    return rc;
+}
+
+static void test_reencrypt_powerloss(void **state)
+{
+    (void)state;
+    uint64_t seed = tu_seed("test_reencrypt_powerloss");
+    char *dir = tu_mkdtemp("reencrypt");
+    char *tmpl = tu_path(dir, "template.blazedb");
+    char *path = tu_path(dir, "p.blazedb");
+    TuWorkload w;
+    crash_workload(&w, seed);
+    const uint64_t ntxn = 30;
+    uint8_t k0[CRYPTO_KEY_LEN];
+    {
+        BlazeDB *db = open_db(tmpl);
+        for (uint64_t j = 1; j <= ntxn; j++)
+            assert_int_equal(tu_txn_run(db, &w, j, NULL), BLAZEDB_OK);
+        data_key(db, k0);
+        blazedb_close(db);
+    }
+    TuModel m;
+    assert_int_equal(tu_model_init(&m, &w), 0);
+    tu_model_replay(&m, ntxn);
+
+    reset_from_template(tmpl, path);
+    OsFault *f = os_fault_new(NULL);
+    assert_int_equal(rk_run(path, os_fault_vfs(f)), BLAZEDB_OK);
+    uint64_t syncs = os_fault_count(f, OS_FAULT_SYNC);
+    os_fault_free(f);
+    uint64_t images;
+    assert_int_equal(readable_with(path, k0, &images), 0);
+    fprintf(stderr, "  re-encryption without faults: %" PRIu64 " syncs\n", syncs);
+    assert_true(syncs >= 6);
+
+    uint64_t crashes = 0, mid = 0;
+    int long_run = tu_long_tests();
+    for (int tear = 0; tear <= 1; tear++) {
+        for (uint64_t i = 1; i <= syncs + 1; i++) {
+            if (!long_run && tear && i % 3 != 0 && i + 4 < syncs)
+                continue; /* torn writes at a third of the syncs (all but the last few) */
+            reset_from_template(tmpl, path);
+            f = os_fault_new(NULL);
+            unsigned tseed = tear ? (unsigned)(tu_mix(seed + i) % 100000u) + 1u : 0u;
+            os_fault_powerloss_at_sync(f, i, tseed);
+            BlazeDBResult rc = rk_run(path, os_fault_vfs(f));
+            int crashed = os_fault_crashed(f);
+            os_fault_free(f);
+            crashes += crashed;
+            if (!crashed && rc)
+                fail_msg("sync %" PRIu64 ": reencrypt failed without a crash: %s", i,
+                         blazedb_strerror(rc));
+            BlazeDB *db = open_db(path);
+            char msg[512];
+            if (tu_model_compare(&m, db, msg, sizeof msg) != 0)
+                fail_msg("power loss at sync %" PRIu64 "/%" PRIu64 " tear %u: %s", i, syncs,
+                         tseed, msg);
+            if (tu_db_check(db, msg, sizeof msg) != 0)
+                fail_msg("power loss at sync %" PRIu64 " tear %u: db_check: %s", i, tseed, msg);
+            uint32_t epoch;
+            int running;
+            key_state(db, &epoch, &running);
+            mid += running;
+            /* the re-encryption can be finished afterwards */
+            BlazeDBResult r2 = blazedb_reencrypt(db, NULL, NULL);
+            if (r2)
+                fail_msg("sync %" PRIu64 ": reencrypt after recovery: %s (%s)", i,
+                         blazedb_strerror(r2), blazedb_errmsg(db));
+            if (tu_model_compare(&m, db, msg, sizeof msg) != 0 ||
+                tu_db_check(db, msg, sizeof msg) != 0)
+                fail_msg("sync %" PRIu64 ": after the second call: %s", i, msg);
+            blazedb_close(db);
+            if (readable_with(path, k0, &images) != 0)
+                fail_msg("sync %" PRIu64 " tear %u: pages under the old key remain", i, tseed);
+        }
+    }
+    fprintf(stderr, "  %" PRIu64 " power losses (%" PRIu64 " mid-way), every one recovered\n",
+            crashes, mid);
+    assert_true(crashes >= syncs);
+    assert_true(mid > 0);
+    tu_model_free(&m);
+    tu_rmrf(dir);
+    free(tmpl);
+    free(path);
+    free(dir);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -905,6 +1477,11 @@ int main(void)
         cmocka_unit_test(test_auto_vacuum),
         cmocka_unit_test(test_vacuum_kill9),
         cmocka_unit_test(test_vacuum_powerloss),
+        cmocka_unit_test(test_reencrypt_basic),
+        cmocka_unit_test(test_reencrypt_reader),
+        cmocka_unit_test(test_reencrypt_writers),
+        cmocka_unit_test(test_reencrypt_cancel_password),
+        cmocka_unit_test(test_reencrypt_powerloss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

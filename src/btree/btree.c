@@ -1640,11 +1640,20 @@ typedef struct {
     int depth;
 } Rl;
 
-/* One copy-on-write was made, from page `old` to page `nw`. */
-static void rl_count(Rl *x, Pgno old, Pgno nw)
+/* Is this committed page one the walk must move? */
+static int rl_wants(const Rl *x, const Page *pg)
+{
+    if (pager_is_dirty(x->t, pg))
+        return 0;
+    return pg->pgno >= x->r->cut || (x->r->stale_keys && pager_page_stale(x->t, pg));
+}
+
+/* One copy-on-write was made, from page `old` (wanted: one the walk must
+ * move) to page `nw`. */
+static void rl_count(Rl *x, int wanted, Pgno nw)
 {
     x->r->cows++;
-    if (old >= x->r->cut)
+    if (wanted)
         x->r->moved++;
     if (nw < x->r->cut && x->low > 0)
         x->low--;
@@ -1660,7 +1669,7 @@ static int rl_writable(Rl *x, int l)
         if (rc != BLAZEDB_OK)
             return rc;
     }
-    Pgno old = x->path[l]->pgno;
+    int wanted = rl_wants(x, x->path[l]);
     Page *w;
     int rc = pager_dirty(x->t, x->path[l], &w);
     if (rc != BLAZEDB_OK)
@@ -1670,7 +1679,7 @@ static int rl_writable(Rl *x, int l)
         x->root->root = page_ref(w);
     else
         branch_set_child(x->path[l - 1]->data, x->idx[l - 1], page_ref(w));
-    rl_count(x, old, w->pgno);
+    rl_count(x, wanted, w->pgno);
     return BLAZEDB_OK;
 }
 
@@ -1741,7 +1750,7 @@ static int rl_chain(Rl *x, int l, unsigned j, int *stop)
             break;
         }
         refs[n] = ref;
-        if (ref.pgno >= x->r->cut && !pager_is_dirty(t, pg))
+        if (rl_wants(x, pg))
             last = (long)n;
         n++;
         ref = rd_ref(pg->data + 8);
@@ -1770,6 +1779,7 @@ static int rl_chain(Rl *x, int l, unsigned j, int *stop)
         Page *pg, *w;
         if ((rc = pager_get(t, refs[i], &pg)) != BLAZEDB_OK)
             break;
+        int wanted = rl_wants(x, pg);
         if ((rc = pager_dirty(t, pg, &w)) != BLAZEDB_OK) {
             pager_unpin(t, pg);
             break;
@@ -1777,7 +1787,7 @@ static int rl_chain(Rl *x, int l, unsigned j, int *stop)
         if (i < last)
             wr_ref(w->data + 8, next);
         if (w->pgno != refs[i].pgno || w->ctr != refs[i].ctr)
-            rl_count(x, refs[i].pgno, w->pgno);
+            rl_count(x, wanted, w->pgno);
         next = page_ref(w);
     }
     if (rc == BLAZEDB_OK) {
@@ -1792,8 +1802,7 @@ static int rl_node(Rl *x, int l)
 {
     PagerTxn *t = x->t;
     int rc;
-    if (x->path[l]->pgno >= x->r->cut && !pager_is_dirty(t, x->path[l]) &&
-        (rc = rl_writable(x, l)) != BLAZEDB_OK)
+    if (rl_wants(x, x->path[l]) && (rc = rl_writable(x, l)) != BLAZEDB_OK)
         return rc;
     const uint8_t *d = x->path[l]->data;
     unsigned n = nkeys(d);

@@ -94,6 +94,8 @@ int btree_check(PagerTxn *t, const PagerRoot *root,
 
 typedef struct {
     Pgno cut;                   /* in: move the pages numbered >= cut */
+    int stale_keys;             /* in: also move the pages sealed under
+                                   an older key (pager_page_stale) */
     uint64_t max_cows;          /* in: stop after about this many page
                                    copies (0: only when low pages run out) */
     size_t low;                 /* in/out: pool pages below the cut
@@ -103,7 +105,8 @@ typedef struct {
                                    call stops early; 0 once the walk ended) */
     size_t klen;
     uint8_t key[BTREE_MAX_KEY];
-    uint64_t moved;             /* out, added to: pages >= cut that moved */
+    uint64_t moved;             /* out, added to: pages >= cut (or stale)
+                                   that moved */
     uint64_t cows;              /* out, added to: page copies (moved pages
                                    plus the parents rewritten for them) */
     int stopped;                /* out: 1 when the call stopped early */
@@ -114,8 +117,11 @@ typedef struct {
  * so the tree is valid at every step; root->root is updated.  Meant for a
  * write transaction with pager_set_alloc_low on and r->low pages below the
  * cut in the pool: it stops (r->stopped) before it would run out of them
- * (or past max_cows), always after at least one copy.  After an error the
- * caller must abort the transaction. */
+ * (or past max_cows), always after at least one copy.  With stale_keys
+ * (re-encryption: cut = PAGER_MAX_PGNO + 1, low = SIZE_MAX) it rewrites the
+ * pages still sealed under an older key, which copy-on-write reseals under
+ * the current one.  After an error the caller must abort the
+ * transaction. */
 int btree_relocate(PagerTxn *t, PagerRoot *root, BtRelocate *r);
 
 /* ---- free-page tree (freelist.c) ---------------------------------------- */
@@ -141,6 +147,10 @@ int freelist_check(PagerTxn *t, void (*visit)(Pgno pgno, void *arg),
  * free but a snapshot may still reach it (a reader older than its freeing
  * holds it).  shrink must be the first change of its transaction. */
 int freelist_take_low(PagerTxn *t, Pgno cut, size_t want, size_t *got);
+/* Re-encryption (src/tools/vacuum.c): the free pages no snapshot can reach
+ * (*out, sorted, the caller frees it; *n of them), and *held, the free
+ * pages a snapshot older than their freeing may still read. */
+int freelist_reusable(PagerTxn *t, Pgno **out, size_t *n, uint64_t *held);
 int freelist_relocate(PagerTxn *t, BtRelocate *r);
 int freelist_shrink(PagerTxn *t, Pgno *new_npages, int *blocked);
 

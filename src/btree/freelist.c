@@ -621,3 +621,38 @@ int freelist_shrink(PagerTxn *t, Pgno *new_npages, int *blocked)
     fl_recs_free(recs, n);
     return rc;
 }
+
+int freelist_reusable(PagerTxn *t, Pgno **out, size_t *n, uint64_t *held)
+{
+    *out = NULL;
+    *n = 0;
+    *held = 0;
+    FlRec *recs;
+    size_t nr;
+    int rc = fl_load(t, &recs, &nr);
+    if (rc != BLAZEDB_OK)
+        return rc;
+    uint64_t oldest = pager_oldest_reader(t);
+    size_t total = 0;
+    for (size_t i = 0; i < nr; i++)
+        total += recs[i].n;
+    Pgno *list = malloc((total ? total : 1) * sizeof *list);
+    if (!list) {
+        fl_recs_free(recs, nr);
+        return pager_error(pager_txn_pager(t), BLAZEDB_NOMEM, "free tree: out of memory");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < nr; i++) {
+        if (fl_key_txnid(recs[i].key) <= oldest) {
+            memcpy(list + k, recs[i].pages, recs[i].n * sizeof *list);
+            k += recs[i].n;
+        } else {
+            *held += recs[i].n;
+        }
+    }
+    fl_recs_free(recs, nr);
+    qsort(list, k, sizeof *list, pgno_cmp);
+    *out = list;
+    *n = k;
+    return BLAZEDB_OK;
+}

@@ -450,6 +450,9 @@ static int gather(BlazeDB *db, int deep, MonFacts *f, TextBuf *b, PagerStats *ps
     Pager *p = db_pager(db);
     pager_get_stats(p, ps);
     f->failed = ps->failed;
+    uint32_t epoch = 0;
+    if (pager_key_state(p, &epoch, &f->rekeying) != BLAZEDB_OK)
+        f->rekeying = 0; /* a header read error shows up below as well */
     f->page_size = pager_page_size(p);
     f->max_pages = PAGER_MAX_PGNO;
     f->wal_pages = ps->wal_pages;
@@ -700,6 +703,15 @@ size_t mon_health_eval(const MonFacts *f, const BlazeDBHealthOptions *opts,
         snprintf(i->action, sizeof i->action,
                  "run the integrity check (blazedb_check); if it finds damage, restore from a "
                  "backup or salvage with blazedb_repair");
+    }
+    if (f->rekeying && (i = issue(out, &n, BLAZEDB_HEALTH_WARN, "reencryption_unfinished"))) {
+        snprintf(i->reason, sizeof i->reason,
+                 "a re-encryption under a new data key was started and has not finished "
+                 "(cancelled, interrupted, or held back by an old read transaction): pages "
+                 "may still be under the old key");
+        snprintf(i->action, sizeof i->action,
+                 "run the re-encryption again (blazedb_reencrypt, or blazedb reencrypt DB); "
+                 "it resumes where it stopped");
     }
     /* free space: only when it is a meaningful amount */
     uint64_t free_bytes = f->free_pages * f->page_size;

@@ -112,6 +112,7 @@ const char *mon_op_name(MonOp op);
 /* What the rules look at.  Gathered by blazedb_health from the handle. */
 typedef struct {
     int failed;                 /* handle refuses writes after an I/O error */
+    int rekeying;               /* a re-encryption started and did not end */
     int read_error;             /* reading the catalog failed with this code */
     char read_error_msg[200];
     uint64_t page_size;

@@ -198,7 +198,7 @@ void cache_unpin(Cache *c, CacheEntry *e)
     pthread_mutex_unlock(&c->mu);
 }
 
-void cache_install(Cache *c, Pgno pgno, uint64_t ctr, uint8_t *data)
+void cache_install(Cache *c, Pgno pgno, uint64_t ctr, uint8_t *data, uint8_t key_epoch)
 {
     pthread_mutex_lock(&c->mu);
     CacheEntry *e = c->table[bucket_of(c, pgno)];
@@ -213,6 +213,7 @@ void cache_install(Cache *c, Pgno pgno, uint64_t ctr, uint8_t *data)
         free(e->page.data);
         e->page.data = data;
         e->page.ctr = ctr;
+        e->page.key_epoch = key_epoch;
         lru_unlink(e);
         lru_push(c, e);
         pthread_mutex_unlock(&c->mu);
@@ -233,6 +234,7 @@ void cache_install(Cache *c, Pgno pgno, uint64_t ctr, uint8_t *data)
     e->page.pgno = pgno;
     e->page.ctr = ctr;
     e->page.data = data;
+    e->page.key_epoch = key_epoch;
     e->state = CACHE_READY;
     size_t b = bucket_of(c, pgno);
     e->hnext = c->table[b];

@@ -58,7 +58,7 @@ void cache_unpin(Cache *c, CacheEntry *e);
 /* Installs a committed page version whose buffer (payload bytes, malloc'd)
  * the cache takes over.  Replaces an unpinned older version.  Frees `data`
  * when it cannot keep it. */
-void cache_install(Cache *c, Pgno pgno, uint64_t ctr, uint8_t *data);
+void cache_install(Cache *c, Pgno pgno, uint64_t ctr, uint8_t *data, uint8_t key_epoch);
 
 /* Drops every unpinned entry. */
 void cache_clear(Cache *c);

@@ -3,6 +3,7 @@
  */
 #include "codec.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define T_NONCE 0
@@ -10,6 +11,7 @@
 #define T_CTR 28
 #define T_PGNO 36
 #define T_KIND 40
+#define T_EPOCH 41
 #define T_SALT 44
 #define T_AD_LEN 13
 
@@ -22,9 +24,94 @@ void codec_read_trailer(const uint8_t *img, size_t page_size, PageTrailer *t)
     t->pgno = get_le32(tr + T_PGNO);
     t->kind = tr[T_KIND];
     t->salt32 = get_le32(tr + T_SALT);
+    t->epoch = tr[T_EPOCH];
 }
 
-int codec_seal(CryptoAead *a, const uint8_t *payload, uint8_t *img,
+/* ---- keyring ------------------------------------------------------------------- */
+
+int codec_keys_add(CodecKeys *k, uint32_t epoch, const uint8_t *dk)
+{
+    unsigned s = epoch % CODEC_KEY_SLOTS;
+    CryptoAead *old = atomic_load(&k->aead[s]);
+    if (old && atomic_load(&k->epoch[s]) == epoch)
+        return 0;
+    CryptoAead *a;
+    if (dk) {
+        uint8_t pk[CRYPTO_KEY_LEN];
+        if (crypto_hkdf(dk, CRYPTO_KEY_LEN, "blazedb page key v1", pk, sizeof pk))
+            return -1;
+        a = crypto_aead_new(pk);
+        crypto_wipe(pk, sizeof pk);
+    } else {
+        a = crypto_aead_new_plain();
+    }
+    if (!a)
+        return -1;
+    if (old) {
+        CryptoAead **r = realloc(k->retired, (k->nretired + 1) * sizeof *r);
+        if (!r) {
+            crypto_aead_free(a);
+            return -1;
+        }
+        k->retired = r;
+        r[k->nretired++] = old;
+    }
+    int first = 1;
+    for (unsigned i = 0; i < CODEC_KEY_SLOTS; i++)
+        if (atomic_load(&k->aead[i]))
+            first = 0;
+    /* a reader pairing the new epoch with the old key (or the reverse)
+     * fails authentication, never decrypts wrongly */
+    atomic_store(&k->epoch[s], epoch);
+    atomic_store(&k->aead[s], a);
+    if (first)
+        atomic_store(&k->write_epoch, epoch);
+    return 0;
+}
+
+int codec_keys_has(const CodecKeys *k, uint32_t epoch)
+{
+    unsigned s = epoch % CODEC_KEY_SLOTS;
+    return atomic_load(&((CodecKeys *)k)->aead[s]) != NULL &&
+           atomic_load(&((CodecKeys *)k)->epoch[s]) == epoch;
+}
+
+void codec_keys_set_write(CodecKeys *k, uint32_t epoch) { atomic_store(&k->write_epoch, epoch); }
+
+uint32_t codec_keys_write_epoch(const CodecKeys *k)
+{
+    return atomic_load(&((CodecKeys *)k)->write_epoch);
+}
+
+void codec_keys_free(CodecKeys *k)
+{
+    for (unsigned i = 0; i < CODEC_KEY_SLOTS; i++) {
+        crypto_aead_free(atomic_load(&k->aead[i]));
+        atomic_store(&k->aead[i], NULL);
+    }
+    for (size_t i = 0; i < k->nretired; i++)
+        crypto_aead_free(k->retired[i]);
+    free(k->retired);
+    k->retired = NULL;
+    k->nretired = 0;
+}
+
+/* The key for a trailer's epoch byte, or NULL. */
+static CryptoAead *key_for(const CodecKeys *k, uint8_t e)
+{
+    CodecKeys *m = (CodecKeys *)k;
+    for (unsigned i = 0; i < CODEC_KEY_SLOTS; i++) {
+        unsigned s = (e + i) % CODEC_KEY_SLOTS;
+        CryptoAead *a = atomic_load(&m->aead[s]);
+        if (a && (uint8_t)atomic_load(&m->epoch[s]) == e)
+            return a;
+    }
+    return NULL;
+}
+
+/* ---- pages ---------------------------------------------------------------------- */
+
+int codec_seal(CodecKeys *k, const uint8_t *payload, uint8_t *img,
                size_t page_size, const PageTrailer *t)
 {
     size_t plen = page_size - PAGER_TRAILER;
@@ -34,6 +121,11 @@ int codec_seal(CryptoAead *a, const uint8_t *payload, uint8_t *img,
     put_le32(tr + T_PGNO, t->pgno);
     tr[T_KIND] = t->kind;
     put_le32(tr + T_SALT, t->salt32);
+    uint32_t we = atomic_load(&k->write_epoch);
+    tr[T_EPOCH] = (uint8_t)we;
+    CryptoAead *a = atomic_load(&k->aead[we % CODEC_KEY_SLOTS]);
+    if (!a)
+        return -1;
     if (!crypto_aead_is_plain(a) && crypto_nonce(tr + T_NONCE))
         return -1;
     if (crypto_aead_seal(a, tr + T_NONCE, tr + T_CTR, T_AD_LEN, payload, plen,
@@ -42,7 +134,7 @@ int codec_seal(CryptoAead *a, const uint8_t *payload, uint8_t *img,
     return 0;
 }
 
-int codec_open(CryptoAead *a, const uint8_t *img, uint8_t *payload,
+int codec_open(const CodecKeys *k, const uint8_t *img, uint8_t *payload,
                size_t page_size, Pgno pgno, uint64_t ctr, uint8_t kind)
 {
     size_t plen = page_size - PAGER_TRAILER;
@@ -51,6 +143,9 @@ int codec_open(CryptoAead *a, const uint8_t *img, uint8_t *payload,
         return -1;
     if (ctr != 0 && get_le64(tr + T_CTR) != ctr)
         return -1;
+    CryptoAead *a = key_for(k, tr[T_EPOCH]);
+    if (!a)
+        return CODEC_NOKEY;
     /* copy the trailer first: payload may alias img */
     uint8_t trc[PAGER_TRAILER];
     memcpy(trc, tr, sizeof trc);

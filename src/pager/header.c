@@ -38,6 +38,11 @@ static void encode_slot(const FileHeader *h, uint8_t s[HEADER_SLOT_SIZE])
     memcpy(s + 56, h->kdf.salt, 16);
     memcpy(s + 72, h->file_id, 16);
     memcpy(s + 88, h->wrapped, CRYPTO_WRAPPED_LEN);
+    put_le32(s + 44, h->key_epoch);
+    if (h->rekeying) {
+        put_le32(s + 148, h->rekeying);
+        memcpy(s + 152, h->next, CRYPTO_WRAPPED_LEN);
+    }
     crypto_sha256(s, SUM_OFF, s + SUM_OFF);
 }
 
@@ -62,6 +67,9 @@ static int decode_slot(const uint8_t s[HEADER_SLOT_SIZE], FileHeader *h)
     memcpy(h->kdf.salt, s + 56, 16);
     memcpy(h->file_id, s + 72, 16);
     memcpy(h->wrapped, s + 88, CRYPTO_WRAPPED_LEN);
+    h->key_epoch = get_le32(s + 44);
+    h->rekeying = get_le32(s + 148);
+    memcpy(h->next, s + 152, CRYPTO_WRAPPED_LEN);
     return 0;
 }
 
@@ -71,7 +79,7 @@ static int valid_page_size(uint32_t ps)
 }
 
 static int wrap(FileHeader *h, const uint8_t dk[CRYPTO_KEY_LEN], const void *pw,
-                size_t pwlen, char *err, size_t errlen)
+                size_t pwlen, uint8_t *kek_out, char *err, size_t errlen)
 {
     if (h->flags & HEADER_FLAG_PLAINTEXT) {
         memset(h->wrapped, 0, sizeof h->wrapped);
@@ -91,6 +99,8 @@ static int wrap(FileHeader *h, const uint8_t dk[CRYPTO_KEY_LEN], const void *pw,
         snprintf(err, errlen, "key wrapping failed");
         return BLAZEDB_INTERNAL_ERROR;
     }
+    if (kek_out)
+        memcpy(kek_out, kek, sizeof kek);
     crypto_wipe(kek, sizeof kek);
     return BLAZEDB_OK;
 }
@@ -111,7 +121,7 @@ int header_write_both(OsFile *f, const FileHeader *h, char *err, size_t errlen)
 
 int header_create(uint32_t page_size, int plaintext,
                   const CryptoKdfParams *kdf, const void *pw, size_t pwlen,
-                  FileHeader *h, uint8_t dk[CRYPTO_KEY_LEN], char *err,
+                  FileHeader *h, uint8_t dk[CRYPTO_KEY_LEN], uint8_t *kek, char *err,
                   size_t errlen)
 {
     if (!valid_page_size(page_size)) {
@@ -137,7 +147,7 @@ int header_create(uint32_t page_size, int plaintext,
         snprintf(err, errlen, "random number generator failed");
         return BLAZEDB_INTERNAL_ERROR;
     }
-    return wrap(h, dk, pw, pwlen, err, errlen);
+    return wrap(h, dk, pw, pwlen, kek, err, errlen);
 }
 
 void header_encode_page(const FileHeader *h, uint8_t *page)
@@ -147,9 +157,8 @@ void header_encode_page(const FileHeader *h, uint8_t *page)
     encode_slot(h, page + HEADER_SLOT_B_OFFSET);
 }
 
-int header_load(OsFile *f, const void *pw, size_t pwlen, FileHeader *h,
-                uint8_t dk[CRYPTO_KEY_LEN], int *stale, char *err,
-                size_t errlen)
+/* Reads page 0 and picks the slot in force. */
+static int read_best(OsFile *f, FileHeader *h, int *stale, char *err, size_t errlen)
 {
     uint8_t buf[HEADER_SLOT_B_OFFSET + HEADER_SLOT_SIZE];
     size_t got = 0;
@@ -178,16 +187,40 @@ int header_load(OsFile *f, const void *pw, size_t pwlen, FileHeader *h,
         snprintf(err, errlen, "unsupported format version %u", h->version);
         return BLAZEDB_NOT_A_DATABASE;
     }
-    if (!valid_page_size(h->page_size) || (h->flags & ~HEADER_FLAG_PLAINTEXT)) {
+    if (!valid_page_size(h->page_size) || (h->flags & ~HEADER_FLAG_PLAINTEXT) ||
+        h->rekeying > 1 || ((h->flags & HEADER_FLAG_PLAINTEXT) && (h->rekeying || h->key_epoch))) {
         snprintf(err, errlen, "the file header has impossible values");
         return BLAZEDB_CORRUPT;
     }
+    return BLAZEDB_OK;
+}
+
+int header_read(OsFile *f, FileHeader *h, char *err, size_t errlen)
+{
+    int stale;
+    return read_best(f, h, &stale, err, errlen);
+}
+
+int header_load(OsFile *f, const void *pw, size_t pwlen, FileHeader *h,
+                uint8_t dk[CRYPTO_KEY_LEN], int *stale, char *err,
+                size_t errlen)
+{
+    return header_load_kek(f, pw, pwlen, h, dk, NULL, stale, err, errlen);
+}
+
+int header_load_kek(OsFile *f, const void *pw, size_t pwlen, FileHeader *h,
+                    uint8_t dk[CRYPTO_KEY_LEN], uint8_t *kek_out, int *stale,
+                    char *err, size_t errlen)
+{
+    int rc = read_best(f, h, stale, err, errlen);
+    if (rc != BLAZEDB_OK)
+        return rc;
     if (h->flags & HEADER_FLAG_PLAINTEXT) {
         memset(dk, 0, CRYPTO_KEY_LEN);
         return BLAZEDB_OK;
     }
     uint8_t kek[CRYPTO_KEY_LEN], slot[HEADER_SLOT_SIZE];
-    int rc = crypto_derive_kek(pw, pwlen, &h->kdf, kek);
+    rc = crypto_derive_kek(pw, pwlen, &h->kdf, kek);
     if (rc == CRYPTO_EINVAL) {
         snprintf(err, errlen, "the file header has invalid key-derivation parameters");
         return BLAZEDB_CORRUPT;
@@ -198,6 +231,8 @@ int header_load(OsFile *f, const void *pw, size_t pwlen, FileHeader *h,
     }
     encode_slot(h, slot);
     rc = crypto_unwrap_key(kek, h->wrapped, slot, AD_LEN, dk);
+    if (kek_out && rc == CRYPTO_OK)
+        memcpy(kek_out, kek, sizeof kek);
     crypto_wipe(kek, sizeof kek);
     if (rc == CRYPTO_EAUTH) {
         snprintf(err, errlen, "wrong password");
@@ -212,7 +247,7 @@ int header_load(OsFile *f, const void *pw, size_t pwlen, FileHeader *h,
 
 int header_rewrap(OsFile *f, FileHeader *h, const uint8_t dk[CRYPTO_KEY_LEN],
                   const void *pw, size_t pwlen, const CryptoKdfParams *kdf,
-                  OsVfs *vfs, char *err, size_t errlen)
+                  OsVfs *vfs, uint8_t *kek, char *err, size_t errlen)
 {
     if (h->flags & HEADER_FLAG_PLAINTEXT) {
         snprintf(err, errlen, "a plaintext database has no password to change");
@@ -225,7 +260,7 @@ int header_rewrap(OsFile *f, FileHeader *h, const uint8_t dk[CRYPTO_KEY_LEN],
         return BLAZEDB_INTERNAL_ERROR;
     }
     n.generation = h->generation + 1;
-    int rc = wrap(&n, dk, pw, pwlen, err, errlen);
+    int rc = wrap(&n, dk, pw, pwlen, kek, err, errlen);
     if (rc != BLAZEDB_OK)
         return rc;
     rc = header_write_both(f, &n, err, errlen);
@@ -265,4 +300,63 @@ int header_unwrap_kek(const FileHeader *h, const uint8_t kek[CRYPTO_KEY_LEN],
     int rc = crypto_unwrap_key(kek, h->wrapped, slot, AD_LEN, dk);
     return rc == CRYPTO_OK ? BLAZEDB_OK
          : rc == CRYPTO_EAUTH ? BLAZEDB_AUTH_FAILED : BLAZEDB_INTERNAL_ERROR;
+}
+
+/* ---- re-encryption -------------------------------------------------------------- */
+
+/* The link key and associated data of the next key: bound to this
+ * database and to both epochs, not to the generation, so a password
+ * change carries the wrapped next key over unchanged. */
+static int next_kek(const FileHeader *h, const uint8_t dk[CRYPTO_KEY_LEN],
+                    uint8_t kek[CRYPTO_KEY_LEN], uint8_t ad[24])
+{
+    memcpy(ad, h->file_id, 16);
+    put_le32(ad + 16, h->key_epoch);
+    put_le32(ad + 20, h->key_epoch + 1);
+    return crypto_hkdf(dk, CRYPTO_KEY_LEN, "blazedb next key v1", kek, CRYPTO_KEY_LEN)
+               ? BLAZEDB_INTERNAL_ERROR : BLAZEDB_OK;
+}
+
+int header_unwrap_next(const FileHeader *h, const uint8_t dk[CRYPTO_KEY_LEN],
+                       uint8_t next[CRYPTO_KEY_LEN])
+{
+    if (!h->rekeying)
+        return BLAZEDB_CORRUPT;
+    uint8_t kek[CRYPTO_KEY_LEN], ad[24];
+    int rc = next_kek(h, dk, kek, ad);
+    if (rc == BLAZEDB_OK) {
+        int c = crypto_unwrap_key(kek, h->next, ad, sizeof ad, next);
+        rc = c == CRYPTO_OK ? BLAZEDB_OK
+           : c == CRYPTO_EAUTH ? BLAZEDB_AUTH_FAILED : BLAZEDB_INTERNAL_ERROR;
+    }
+    crypto_wipe(kek, sizeof kek);
+    return rc;
+}
+
+int header_set_next(FileHeader *h, const uint8_t dk[CRYPTO_KEY_LEN],
+                    const uint8_t next[CRYPTO_KEY_LEN])
+{
+    uint8_t kek[CRYPTO_KEY_LEN], ad[24], nonce[CRYPTO_NONCE_LEN];
+    int rc = next_kek(h, dk, kek, ad);
+    if (rc == BLAZEDB_OK &&
+        (crypto_random(nonce, sizeof nonce) ||
+         crypto_wrap_key(kek, next, nonce, ad, sizeof ad, h->next)))
+        rc = BLAZEDB_INTERNAL_ERROR;
+    crypto_wipe(kek, sizeof kek);
+    if (rc == BLAZEDB_OK)
+        h->rekeying = 1;
+    return rc;
+}
+
+int header_finish_next(FileHeader *h, const uint8_t kek[CRYPTO_KEY_LEN],
+                       const uint8_t next[CRYPTO_KEY_LEN])
+{
+    FileHeader n = *h;
+    n.key_epoch = h->key_epoch + 1;
+    n.rekeying = 0;
+    memset(n.next, 0, sizeof n.next);
+    int rc = header_wrap_kek(&n, kek, next);
+    if (rc == BLAZEDB_OK)
+        *h = n;
+    return rc;
 }

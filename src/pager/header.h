@@ -28,7 +28,12 @@ typedef struct {
     CryptoKdfParams kdf;
     uint64_t generation;
     uint8_t file_id[16];
-    uint8_t wrapped[CRYPTO_WRAPPED_LEN];
+    uint8_t wrapped[CRYPTO_WRAPPED_LEN];  /* data key of key_epoch */
+    uint32_t key_epoch;         /* re-encryptions completed */
+    /* re-encryption under way: the data key of key_epoch + 1, wrapped
+     * under HKDF(data key of key_epoch, "blazedb next key v1") */
+    uint32_t rekeying;
+    uint8_t next[CRYPTO_WRAPPED_LEN];
 } FileHeader;
 
 /* Result codes are BlazeDBResult values. */
@@ -37,7 +42,7 @@ typedef struct {
  * returns the data key; header_encode_page gives page 0 to write. */
 int header_create(uint32_t page_size, int plaintext,
                   const CryptoKdfParams *kdf, const void *pw, size_t pwlen,
-                  FileHeader *h, uint8_t dk[CRYPTO_KEY_LEN],
+                  FileHeader *h, uint8_t dk[CRYPTO_KEY_LEN], uint8_t *kek,
                   char *err, size_t errlen);
 
 /* Encodes page 0 (h->page_size bytes: both slots, zero elsewhere). */
@@ -50,12 +55,36 @@ void header_encode_page(const FileHeader *h, uint8_t *page);
 int header_load(OsFile *f, const void *pw, size_t pwlen, FileHeader *h,
                 uint8_t dk[CRYPTO_KEY_LEN], int *stale, char *err,
                 size_t errlen);
+/* The same, also giving the key-encryption key (kek may be NULL). */
+int header_load_kek(OsFile *f, const void *pw, size_t pwlen, FileHeader *h,
+                    uint8_t dk[CRYPTO_KEY_LEN], uint8_t *kek, int *stale,
+                    char *err, size_t errlen);
+/* Reads the slot in force without unwrapping anything (OK, IO_ERROR,
+ * NOT_A_DATABASE, CORRUPT). */
+int header_read(OsFile *f, FileHeader *h, char *err, size_t errlen);
+
+/* ---- re-encryption (src/tools/vacuum.c through the pager) ---------------- */
+
+/* The next data key of a header that is rekeying, from the data key of
+ * key_epoch: OK, AUTH_FAILED (wrong key or altered), CORRUPT (not
+ * rekeying). */
+int header_unwrap_next(const FileHeader *h, const uint8_t dk[CRYPTO_KEY_LEN],
+                       uint8_t next[CRYPTO_KEY_LEN]);
+/* Starts a re-encryption in *h: rekeying = 1, next = `next` wrapped under
+ * `dk` (the data key of key_epoch). */
+int header_set_next(FileHeader *h, const uint8_t dk[CRYPTO_KEY_LEN],
+                    const uint8_t next[CRYPTO_KEY_LEN]);
+/* Ends it: key_epoch + 1, `next` wrapped under `kek` in place of the old
+ * data key, no next key. */
+int header_finish_next(FileHeader *h, const uint8_t kek[CRYPTO_KEY_LEN],
+                       const uint8_t next[CRYPTO_KEY_LEN]);
 
 /* Rewraps `dk` under a new password (and KDF), writing both slots in turn
- * with a sync after each.  Updates *h. */
+ * with a sync after each.  Updates *h; the new key-encryption key goes to
+ * kek (may be NULL).  A next key (re-encryption under way) carries over. */
 int header_rewrap(OsFile *f, FileHeader *h, const uint8_t dk[CRYPTO_KEY_LEN],
                   const void *pw, size_t pwlen, const CryptoKdfParams *kdf,
-                  OsVfs *vfs, char *err, size_t errlen);
+                  OsVfs *vfs, uint8_t *kek, char *err, size_t errlen);
 
 /* Rewrites both slots from *h (repairs a torn/stale slot). */
 int header_write_both(OsFile *f, const FileHeader *h, char *err,

@@ -72,9 +72,13 @@ struct Pager {
     char *path, *wal_path, *shm_path;
     OsFile *db, *wal, *shm;
     ShmState *sh;
-    FileHeader hdr;
-    uint8_t dk[CRYPTO_KEY_LEN];
-    CryptoAead *aead;
+    FileHeader hdr;             /* the header as this handle last read it */
+    uint8_t dk[CRYPTO_KEY_LEN]; /* data key of hdr.key_epoch */
+    uint8_t next_dk[CRYPTO_KEY_LEN]; /* of hdr.key_epoch + 1 when rekeying */
+    uint8_t kek[CRYPTO_KEY_LEN];     /* from the password given at open */
+    CodecKeys keys;
+    pthread_mutex_t keys_mu;    /* serialises keys_refresh (hdr: err_mu too) */
+    _Atomic uint64_t seen_key_seq; /* shm key_seq when hdr was last read */
     size_t page_size, payload;
     int readonly, durability;
     uint32_t autockpt, busy_ms;
@@ -409,11 +413,18 @@ static int snapshot_and_index(Pager *p, ShmSnapshot *s)
 
 /* ---- page reads -------------------------------------------------------------- */
 
+static int keys_install(Pager *p);
+static int keys_refresh(Pager *p);
+static int keys_check(Pager *p);
+
 /* Reads and authenticates the newest committed image of pgno; ctr 0 accepts
- * any version, whose ctr then goes to *got (if not NULL). */
-static int read_page(Pager *p, Pgno pgno, uint64_t ctr, uint8_t *payload, uint64_t *got)
+ * any version, whose ctr then goes to *got (if not NULL).  *epoch (if not
+ * NULL) gets the key epoch byte of the image. */
+static int read_page(Pager *p, Pgno pgno, uint64_t ctr, uint8_t *payload, uint64_t *got,
+                     uint8_t *epoch)
 {
     uint8_t *raw = tl_raw;
+    int refreshed = 0;
     for (int attempt = 0; attempt < 3; attempt++) {
         uint32_t frame = 0;
         uint64_t gen = 0;
@@ -430,14 +441,25 @@ static int read_page(Pager *p, Pgno pgno, uint64_t ctr, uint8_t *payload, uint64
         if (e)
             return io_error(p, e, "reading a page");
         atomic_fetch_add_explicit(&p->st.pages_read, 1, memory_order_relaxed);
-        if (codec_open(p->aead, raw, payload, p->page_size, pgno, ctr,
-                       PAGE_KIND_DATA) == 0) {
-            if (got) {
-                PageTrailer tr;
-                codec_read_trailer(raw, p->page_size, &tr);
+        int o = codec_open(&p->keys, raw, payload, p->page_size, pgno, ctr, PAGE_KIND_DATA);
+        if (o == 0) {
+            PageTrailer tr;
+            codec_read_trailer(raw, p->page_size, &tr);
+            if (got)
                 *got = tr.ctr;
-            }
+            if (epoch)
+                *epoch = tr.epoch;
             return BLAZEDB_OK;
+        }
+        if (o == CODEC_NOKEY && !refreshed) {
+            /* sealed under a key a re-encryption made since we last read
+             * the header: learn it and retry */
+            refreshed = 1;
+            int rc = keys_refresh(p);
+            if (rc)
+                return rc;
+            attempt--;
+            continue;
         }
         if (!p->wal)
             break;
@@ -490,7 +512,7 @@ int pager_get(PagerTxn *t, PageRef ref, Page **out)
         return BLAZEDB_OK;
     }
     atomic_fetch_add_explicit(&p->st.cache_misses, 1, memory_order_relaxed);
-    int rc = read_page(p, ref.pgno, ref.ctr, e->page.data, NULL);
+    int rc = read_page(p, ref.pgno, ref.ctr, e->page.data, NULL, &e->page.key_epoch);
     if (rc) {
         cache_abandon(&p->cache, e);
         return rc;
@@ -507,7 +529,7 @@ int pager_snapshot_read(PagerTxn *t, Pgno pgno, uint8_t *payload, uint64_t *ctr)
         return pager_error(p, BLAZEDB_MISUSE, "pager_snapshot_read in a write transaction");
     if (pgno < PAGER_FIRST_DATA_PGNO || pgno >= t->meta.npages)
         return pager_error(p, BLAZEDB_CORRUPT, "page %u is out of range", pgno);
-    int rc = read_page(p, pgno, 0, payload, ctr);
+    int rc = read_page(p, pgno, 0, payload, ctr, NULL);
     if (rc == BLAZEDB_OK && (*ctr == 0 || *ctr > t->txnid))
         rc = pager_error(p, BLAZEDB_CORRUPT,
                          "page %u has version %llu, newer than the snapshot %llu", pgno,
@@ -517,10 +539,10 @@ int pager_snapshot_read(PagerTxn *t, Pgno pgno, uint8_t *payload, uint64_t *ctr)
 
 void pager_key_info(Pager *p, FileHeader *h, uint8_t dk[CRYPTO_KEY_LEN])
 {
-    pthread_mutex_lock(&p->err_mu); /* also guards hdr against pager_rekey */
+    pthread_mutex_lock(&p->err_mu); /* also guards hdr and dk against changes */
     *h = p->hdr;
-    pthread_mutex_unlock(&p->err_mu);
     memcpy(dk, p->dk, CRYPTO_KEY_LEN);
+    pthread_mutex_unlock(&p->err_mu);
 }
 
 int pager_is_dirty(const PagerTxn *t, const Page *pg)
@@ -982,10 +1004,12 @@ static void slots_release_all(Pager *p)
  * *slot_txn gets each slot's txnid (0 if invalid). */
 /*
  * Reads both meta slots and picks the newest that authenticates.  A slot
- * that fails while its (unauthenticated) trailer claims a version at least
- * as new as the chosen one may have been the newest: *doubt is set to that
+ * that fails while its (unauthenticated) trailer claims a version newer
+ * than the chosen one may have been the newest: *doubt is set to that
  * version, and recovery must find something newer in the log (the case of
  * a checkpoint torn while writing it) or refuse to open an older state.
+ * One claiming the chosen version itself is a torn reseal of that same
+ * meta (re-encryption writes it to both slots): nothing is missing.
  */
 static int load_main_meta(Pager *p, PagerMeta *m, uint64_t slot_txn[2], uint64_t *doubt)
 {
@@ -1005,7 +1029,7 @@ static int load_main_meta(Pager *p, PagerMeta *m, uint64_t slot_txn[2], uint64_t
         PagerMeta cand;
         PageTrailer tr;
         codec_read_trailer(tl_raw, p->page_size, &tr);
-        if (codec_open(p->aead, tl_raw, payload, p->page_size, pg, 0, PAGE_KIND_META) ||
+        if (codec_open(&p->keys, tl_raw, payload, p->page_size, pg, 0, PAGE_KIND_META) ||
             codec_meta_decode(payload, &cand) || tr.ctr != cand.txnid) {
             /* an unrecognisable trailer claims anything */
             claim[pg - 1] = tr.kind == PAGE_KIND_META && tr.pgno == pg ? tr.ctr : UINT64_MAX;
@@ -1020,7 +1044,7 @@ static int load_main_meta(Pager *p, PagerMeta *m, uint64_t slot_txn[2], uint64_t
     if (!found)
         return pager_error(p, BLAZEDB_CORRUPT, "both meta pages are damaged");
     for (int i = 0; i < 2; i++)
-        if (!slot_txn[i] && claim[i] >= m->txnid)
+        if (!slot_txn[i] && claim[i] > m->txnid)
             *doubt = claim[i];
     return BLAZEDB_OK;
 }
@@ -1030,8 +1054,8 @@ static int write_meta_page(Pager *p, const PagerMeta *m, Pgno slot)
     uint8_t *img = tl_raw;
     memset(img, 0, p->page_size);
     codec_meta_encode(m, img);
-    PageTrailer tr = {m->txnid, slot, PAGE_KIND_META, 0};
-    if (codec_seal(p->aead, img, img, p->page_size, &tr))
+    PageTrailer tr = {m->txnid, slot, PAGE_KIND_META, 0, 0};
+    if (codec_seal(&p->keys, img, img, p->page_size, &tr))
         return pager_error(p, BLAZEDB_INTERNAL_ERROR, "sealing a meta page failed");
     int e = os_write(p->db, img, p->page_size, (uint64_t)slot * p->page_size);
     if (e)
@@ -1058,7 +1082,7 @@ static int recover(Pager *p, int reset_slots)
         if (e > 1)
             return io_error(p, e, "reading the log header");
         if (e == 0) {
-            e = wal_recover(p->wal, p->aead, p->page_size, p->hdr.file_id, salt,
+            e = wal_recover(p->wal, &p->keys, p->page_size, p->hdr.file_id, salt,
                             &p->idx, &rec);
             if (e)
                 return io_error(p, e, "recovering the log");
@@ -1308,6 +1332,12 @@ int pager_begin(Pager *p, int write, PagerTxn **out)
                 return rc;
             }
         }
+        /* seal under the key the header now names */
+        if ((rc = keys_check(p))) {
+            writer_unlock(p);
+            free(t);
+            return rc;
+        }
         pthread_mutex_lock(&p->sync_mu);
         int local = p->have_local_base;
         if (local)
@@ -1518,8 +1548,8 @@ static int commit_write(PagerTxn *t, uint64_t *gen_out, uint64_t *last_out)
         PageTrailer tr;
         if (i < n) {
             DirtyPage *d = dm_get(&t->dirty, order[i]);
-            tr = (PageTrailer){t->txnid, d->page.pgno, PAGE_KIND_DATA, salt32};
-            if (codec_seal(p->aead, d->page.data, img, p->page_size, &tr)) {
+            tr = (PageTrailer){t->txnid, d->page.pgno, PAGE_KIND_DATA, salt32, 0};
+            if (codec_seal(&p->keys, d->page.data, img, p->page_size, &tr)) {
                 rc = pager_error(p, BLAZEDB_INTERNAL_ERROR, "sealing a page failed");
                 goto fail;
             }
@@ -1530,8 +1560,8 @@ static int commit_write(PagerTxn *t, uint64_t *gen_out, uint64_t *last_out)
             put_le64(img + WAL_COMMIT_SALT_OFF, t->base.wal_salt);
             put_le64(img + WAL_COMMIT_FRAME_OFF, frame);
             memcpy(img + WAL_COMMIT_CHAIN_OFF, chain, WAL_CHAIN_LEN);
-            tr = (PageTrailer){t->txnid, 0, PAGE_KIND_COMMIT, salt32};
-            if (codec_seal(p->aead, img, img, p->page_size, &tr)) {
+            tr = (PageTrailer){t->txnid, 0, PAGE_KIND_COMMIT, salt32, 0};
+            if (codec_seal(&p->keys, img, img, p->page_size, &tr)) {
                 rc = pager_error(p, BLAZEDB_INTERNAL_ERROR, "sealing a commit failed");
                 goto fail;
             }
@@ -1569,9 +1599,10 @@ static int commit_write(PagerTxn *t, uint64_t *gen_out, uint64_t *last_out)
         p->idx_gen = 0; /* forces a rebuild from the log at next use */
     }
     pthread_mutex_unlock(&p->idx_mu);
+    uint8_t we = (uint8_t)codec_keys_write_epoch(&p->keys); /* stable under WRITER */
     for (size_t i = 0; i < n; i++) {
         DirtyPage *d = dm_remove(&t->dirty, order[i]);
-        cache_install(&p->cache, d->page.pgno, d->page.ctr, d->page.data);
+        cache_install(&p->cache, d->page.pgno, d->page.ctr, d->page.data, we);
         free(d);
     }
     ShmSnapshot s = t->base;
@@ -1656,7 +1687,10 @@ static int cmp_pf(const void *a, const void *b)
 static int checkpoint_locked(Pager *p)
 {
     ShmSnapshot s;
-    int rc = snapshot_and_index(p, &s);
+    int rc = keys_check(p); /* the meta page is sealed under the write key */
+    if (rc)
+        return rc;
+    rc = snapshot_and_index(p, &s);
     if (rc)
         return rc;
     if (!s.wal_frames || (atomic_load(&p->sh->backfill_gen) == s.wal_gen &&
@@ -1701,7 +1735,7 @@ static int checkpoint_locked(Pager *p)
     codec_read_trailer(img, p->page_size, &tr);
     PagerMeta m;
     if (tr.kind != PAGE_KIND_COMMIT ||
-        codec_open(p->aead, img, payload, p->page_size, 0, tr.ctr, PAGE_KIND_COMMIT) ||
+        codec_open(&p->keys, img, payload, p->page_size, 0, tr.ctr, PAGE_KIND_COMMIT) ||
         codec_meta_decode(payload, &m)) {
         rc = pager_error(p, BLAZEDB_CORRUPT, "log frame %u is not a valid commit", upto);
         goto out;
@@ -1833,8 +1867,10 @@ static void pager_free_all(Pager *p)
     os_close(p->shm);
     os_close(p->wal);
     os_close(p->db);
-    crypto_aead_free(p->aead);
+    codec_keys_free(&p->keys);
     crypto_wipe(p->dk, sizeof p->dk);
+    crypto_wipe(p->next_dk, sizeof p->next_dk);
+    crypto_wipe(p->kek, sizeof p->kek);
     cache_destroy(&p->cache);
     wal_index_free(&p->idx);
     pthread_mutex_destroy(&p->idx_mu);
@@ -1844,6 +1880,7 @@ static void pager_free_all(Pager *p)
     pthread_mutex_destroy(&p->ckpt_mu);
     pthread_mutex_destroy(&p->slot_mu);
     pthread_mutex_destroy(&p->err_mu);
+    pthread_mutex_destroy(&p->keys_mu);
     pthread_mutex_destroy(&p->bg_mu);
     pthread_cond_destroy(&p->bg_cv);
     free(p->path);
@@ -1861,21 +1898,12 @@ static int create_db(Pager *p, const PagerConfig *cfg, const void *pw, size_t pw
 {
     uint32_t ps = cfg->page_size ? cfg->page_size : 8192;
     int rc = header_create(ps, cfg->plaintext, &cfg->kdf, pw, pwlen, &p->hdr,
-                           p->dk, p->errbuf, sizeof p->errbuf);
+                           p->dk, p->kek, p->errbuf, sizeof p->errbuf);
     if (rc)
         return rc;
     p->page_size = ps;
     p->payload = ps - PAGER_TRAILER;
-    if (cfg->plaintext) {
-        p->aead = crypto_aead_new_plain();
-    } else {
-        uint8_t pk[CRYPTO_KEY_LEN];
-        if (crypto_hkdf(p->dk, sizeof p->dk, "blazedb page key v1", pk, sizeof pk))
-            return pager_error(p, BLAZEDB_INTERNAL_ERROR, "key derivation failed");
-        p->aead = crypto_aead_new(pk);
-        crypto_wipe(pk, sizeof pk);
-    }
-    if (!p->aead)
+    if (codec_keys_add(&p->keys, 0, cfg->plaintext ? NULL : p->dk))
         return pager_error(p, BLAZEDB_NOMEM, "out of memory");
     uint8_t *img = calloc(PAGER_FIRST_DATA_PGNO, ps);
     if (!img)
@@ -1887,8 +1915,8 @@ static int create_db(Pager *p, const PagerConfig *cfg, const void *pw, size_t pw
     for (Pgno slot = 1; slot <= 2; slot++) {
         uint8_t *pg = img + (size_t)slot * ps;
         codec_meta_encode(&m, pg);
-        PageTrailer tr = {m.txnid, slot, PAGE_KIND_META, 0};
-        if (codec_seal(p->aead, pg, pg, ps, &tr)) {
+        PageTrailer tr = {m.txnid, slot, PAGE_KIND_META, 0, 0};
+        if (codec_seal(&p->keys, pg, pg, ps, &tr)) {
             free(img);
             return pager_error(p, BLAZEDB_INTERNAL_ERROR, "sealing a meta page failed");
         }
@@ -1945,9 +1973,10 @@ static int create_new_file(Pager *p, const PagerConfig *cfg, const void *pw,
     free(tmp);
     if (rc == BLAZEDB_OK && !*created) {
         /* another process created it first: forget our key, use theirs */
-        crypto_aead_free(p->aead);
-        p->aead = NULL;
+        codec_keys_free(&p->keys);
+        memset(&p->keys, 0, sizeof p->keys);
         crypto_wipe(p->dk, sizeof p->dk);
+        crypto_wipe(p->kek, sizeof p->kek);
     }
     return rc;
 }
@@ -1983,6 +2012,7 @@ int pager_open(const char *path, const void *pw, size_t pwlen,
     pthread_mutex_init(&p->ckpt_mu, NULL);
     pthread_mutex_init(&p->slot_mu, NULL);
     pthread_mutex_init(&p->err_mu, NULL);
+    pthread_mutex_init(&p->keys_mu, NULL);
     pthread_mutex_init(&p->bg_mu, NULL);
     pthread_cond_init(&p->bg_cv, NULL);
     wal_index_init(&p->idx);
@@ -2054,27 +2084,14 @@ int pager_open(const char *path, const void *pw, size_t pwlen,
     }
     if (!created) {
         int stale = 0;
-        rc = header_load(p->db, pw, pwlen, &p->hdr, p->dk, &stale, p->errbuf,
-                         sizeof p->errbuf);
+        rc = header_load_kek(p->db, pw, pwlen, &p->hdr, p->dk, p->kek, &stale, p->errbuf,
+                             sizeof p->errbuf);
         if (rc)
             goto fail;      /* closing the file drops the lock */
         p->page_size = p->hdr.page_size;
         p->payload = p->page_size - PAGER_TRAILER;
-        if (p->hdr.flags & HEADER_FLAG_PLAINTEXT) {
-            p->aead = crypto_aead_new_plain();
-        } else {
-            uint8_t pk[CRYPTO_KEY_LEN];
-            if (crypto_hkdf(p->dk, sizeof p->dk, "blazedb page key v1", pk, sizeof pk)) {
-                rc = pager_error(p, BLAZEDB_INTERNAL_ERROR, "key derivation failed");
-                goto fail;
-            }
-            p->aead = crypto_aead_new(pk);
-            crypto_wipe(pk, sizeof pk);
-        }
-        if (!p->aead) {
-            rc = pager_error(p, BLAZEDB_NOMEM, "out of memory");
+        if ((rc = keys_install(p)))
             goto fail;
-        }
         if (stale && !p->readonly &&
             (rc = header_write_both(p->db, &p->hdr, p->errbuf, sizeof p->errbuf)))
             goto fail;
@@ -2255,15 +2272,315 @@ int pager_rekey(Pager *p, const void *pw, size_t pwlen, const CryptoKdfParams *k
     int rc = writer_lock(p);
     if (rc)
         return rc;
-    /* both header slots are rewritten, so a stale generation here is harmless */
+    /* from the header on disk (a re-encryption may have started), whose
+     * both slots are then rewritten */
+    if ((rc = keys_refresh(p))) {
+        writer_unlock(p);
+        return rc;
+    }
+    pthread_mutex_lock(&p->keys_mu);
     FileHeader h = p->hdr;
+    uint8_t kek[CRYPTO_KEY_LEN];
     rc = header_rewrap(p->db, &h, p->dk, pw, pwlen, kdf ? kdf : &p->hdr.kdf, p->vfs,
-                       p->errbuf, sizeof p->errbuf);
+                       kek, p->errbuf, sizeof p->errbuf);
     if (rc == BLAZEDB_OK) {
         pthread_mutex_lock(&p->err_mu); /* pager_key_info reads hdr under it */
         p->hdr = h;
+        memcpy(p->kek, kek, sizeof kek);
         pthread_mutex_unlock(&p->err_mu);
     }
+    crypto_wipe(kek, sizeof kek);
+    pthread_mutex_unlock(&p->keys_mu);
     writer_unlock(p);
     return rc;
+}
+
+/* ---- keys and re-encryption ------------------------------------------------------ */
+
+/* Puts the keys of p->hdr into the keyring (p->dk is its key_epoch's) and
+ * sets the write key.  Caller holds keys_mu (or is opening). */
+static int keys_install(Pager *p)
+{
+    int plain = (p->hdr.flags & HEADER_FLAG_PLAINTEXT) != 0;
+    if (codec_keys_add(&p->keys, p->hdr.key_epoch, plain ? NULL : p->dk))
+        return pager_error(p, BLAZEDB_NOMEM, "out of memory for the page keys");
+    uint32_t we = p->hdr.key_epoch;
+    if (p->hdr.rekeying) {
+        int rc = header_unwrap_next(&p->hdr, p->dk, p->next_dk);
+        if (rc)
+            return pager_error(p, rc == BLAZEDB_AUTH_FAILED ? BLAZEDB_CORRUPT : rc,
+                               "the file header's next data key does not authenticate");
+        if (codec_keys_add(&p->keys, p->hdr.key_epoch + 1, p->next_dk))
+            return pager_error(p, BLAZEDB_NOMEM, "out of memory for the page keys");
+        we = p->hdr.key_epoch + 1;
+    }
+    codec_keys_set_write(&p->keys, we);
+    return BLAZEDB_OK;
+}
+
+/* Rereads the header and learns its keys: the data key of its epoch comes
+ * from what this handle knows (the same epoch, or the next key of the
+ * re-encryption it saw start), else from the password given at open. */
+static int keys_refresh(Pager *p)
+{
+    if (p->hdr.flags & HEADER_FLAG_PLAINTEXT)
+        return BLAZEDB_OK;
+    pthread_mutex_lock(&p->keys_mu);
+    uint64_t seq = p->sh ? atomic_load(&p->sh->key_seq) : 0;
+    FileHeader h;
+    char err[200];
+    int rc = header_read(p->db, &h, err, sizeof err);
+    if (rc) {
+        pthread_mutex_unlock(&p->keys_mu);
+        return pager_error(p, rc, "%s", err);
+    }
+    uint8_t dk[CRYPTO_KEY_LEN];
+    if (h.key_epoch == p->hdr.key_epoch)
+        memcpy(dk, p->dk, sizeof dk);
+    else if (p->hdr.rekeying && h.key_epoch == p->hdr.key_epoch + 1)
+        memcpy(dk, p->next_dk, sizeof dk);
+    else if (header_unwrap_kek(&h, p->kek, dk) != BLAZEDB_OK) {
+        pthread_mutex_unlock(&p->keys_mu);
+        return pager_error(p, BLAZEDB_AUTH_FAILED,
+                           "the database was re-encrypted and its password changed since "
+                           "this handle opened it; reopen it with the current password");
+    }
+    pthread_mutex_lock(&p->err_mu);
+    p->hdr = h;
+    memcpy(p->dk, dk, sizeof dk);
+    pthread_mutex_unlock(&p->err_mu);
+    crypto_wipe(dk, sizeof dk);
+    rc = keys_install(p);
+    if (rc == BLAZEDB_OK)
+        atomic_store(&p->seen_key_seq, seq);
+    pthread_mutex_unlock(&p->keys_mu);
+    return rc;
+}
+
+/* keys_refresh when the header's keys changed since this handle read it. */
+static int keys_check(Pager *p)
+{
+    if (!p->sh || atomic_load(&p->sh->key_seq) == atomic_load(&p->seen_key_seq))
+        return BLAZEDB_OK;
+    return keys_refresh(p);
+}
+
+/* Checkpoint lock for the re-encryption steps (the handle's mutex, then
+ * the shared byte). */
+static int ckpt_lock(Pager *p)
+{
+    pthread_mutex_lock(&p->ckpt_mu);
+    int e = lock_wait(p, SHM_LOCK_CKPT, OS_LOCK_EXCLUSIVE, p->busy_ms);
+    if (e) {
+        pthread_mutex_unlock(&p->ckpt_mu);
+        return e == EAGAIN ? pager_error(p, BLAZEDB_BUSY, "another checkpoint is running")
+                           : io_error(p, e, "taking the checkpoint lock");
+    }
+    return BLAZEDB_OK;
+}
+
+static void ckpt_unlock(Pager *p)
+{
+    os_lock(p->shm, SHM_LOCK_CKPT, 1, OS_LOCK_UNLOCK);
+    pthread_mutex_unlock(&p->ckpt_mu);
+}
+
+/* Writes a new header (both slots) and publishes the change of keys. */
+static int keys_publish(Pager *p, const FileHeader *h, const uint8_t dk[CRYPTO_KEY_LEN])
+{
+    int rc = ckpt_lock(p);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&p->keys_mu);
+    rc = header_write_both(p->db, h, p->errbuf, sizeof p->errbuf);
+    if (rc == BLAZEDB_OK) {
+        pthread_mutex_lock(&p->err_mu);
+        p->hdr = *h;
+        memcpy(p->dk, dk, CRYPTO_KEY_LEN);
+        pthread_mutex_unlock(&p->err_mu);
+        rc = keys_install(p);
+        uint64_t seq = atomic_fetch_add(&p->sh->key_seq, 1) + 1;
+        if (rc == BLAZEDB_OK)
+            atomic_store(&p->seen_key_seq, seq);
+    }
+    pthread_mutex_unlock(&p->keys_mu);
+    ckpt_unlock(p);
+    return rc;
+}
+
+/* Can this handle still wrap a key under the password (unchanged since
+ * it opened)? */
+static int kek_current(Pager *p)
+{
+    uint8_t chk[CRYPTO_KEY_LEN];
+    int rc = header_unwrap_kek(&p->hdr, p->kek, chk);
+    crypto_wipe(chk, sizeof chk);
+    if (rc == BLAZEDB_AUTH_FAILED)
+        return pager_error(p, BLAZEDB_AUTH_FAILED,
+                           "the password was changed by another handle since this one "
+                           "opened the database; reopen it with the current password");
+    return rc ? pager_error(p, rc, "unwrapping the data key failed") : BLAZEDB_OK;
+}
+
+int pager_reencrypt_start(PagerTxn *t)
+{
+    Pager *p = t->p;
+    if (!t->write)
+        return pager_error(p, BLAZEDB_MISUSE, "re-encryption needs a write transaction");
+    if (p->hdr.flags & HEADER_FLAG_PLAINTEXT)
+        return pager_error(p, BLAZEDB_INVALID_ARGUMENT,
+                           "a plaintext database has no data key to replace");
+    int rc = keys_refresh(p); /* under WRITER: nobody changes it now */
+    if (rc || p->hdr.rekeying)
+        return rc;
+    if ((rc = kek_current(p)))
+        return rc;
+    uint8_t next[CRYPTO_KEY_LEN];
+    FileHeader h = p->hdr;
+    if (crypto_random(next, sizeof next))
+        return pager_error(p, BLAZEDB_INTERNAL_ERROR, "random number generator failed");
+    rc = header_set_next(&h, p->dk, next);
+    crypto_wipe(next, sizeof next);
+    if (rc)
+        return pager_error(p, rc, "wrapping the new data key failed");
+    uint8_t dk[CRYPTO_KEY_LEN];
+    memcpy(dk, p->dk, sizeof dk);
+    rc = keys_publish(p, &h, dk);
+    crypto_wipe(dk, sizeof dk);
+    return rc;
+}
+
+int pager_page_stale(const PagerTxn *t, const Page *pg)
+{
+    return t->write && pg->ctr != t->txnid &&
+           pg->key_epoch != (uint8_t)codec_keys_write_epoch(&t->p->keys);
+}
+
+int pager_reencrypt_flush(PagerTxn *t)
+{
+    Pager *p = t->p;
+    if (!t->write)
+        return pager_error(p, BLAZEDB_MISUSE, "re-encryption needs a write transaction");
+    /* this handle's commits still waiting for their sync come first */
+    uint64_t start = p->vfs->now_us(p->vfs);
+    for (;;) {
+        pthread_mutex_lock(&p->sync_mu);
+        uint32_t pending = p->npending;
+        pthread_mutex_unlock(&p->sync_mu);
+        if (!pending)
+            break;
+        if (p->vfs->now_us(p->vfs) - start > (uint64_t)p->busy_ms * 1000 + 100000)
+            return pager_error(p, BLAZEDB_BUSY, "commits of this handle are still syncing");
+        p->vfs->sleep_us(p->vfs, 1000);
+    }
+    if (!p->wal)
+        return BLAZEDB_OK;
+    int rc = ckpt_lock(p);
+    if (rc)
+        return rc;
+    rc = checkpoint_locked(p);
+    /* both meta pages: the checkpointed meta, under the write key; the
+     * page that is not the newest first, so a torn write of either
+     * leaves the other intact */
+    PagerMeta m;
+    uint64_t st[2], doubt;
+    if (rc == BLAZEDB_OK)
+        rc = load_main_meta(p, &m, st, &doubt);
+    int e = 0;
+    for (int i = 0; rc == BLAZEDB_OK && i < 2; i++) {
+        Pgno slot = (st[0] == m.txnid) == (i == 0) ? 2 : 1;
+        if ((rc = write_meta_page(p, &m, slot)) == BLAZEDB_OK && (e = os_sync(p->db)))
+            rc = io_error(p, e, "syncing the database file");
+    }
+    /* a new log generation; the old frames (under the old key) go */
+    if (rc == BLAZEDB_OK) {
+        if (!t->base.wal_salt || t->base.wal_frames) {
+            rc = snapshot_and_index(p, &t->base);
+            if (rc == BLAZEDB_OK)
+                rc = wal_restart(p, t);
+        }
+        if (rc == BLAZEDB_OK && ((e = os_truncate(p->wal, p->page_size)) ||
+                                 (e = os_sync(p->wal))))
+            rc = io_error(p, e, "truncating the log");
+        pthread_mutex_lock(&p->sync_mu);
+        p->have_local_base = 0;
+        pthread_mutex_unlock(&p->sync_mu);
+    }
+    ckpt_unlock(p);
+    return rc;
+}
+
+int pager_wipe_pages(PagerTxn *t, const Pgno *pgnos, size_t n, uint64_t *wiped)
+{
+    Pager *p = t->p;
+    if (!t->write)
+        return pager_error(p, BLAZEDB_MISUSE, "wiping pages needs a write transaction");
+    uint8_t we = (uint8_t)codec_keys_write_epoch(&p->keys);
+    uint8_t *zero = calloc(1, p->page_size);
+    if (!zero)
+        return pager_error(p, BLAZEDB_NOMEM, "out of memory");
+    uint64_t size = 0;
+    int e = os_size(p->db, &size), rc = BLAZEDB_OK;
+    uint64_t done = 0;
+    for (size_t i = 0; !e && i < n; i++) {
+        uint64_t off = (uint64_t)pgnos[i] * p->page_size;
+        if (pgnos[i] < PAGER_FIRST_DATA_PGNO || off + p->page_size > size)
+            continue;
+        uint8_t trb[PAGER_TRAILER];
+        if ((e = os_read(p->db, trb, sizeof trb, off + p->page_size - PAGER_TRAILER, NULL)))
+            break;
+        PageTrailer tr;
+        codec_read_trailer(trb, PAGER_TRAILER, &tr);
+        if (tr.epoch == we && tr.ctr != 0)
+            continue; /* already under the new key (or never written) */
+        if (tr.ctr == 0 && tr.pgno == 0 && tr.kind == 0 && tr.epoch == 0 &&
+            memcmp(trb, zero, sizeof trb) == 0)
+            continue; /* zeros already */
+        if ((e = os_write(p->db, zero, p->page_size, off)))
+            break;
+        done++;
+    }
+    if (!e && done)
+        e = os_sync(p->db);
+    free(zero);
+    if (e)
+        rc = io_error(p, e, "overwriting free pages");
+    atomic_fetch_add(&p->st.bytes_written, done * p->page_size);
+    *wiped += done;
+    return rc;
+}
+
+int pager_reencrypt_finish(PagerTxn *t)
+{
+    Pager *p = t->p;
+    if (!t->write)
+        return pager_error(p, BLAZEDB_MISUSE, "re-encryption needs a write transaction");
+    int rc = keys_refresh(p);
+    if (rc || !p->hdr.rekeying)
+        return rc;
+    if ((rc = kek_current(p)))
+        return rc;
+    FileHeader h = p->hdr;
+    h.generation++;
+    uint8_t dk[CRYPTO_KEY_LEN];
+    memcpy(dk, p->next_dk, sizeof dk);
+    rc = header_finish_next(&h, p->kek, dk);
+    if (rc == BLAZEDB_OK)
+        rc = keys_publish(p, &h, dk);
+    else
+        rc = pager_error(p, rc, "wrapping the new data key failed");
+    crypto_wipe(dk, sizeof dk);
+    return rc;
+}
+
+int pager_key_state(Pager *p, uint32_t *key_epoch, int *rekeying)
+{
+    FileHeader h;
+    char err[200];
+    int rc = header_read(p->db, &h, err, sizeof err);
+    if (rc)
+        return pager_error(p, rc, "%s", err);
+    *key_epoch = h.key_epoch;
+    *rekeying = h.rekeying != 0;
+    return BLAZEDB_OK;
 }

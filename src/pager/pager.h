@@ -51,6 +51,9 @@ typedef struct Page {
      * page's structure; the pager clears it whenever it loads a version from
      * disk, so a committed page is validated once, not at every visit. */
     uint8_t checked;
+    /* Low 8 bits of the key epoch this version is sealed under (set when
+     * it is read or committed; meaningless for a dirty page). */
+    uint8_t key_epoch;
 } Page;
 
 /* Bytes reserved at the end of every on-disk page for the seal trailer. */
@@ -266,7 +269,44 @@ void pager_set_commit_hook(Pager *p, PagerCommitHookFn fn, void *arg,
 int pager_snapshot_read(PagerTxn *t, Pgno pgno, uint8_t *payload, uint64_t *ctr);
 
 /* The file header in force (KDF parameters, salt, file id, wrapped data
- * key) and the data key (all zero for a plaintext database). */
+ * key) and the data key of its key_epoch (all zero for a plaintext
+ * database), as this handle last read them. */
 void pager_key_info(Pager *p, FileHeader *h, uint8_t dk[CRYPTO_KEY_LEN]);
+
+/* ---- re-encryption under a new data key (src/tools/vacuum.c) ------------
+ *
+ * The driver, in order: pager_reencrypt_start in a write transaction;
+ * rewrite every page pager_page_stale reports (btree_relocate in its
+ * stale-key mode, ordinary write transactions); then, in one write
+ * transaction, pager_reencrypt_flush, pager_wipe_pages over the free pages
+ * no snapshot can reach, and pager_reencrypt_finish.  The header keeps
+ * both keys until the finish, so a crash anywhere before leaves a
+ * database that opens with both.  All take the transaction's pager and
+ * return BlazeDBResult codes.
+ */
+
+/* Makes a new data key, announces it in the header (wrapped under the
+ * current one) and seals every later page under it, in every handle (they
+ * reread the header when the shared key_seq moves).  Resumes when a
+ * re-encryption is already under way.  INVALID_ARGUMENT for a plaintext
+ * database, AUTH_FAILED when the password changed since this handle
+ * opened (the finish could not wrap the new key). */
+int pager_reencrypt_start(PagerTxn *t);
+/* Is this committed page sealed under a key other than the write key? */
+int pager_page_stale(const PagerTxn *t, const Page *pg);
+/* Waits for this handle's pending commits, copies the whole log home,
+ * reseals both meta pages under the write key, then starts a new log
+ * generation and cuts the old frames off the log file. */
+int pager_reencrypt_flush(PagerTxn *t);
+/* Overwrites with zeros each listed page of the main file whose image is
+ * sealed under an older key.  The pages must be free and unreachable from
+ * every snapshot, after pager_reencrypt_flush.  *wiped += pages zeroed. */
+int pager_wipe_pages(PagerTxn *t, const Pgno *pgnos, size_t n, uint64_t *wiped);
+/* The header forgets the old key: the new one is wrapped under the
+ * password in its place. */
+int pager_reencrypt_finish(PagerTxn *t);
+/* From the header on disk: completed re-encryptions, and whether one is
+ * under way. */
+int pager_key_state(Pager *p, uint32_t *key_epoch, int *rekeying);
 
 #endif /* BLAZEDB_PAGER_H */

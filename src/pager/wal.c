@@ -150,7 +150,7 @@ void wal_chain_step(uint8_t chain[WAL_CHAIN_LEN], const uint8_t *img,
 
 #define SCAN_CHUNK 64 /* frames per read */
 
-int wal_recover(OsFile *f, CryptoAead *a, size_t page_size,
+int wal_recover(OsFile *f, const CodecKeys *keys, size_t page_size,
                 const uint8_t file_id[16], uint64_t salt, WalIndex *idx,
                 WalRecovery *out)
 {
@@ -216,7 +216,7 @@ int wal_recover(OsFile *f, CryptoAead *a, size_t page_size,
             }
             if (t.kind != PAGE_KIND_COMMIT || t.pgno != 0)
                 goto done;
-            if (codec_open(a, img, payload, page_size, 0, t.ctr, PAGE_KIND_COMMIT))
+            if (codec_open(keys, img, payload, page_size, 0, t.ctr, PAGE_KIND_COMMIT))
                 goto done;
             PagerMeta m;
             if (codec_meta_decode(payload, &m) || m.txnid != t.ctr ||

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codec.h"
 #include "pager.h"
 
 #define WAL_CHAIN_LEN 32
@@ -70,7 +71,7 @@ typedef struct {
  * frames of valid commits.  Stops quietly at the first frame that does not
  * belong (torn, stale, other salt).  Returns errno on an I/O error, 0
  * otherwise. */
-int wal_recover(OsFile *f, CryptoAead *a, size_t page_size,
+int wal_recover(OsFile *f, const CodecKeys *keys, size_t page_size,
                 const uint8_t file_id[16], uint64_t salt, WalIndex *idx,
                 WalRecovery *out);
 

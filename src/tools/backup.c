@@ -398,7 +398,10 @@ static int backup_keys(BlazeDB *db, const BlazeDBBackupOptions *o, const FileHea
             memset(k, 0, CRYPTO_KEY_LEN);
             return BLAZEDB_OK;
         }
-        header_encode_slot(dbh, h->key_slot);
+        FileHeader s = *dbh; /* the password opens it; a next key stays behind */
+        s.rekeying = 0;
+        memset(s.next, 0, sizeof s.next);
+        header_encode_slot(&s, h->key_slot);
         memcpy(k, dk, CRYPTO_KEY_LEN);
         return BLAZEDB_OK;
     }
@@ -1010,7 +1013,7 @@ typedef struct {
     BkCtx *c;
     OsFile *f;
     const char *tmp;
-    CryptoAead *page_aead;
+    CodecKeys page_keys;        /* the new database's (epoch 0) */
     size_t page_size;
     uint8_t *run;               /* sealed images of consecutive pages */
     size_t run_n, run_cap;
@@ -1041,8 +1044,8 @@ static int rs_page(const uint8_t *payload, Pgno pgno, uint64_t ctr, void *arg)
     if (!r->run_n)
         r->run_first = pgno;
     uint8_t *img = r->run + r->run_n * r->page_size;
-    PageTrailer tr = {ctr, pgno, PAGE_KIND_DATA, 0};
-    if (codec_seal(r->page_aead, payload, img, r->page_size, &tr))
+    PageTrailer tr = {ctr, pgno, PAGE_KIND_DATA, 0, 0};
+    if (codec_seal(&r->page_keys, payload, img, r->page_size, &tr))
         return bk_fail(r->c, BLAZEDB_INTERNAL_ERROR, "sealing a page failed");
     r->run_n++;
     return BLAZEDB_OK;
@@ -1060,7 +1063,7 @@ void blazedb_restore_options_init(BlazeDBRestoreOptions *o)
 
 /* Builds the new database's page 0 and meta pages into img (3 pages). */
 static int build_head(BkCtx *c, const BkFile *last, const FileHeader *slot, const uint8_t *kek,
-                      const uint8_t dk[CRYPTO_KEY_LEN], int plain, CryptoAead *page_aead,
+                      const uint8_t dk[CRYPTO_KEY_LEN], int plain, CodecKeys *page_keys,
                       uint8_t *img)
 {
     size_t ps = last->h.page_size;
@@ -1082,8 +1085,8 @@ static int build_head(BkCtx *c, const BkFile *last, const FileHeader *slot, cons
     for (Pgno s = 1; s <= 2; s++) {
         uint8_t *pg = img + s * ps;
         codec_meta_encode(&last->meta, pg);
-        PageTrailer tr = {last->meta.txnid, s, PAGE_KIND_META, 0};
-        if (codec_seal(page_aead, pg, pg, ps, &tr))
+        PageTrailer tr = {last->meta.txnid, s, PAGE_KIND_META, 0, 0};
+        if (codec_seal(page_keys, pg, pg, ps, &tr))
             return bk_fail(c, BLAZEDB_INTERNAL_ERROR, "sealing a meta page failed");
     }
     return BLAZEDB_OK;
@@ -1121,21 +1124,16 @@ static int restore_into(BkCtx *c, OsVfs *vfs, BkFile *fs, size_t n, const char *
             rc = bk_fail(c, BLAZEDB_NOMEM, "key derivation failed");
             goto out;
         }
-        uint8_t pk[CRYPTO_KEY_LEN];
-        if (crypto_random(dk, sizeof dk) ||
-            crypto_hkdf(dk, sizeof dk, "blazedb page key v1", pk, sizeof pk)) {
+        if (crypto_random(dk, sizeof dk)) {
             rc = bk_fail(c, BLAZEDB_INTERNAL_ERROR, "key generation failed");
             goto out;
         }
-        r.page_aead = crypto_aead_new(pk);
-        crypto_wipe(pk, sizeof pk);
-    } else {
-        r.page_aead = crypto_aead_new_plain();
     }
+    int keyed = codec_keys_add(&r.page_keys, 0, plain ? NULL : dk) == 0;
     r.run_cap = BK_MAX_CHUNK_PAGES;
     r.run = malloc(r.run_cap * ps);
     head = malloc(3 * ps);
-    if (!r.page_aead || !r.run || !dctx || !head) {
+    if (!keyed || !r.run || !dctx || !head) {
         rc = bk_fail(c, BLAZEDB_NOMEM, "out of memory");
         goto out;
     }
@@ -1156,7 +1154,7 @@ static int restore_into(BkCtx *c, OsVfs *vfs, BkFile *fs, size_t n, const char *
                      "writing %s: %s", tmp, strerror(e));
         goto out;
     }
-    if ((rc = build_head(c, last, &slot, kek, dk, plain, r.page_aead, head)))
+    if ((rc = build_head(c, last, &slot, kek, dk, plain, &r.page_keys, head)))
         goto out;
     if ((e = os_write(r.f, head, 3 * ps, 0)) || (e = os_sync(r.f))) {
         rc = bk_fail(c, io_rc(e) == BLAZEDB_NOT_FOUND ? BLAZEDB_IO_ERROR : io_rc(e),
@@ -1168,7 +1166,7 @@ out:
     crypto_wipe(kek, sizeof kek);
     if (r.f)
         os_close(r.f);
-    crypto_aead_free(r.page_aead);
+    codec_keys_free(&r.page_keys);
     ZSTD_freeDCtx(dctx);
     free(r.run);
     free(head);

@@ -1500,7 +1500,7 @@ BlazeDBResult blazedb_check(BlazeDB *db, unsigned flags, BlazeDBProgressFn progr
 typedef struct {
     OsVfs *vfs;
     OsFile *main, *wal;
-    CryptoAead *a;
+    CodecKeys keys;
     size_t ps, P;
     Pgno nfile;            /* whole pages in the main file */
     WalIndex widx;
@@ -1528,7 +1528,7 @@ static int rs_read(void *ctx, Pgno pg, uint8_t *payload, uint64_t *ctr)
     uint32_t fr = s->have_wal ? wal_index_get(&s->widx, pg) : 0;
     if (fr && os_read(s->wal, s->img, s->ps, (uint64_t)fr * s->ps, NULL) == 0) {
         codec_read_trailer(s->img, s->ps, &tr);
-        if (codec_open(s->a, s->img, payload, s->ps, pg, tr.ctr, PAGE_KIND_DATA) == 0 &&
+        if (codec_open(&s->keys, s->img, payload, s->ps, pg, tr.ctr, PAGE_KIND_DATA) == 0 &&
             tr.ctr) {
             *ctr = tr.ctr;
             return BLAZEDB_OK;
@@ -1543,7 +1543,7 @@ static int rs_read(void *ctx, Pgno pg, uint8_t *payload, uint64_t *ctr)
         return BLAZEDB_IO_ERROR;
     }
     codec_read_trailer(s->img, s->ps, &tr);
-    if (tr.ctr && codec_open(s->a, s->img, payload, s->ps, pg, tr.ctr, PAGE_KIND_DATA) == 0) {
+    if (tr.ctr && codec_open(&s->keys, s->img, payload, s->ps, pg, tr.ctr, PAGE_KIND_DATA) == 0) {
         *ctr = tr.ctr;
         return BLAZEDB_OK;
     }
@@ -2393,7 +2393,7 @@ static void rep_free(Rep *r)
         os_close(r->src.main);
     if (r->src.wal)
         os_close(r->src.wal);
-    crypto_aead_free(r->src.a);
+    codec_keys_free(&r->src.keys);
     wal_index_free(&r->src.widx);
     free(r->src.img);
     free(r->st);
@@ -2447,16 +2447,21 @@ static int rep_open(Rep *r, const char *src, const char *password, FileHeader *h
     }
     s->ps = h->page_size;
     s->P = s->ps - PAGER_TRAILER;
-    if (h->flags & HEADER_FLAG_PLAINTEXT)
-        s->a = crypto_aead_new_plain();
-    else {
-        uint8_t pk[CRYPTO_KEY_LEN];
-        if (crypto_hkdf(dk, sizeof dk, "blazedb page key v1", pk, sizeof pk) == 0)
-            s->a = crypto_aead_new(pk);
-        crypto_wipe(pk, sizeof pk);
+    /* both keys while a re-encryption is under way: pages are under either */
+    int plain = (h->flags & HEADER_FLAG_PLAINTEXT) != 0;
+    int keyed = codec_keys_add(&s->keys, h->key_epoch, plain ? NULL : dk) == 0;
+    if (keyed && h->rekeying) {
+        uint8_t next[CRYPTO_KEY_LEN];
+        if (header_unwrap_next(h, dk, next) == BLAZEDB_OK)
+            keyed = codec_keys_add(&s->keys, h->key_epoch + 1, next) == 0;
+        else
+            prob_add(&r->notes, 0, "header", NULL, 0,
+                     "the next data key of the re-encryption under way does not "
+                     "authenticate: pages already under it cannot be read");
+        crypto_wipe(next, sizeof next);
     }
     crypto_wipe(dk, sizeof dk);
-    if (!s->a || !(s->img = malloc(s->ps))) {
+    if (!keyed || !(s->img = malloc(s->ps))) {
         snprintf(err, errlen, "out of memory");
         return BLAZEDB_NOMEM;
     }
@@ -2482,7 +2487,7 @@ static int rep_open(Rep *r, const char *src, const char *password, FileHeader *h
         uint64_t salt;
         WalRecovery rec;
         if (wal_read_header(s->wal, s->ps, h->file_id, &salt) == 0 &&
-            wal_recover(s->wal, s->a, s->ps, h->file_id, salt, &s->widx, &rec) == 0 &&
+            wal_recover(s->wal, &s->keys, s->ps, h->file_id, salt, &s->widx, &rec) == 0 &&
             rec.frames) {
             s->have_wal = 1;
             if (rec.have_meta && (!r->have_meta || rec.meta.txnid > r->meta.txnid)) {
@@ -2506,7 +2511,7 @@ static void rep_metas(Rep *r)
         PagerMeta m;
         if (pg >= s->nfile || os_read(s->main, s->img, s->ps, (uint64_t)pg * s->ps, NULL))
             continue;
-        if (codec_open(s->a, s->img, pl, s->ps, pg, 0, PAGE_KIND_META) ||
+        if (codec_open(&s->keys, s->img, pl, s->ps, pg, 0, PAGE_KIND_META) ||
             codec_meta_decode(pl, &m)) {
             prob_add(&r->dmg, pg, "meta page", NULL, 0, "fails authentication");
             continue;

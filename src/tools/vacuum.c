@@ -1,9 +1,12 @@
 /*
- * vacuum.c — vacuum: compacts the database so that its free pages leave
- * the end of the file, then gives that space back to the file system;
- * online, crash-safe at every step; and auto-vacuum after commits.
+ * vacuum.c — the drivers that rewrite pages by relocation walks: vacuum
+ * (compacts the database so that its free pages leave the end of the
+ * file, then gives that space back to the file system; and auto-vacuum
+ * after commits) and re-encryption under a new data key.  Both online and
+ * crash-safe at every step.
  *
- * Owns: the vacuum driver and its per-handle auto-vacuum state.  Not: the
+ * Owns: the vacuum and re-encryption drivers and the per-handle auto-vacuum
+ * state.  Not: the
  * mechanics it drives, which live with the data they touch — moving a
  * tree's pages (btree_relocate, btree.c), taking free pages below a cut
  * and lowering the high-water mark (freelist_take_low / freelist_shrink,
@@ -60,6 +63,29 @@
  * returns BUSY after shrinking what it could; running it again after the
  * reader ended finishes the job.
  *
+ * Re-encryption (blazedb_reencrypt) uses the same walk with another
+ * predicate: instead of the pages above a cut, the pages still sealed
+ * under an older data key (pager_page_stale); copy-on-write reseals them
+ * under the write key.  Its steps:
+ *
+ *  1. Start (pager_reencrypt_start): a new random data key goes into the
+ *     header, wrapped under the current one, and the shared key_seq moves,
+ *     so every handle (any process) rereads the header before its next
+ *     seal: from then on every writer seals under the new key.
+ *  2. Walk passes, as in vacuum, until one rewrites nothing.  Pages other
+ *     writers write meanwhile are already under the new key.
+ *  3. One write transaction: pager_reencrypt_flush copies the log home,
+ *     reseals both meta pages and starts the log afresh (its old frames
+ *     are cut off); the free pages no snapshot can reach that still hold
+ *     old ciphertext are overwritten with zeros (pager_wipe_pages); if no
+ *     free page is held by a reader older than the walk,
+ *     pager_reencrypt_finish wraps the new key under the password and the
+ *     header forgets the old one.  Otherwise BUSY: both keys stay, and a
+ *     later call (nothing left to walk) finishes.
+ *
+ * Until step 3 ends, the header can unlock both keys, so a crash anywhere
+ * leaves a database that opens and reads, and a new call resumes.
+ *
  * Auto-vacuum (blazedb_auto_vacuum) installs a pager commit hook: after a
  * commit, when the free pages pass the threshold, the committing thread
  * runs one relocation batch (or the final shrink and checkpoint) of a
@@ -70,6 +96,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "blazedb.h"
 #include "../btree/btree.h"
@@ -101,6 +128,7 @@ typedef struct {
 
 typedef struct {
     Pager *p;
+    int stale;              /* re-encryption: move stale-key pages, no cut */
     uint32_t batch;
     Pgno cut;
     Pgno npages0;
@@ -205,7 +233,7 @@ static int vac_tree(Vac *v, PagerTxn *t, int *gone)
     VacTree *e = &v->trees[v->cur];
     *gone = 0;
     int rc;
-    v->rel.low = pager_pool_count_below(t, v->cut);
+    v->rel.low = v->stale ? SIZE_MAX : pager_pool_count_below(t, v->cut);
     switch (e->kind) {
     case VT_META:
         return btree_relocate(t, &pager_txn_meta(t)->roots[e->slot], &v->rel);
@@ -271,19 +299,22 @@ static int vac_batch(Vac *v, int *pass_done, int *stalled)
     int rc = pager_begin(v->p, 1, &t);
     if (rc)
         return rc;
-    pager_set_alloc_low(t, 1);
-    size_t got = 0;
-    size_t want = (size_t)v->batch + v->batch / 4 + 64;
-    if ((rc = freelist_take_low(t, v->cut, want, &got))) {
-        pager_abort(t);
-        return rc;
+    if (!v->stale) {
+        pager_set_alloc_low(t, 1);
+        size_t got = 0;
+        size_t want = (size_t)v->batch + v->batch / 4 + 64;
+        if ((rc = freelist_take_low(t, v->cut, want, &got))) {
+            pager_abort(t);
+            return rc;
+        }
+        if (got < VAC_MIN_LOW) {
+            pager_abort(t);
+            *stalled = 1;
+            return BLAZEDB_OK;
+        }
     }
-    if (got < VAC_MIN_LOW) {
-        pager_abort(t);
-        *stalled = 1;
-        return BLAZEDB_OK;
-    }
-    v->rel.cut = v->cut;
+    v->rel.cut = v->stale ? (Pgno)(PAGER_MAX_PGNO + 1u) : v->cut;
+    v->rel.stale_keys = v->stale;
     v->rel.max_cows = v->batch;
     v->rel.cows = 0;
     uint64_t moved0 = v->rel.moved;
@@ -583,5 +614,191 @@ BlazeDBResult blazedb_auto_vacuum(BlazeDB *db, double free_fraction, uint64_t mi
         a->min_pages = 1;
     a->batch = pages_per_txn;
     pager_set_commit_hook(p, auto_hook, a, auto_free);
+    return BLAZEDB_OK;
+}
+
+/* ---- re-encryption ------------------------------------------------------------- */
+
+void blazedb_reencrypt_options_init(BlazeDBReencryptOptions *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->pages_per_txn = VAC_DEFAULT_BATCH;
+}
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Between two batches the write lock is left free for a third of the time
+ * the batch held it (at most 20 ms), so other writers, in this process or
+ * another, keep a share of it instead of queueing behind back-to-back
+ * batches. */
+#define RK_YIELD_DIV 3
+#define RK_YIELD_MAX_US 20000u
+
+static void rk_yield(uint64_t batch_us)
+{
+    uint64_t us = batch_us / RK_YIELD_DIV;
+    if (us > RK_YIELD_MAX_US)
+        us = RK_YIELD_MAX_US;
+    struct timespec ts = {0, (long)(us * 1000u)};
+    nanosleep(&ts, NULL);
+}
+
+/* Step 1: the new key, in a write transaction that changes no page. */
+static int rk_start(Pager *p)
+{
+    PagerTxn *t;
+    int rc = pager_begin(p, 1, &t);
+    if (rc)
+        return rc;
+    rc = pager_reencrypt_start(t);
+    pager_abort(t);
+    return rc;
+}
+
+/* Step 3.  *held = free pages a reader older than the walk still holds. */
+static int rk_finish(Pager *p, uint64_t *wiped, uint64_t *held)
+{
+    PagerTxn *t;
+    int rc = pager_begin(p, 1, &t);
+    if (rc)
+        return rc;
+    Pgno *free_pages = NULL;
+    size_t nfree = 0;
+    if ((rc = pager_reencrypt_flush(t)) == BLAZEDB_OK &&
+        (rc = freelist_reusable(t, &free_pages, &nfree, held)) == BLAZEDB_OK &&
+        (rc = pager_wipe_pages(t, free_pages, nfree, wiped)) == BLAZEDB_OK && *held == 0)
+        rc = pager_reencrypt_finish(t);
+    free(free_pages);
+    pager_abort(t); /* it changed no page */
+    return rc;
+}
+
+BlazeDBResult blazedb_reencrypt(BlazeDB *db, const BlazeDBReencryptOptions *opts,
+                                uint64_t *pages_rewritten)
+{
+    if (pages_rewritten)
+        *pages_rewritten = 0;
+    if (!db_handle_ok(db))
+        return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
+    BlazeDBReencryptOptions o;
+    blazedb_reencrypt_options_init(&o);
+    if (opts) {
+        if (opts->struct_size < sizeof(uint32_t) || opts->struct_size > sizeof o)
+            return db_error(db, BLAZEDB_INVALID_ARGUMENT,
+                            "re-encryption options: struct_size is %u; initialise with "
+                            "blazedb_reencrypt_options_init", opts->struct_size);
+        memcpy(&o, opts, opts->struct_size);
+    }
+    if (o.pages_per_txn == 0)
+        o.pages_per_txn = VAC_DEFAULT_BATCH;
+    if (o.pages_per_txn < 8 || o.pages_per_txn > VAC_MAX_BATCH)
+        return db_error(db, BLAZEDB_INVALID_ARGUMENT,
+                        "re-encryption options: pages_per_txn %u is not in 8..%u",
+                        o.pages_per_txn, VAC_MAX_BATCH);
+    Pager *p = db_pager(db);
+    if (pager_is_readonly(p))
+        return db_error(db, BLAZEDB_READONLY,
+                        "re-encryption: the database was opened read-only");
+    unsigned intr0 = db_interrupts(db);
+    int outer = tl_in_vacuum;
+    tl_in_vacuum = 1;
+    Vac v;
+    memset(&v, 0, sizeof v);
+    v.p = p;
+    v.stale = 1;
+    v.batch = o.pages_per_txn;
+    int cancelled = 0;
+    int rc = rk_start(p);
+    /* the estimate: pages in use (the free tree's own included) */
+    uint64_t total = 0;
+    if (rc == BLAZEDB_OK) {
+        PagerTxn *t;
+        if ((rc = pager_begin(p, 0, &t)) == BLAZEDB_OK) {
+            PagerMeta *m = pager_txn_meta(t);
+            total = m->npages > m->free_pages + PAGER_FIRST_DATA_PGNO
+                        ? m->npages - m->free_pages - PAGER_FIRST_DATA_PGNO : 1;
+            pager_commit(t);
+        }
+    }
+    for (int pass = 0; rc == BLAZEDB_OK && pass < VAC_MAX_PASSES; pass++) {
+        if ((rc = vac_list(&v)))
+            break;
+        v.moved_pass = 0;
+        int pass_done = 0, stalled = 0;
+        while (rc == BLAZEDB_OK && !pass_done) {
+            uint64_t t0 = mono_us();
+            rc = vac_batch(&v, &pass_done, &stalled);
+            if (rc)
+                break;
+            if (!pass_done) {
+                /* copy the batch home now, while the write lock is free,
+                 * rather than leave it to the next writer's begin */
+                uint64_t t1 = mono_us();
+                int crc = pager_checkpoint(p);
+                if (crc && crc != BLAZEDB_BUSY) {
+                    rc = crc;
+                    break;
+                }
+                uint64_t t2 = mono_us();
+                rk_yield(t1 - t0 > t2 - t1 ? (t1 - t0) - (t2 - t1) : 0);
+            }
+            uint64_t done = v.moved_total < total ? v.moved_total : total - 1;
+            if ((o.progress && o.progress(done, total, o.progress_arg) != 0) ||
+                db_interrupts(db) != intr0) {
+                cancelled = 1;
+                break;
+            }
+        }
+        if (rc || cancelled || v.moved_pass == 0)
+            break;
+    }
+    vac_trees_free(&v);
+    uint64_t wiped = 0, held = 0;
+    if (rc == BLAZEDB_OK && !cancelled && v.moved_pass != 0)
+        rc = pager_error(p, BLAZEDB_BUSY,
+                         "re-encryption: writers kept sealing pages under the old key");
+    if (rc == BLAZEDB_OK && !cancelled)
+        rc = rk_finish(p, &wiped, &held);
+    tl_in_vacuum = outer;
+    if (pages_rewritten)
+        *pages_rewritten = v.moved_total;
+    if (rc)
+        return (BlazeDBResult)rc;
+    if (cancelled)
+        return db_error(db, BLAZEDB_CANCELLED,
+                        "re-encryption cancelled; both keys stay until a later call "
+                        "finishes it, and nothing is lost");
+    if (held)
+        return db_error(db, BLAZEDB_BUSY,
+                        "re-encryption: every page in use is under the new key, but %llu "
+                        "free pages are still readable by a read transaction older than "
+                        "the re-encryption; run it again once that has ended",
+                        (unsigned long long)held);
+    if (o.progress)
+        o.progress(total, total, o.progress_arg);
+    return BLAZEDB_OK;
+}
+
+BlazeDBResult blazedb_key_state(BlazeDB *db, uint32_t *key_epoch, int *in_progress)
+{
+    if (!db_handle_ok(db))
+        return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
+    uint32_t e = 0;
+    int r = 0;
+    int rc = pager_key_state(db_pager(db), &e, &r);
+    if (rc)
+        return (BlazeDBResult)rc;
+    if (key_epoch)
+        *key_epoch = e;
+    if (in_progress)
+        *in_progress = r;
     return BLAZEDB_OK;
 }
