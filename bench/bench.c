@@ -767,11 +767,11 @@ int main(int argc, char **argv)
         } else
             bench_die("usage: bench [--quick] [--runs K] [--engines a,b] [--workloads a,b] "
                 "[--dir DIR] [--out FILE] [--sizes n,n] [--doc-sizes n,n] "
-                "[--cold-size-mb N] [--backup-size-mb N]\n"
+                "[--cold-size-mb N] [--backup-size-mb N] [--check-size-mb N]\n"
                 "workloads: sync-floor single-put group-commit bulk-put point-get range-scan "
                 "cold-open reader-writer put-latency doc-insert doc-insert-many doc-get "
                 "doc-get-json doc-patch doc-delete doc-txn-mixed doc-insert-latency "
-                "doc-payload backup backup-writers check sql-eq-index sql-range-sort-limit "
+                "doc-payload backup backup-writers check reencrypt sql-eq-index sql-range-sort-limit "
                 "sql-scan-filter sql-count-index sql-group-by sql-join sql-point-id export-ndjson "
                 "import-ndjson (an item "
                 "ending in '*' selects by prefix: doc-*, sql-*)");
