@@ -268,6 +268,7 @@ int cli_cmd_verify(const CliArgs *a);
 int cli_cmd_check(const CliArgs *a);
 int cli_cmd_repair(const CliArgs *a);
 int cli_cmd_vacuum(const CliArgs *a);
+int cli_cmd_reencrypt(const CliArgs *a);
 int cli_cmd_doctor(const CliArgs *a);
 
 #endif /* BLAZEDB_CLI_H */

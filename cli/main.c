@@ -3,7 +3,8 @@
  * parsing with "did you mean" suggestions, help texts, and the small
  * subcommands (create, info, stats, rekey).  SQL lives in sql.c, the
  * shell in shell.c, the demo in demo.c, the operations (import, export,
- * backup, restore, verify, check, repair, vacuum, doctor) in ops.c.
+ * backup, restore, verify, check, repair, vacuum, reencrypt, doctor) in
+ * ops.c.
  */
 #include "cli.h"
 
@@ -611,6 +612,12 @@ static const CliCommand g_commands[] = {
      "The current password comes as for every command; the new one from\n"
      "--new-password-file, BLAZEDB_NEW_PASSWORD, or is asked twice on the terminal.\n",
      rekey_opts, 1, 1, cmd_rekey},
+    {"reencrypt", "DB", "Re-encrypts every page under a new data key, online.",
+     "For a data key that may have leaked: a new random key replaces it while\n"
+     "readers and writers carry on; afterwards nothing in the database or its\n"
+     "log opens with the old key.  The password stays the same.  Interrupted\n"
+     "(Ctrl-C, crash), it resumes when run again.\n",
+     vacuum_opts, 1, 1, cli_cmd_reencrypt},
     {"demo", "[DIR]", "Creates a sample database in DIR (default ./blazedb-demo) and runs "
                       "example queries.",
      NULL, demo_opts, 0, 1, cli_cmd_demo},

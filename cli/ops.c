@@ -760,6 +760,45 @@ int cli_cmd_vacuum(const CliArgs *a)
     return r != CLI_EXIT_OK ? r : cli_out_failed() == 2 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 }
 
+int cli_cmd_reencrypt(const CliArgs *a)
+{
+    const char *path = a->pos[0];
+    cli_interrupt_init();
+    BlazeDB *db = open_db(a, path, 0);
+    if (!db)
+        return CLI_EXIT_ERROR;
+    Progress p;
+    progress_init(&p, "reencrypt", "pages");
+    BlazeDBReencryptOptions ro;
+    blazedb_reencrypt_options_init(&ro);
+    ro.progress = progress_fn;
+    ro.progress_arg = &p;
+    uint64_t pages = 0;
+    cli_interrupt_arm(db);
+    BlazeDBResult rc = blazedb_reencrypt(db, &ro, &pages);
+    cli_interrupt_disarm();
+    progress_end(&p);
+    if (cancelled_note(rc, &p, "reencrypt",
+                       "both keys stay until 'blazedb reencrypt' runs again; nothing is lost"))
+        return finish(db, CLI_EXIT_ERROR);
+    if (rc != BLAZEDB_OK) {
+        cli_db_error(db, rc, "reencrypt");
+        return finish(db, CLI_EXIT_ERROR);
+    }
+    uint32_t epoch = 0;
+    blazedb_key_state(db, &epoch, NULL);
+    BlazeDBStats st;
+    memset(&st, 0, sizeof st);
+    st.struct_size = sizeof st;
+    blazedb_stats(db, &st);
+    int r = finish(db, CLI_EXIT_OK);
+    cli_outf("Re-encrypted %s under a new data key (key epoch %u): %" PRIu64 " bytes of "
+             "pages rewritten; the old key opens nothing any more.\n", path, epoch,
+             pages * st.page_size);
+    cli_out_flush();
+    return r != CLI_EXIT_OK ? r : cli_out_failed() == 2 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+}
+
 int cli_cmd_doctor(const CliArgs *a)
 {
     BlazeDB *db = open_db(a, a->pos[0], 1);

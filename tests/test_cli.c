@@ -357,7 +357,8 @@ static void test_help_and_usage(void **state)
 
     /* every operations subcommand has its help */
     static const char *const ops[] = {"import", "export", "backup", "restore", "verify",
-                                      "check",  "repair", "vacuum", "doctor"};
+                                      "check",  "repair", "vacuum", "doctor",
+                                      "reencrypt"};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         r = run_tool(ARGS(ops[i], "--help"), NULL, NULL, OUT_PIPE);
         expect_status(&r, 0);
@@ -1463,6 +1464,30 @@ static void test_vacuum_doctor_stats(void **state)
     r = run_tool(ARGS("vacuum", P("a.blazedb")), NULL, ENV("BLAZEDB_PASSWORD=nope"), OUT_PIPE);
     expect_status(&r, 1);
     expect_contains(r.err, "wrong password");
+    run_free(&r);
+    /* a new data key; the data and the password stay */
+    r = run_tool(ARGS("reencrypt", P("a.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_no_progress(&r);
+    expect_contains(r.out, "under a new data key (key epoch 1): ");
+    expect_contains(r.out, " bytes of pages rewritten");
+    assert_true(atoll(strstr(r.out, "1): ") + 4) > 0);
+    run_free(&r);
+    r = run_tool(ARGS("reencrypt", P("a.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
+    expect_contains(r.out, "(key epoch 2)");
+    run_free(&r);
+    r = run_tool(ARGS("reencrypt", P("a.blazedb")), NULL, ENV("BLAZEDB_PASSWORD=nope"),
+                 OUT_PIPE);
+    expect_status(&r, 1);
+    expect_contains(r.err, "wrong password");
+    run_free(&r);
+    r = run_tool(ARGS("sql", P("a.blazedb"), "SELECT COUNT(*) AS n FROM things"), NULL, PW,
+                 OUT_PIPE);
+    assert_string_equal(r.out, "{\"n\":200}\n");
+    run_free(&r);
+    r = run_tool(ARGS("check", P("a.blazedb")), NULL, PW, OUT_PIPE);
+    expect_status(&r, 0);
     run_free(&r);
     r = run_tool(ARGS("doctor", P("none.blazedb")), NULL, PW, OUT_PIPE);
     expect_status(&r, 1);
