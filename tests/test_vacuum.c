@@ -636,9 +636,11 @@ static void crash_workload(TuWorkload *w, uint64_t seed)
 }
 
 #define VAC_ACK (1ull << 63)
+#define RK_ACK (1ull << 62)
 
 /* The child: a few workload transactions (acknowledged), then a vacuum in
- * small steps, again and again, until killed. */
+ * small steps (and every third time a re-encryption), again and again,
+ * until killed. */
 static void child_main(const char *path, const TuWorkload *w, uint64_t first, int wfd)
 {
     BlazeDBOptions o;
@@ -673,14 +675,30 @@ static void child_main(const char *path, const TuWorkload *w, uint64_t first, in
             if (write(wfd, &v, sizeof v) != (ssize_t)sizeof v)
                 _exit(5);
         }
+        if (j % 12 == 6) {
+            BlazeDBReencryptOptions ro;
+            blazedb_reencrypt_options_init(&ro);
+            ro.pages_per_txn = 8;
+            rc = blazedb_reencrypt(db, &ro, NULL);
+            if (rc && rc != BLAZEDB_BUSY) {
+                fprintf(stderr, "child: reencrypt: %s (%s)\n", blazedb_strerror(rc),
+                        blazedb_errmsg(db));
+                _exit(4);
+            }
+            uint64_t v = RK_ACK;
+            if (!rc && write(wfd, &v, sizeof v) != (ssize_t)sizeof v)
+                _exit(5);
+        }
     }
 }
 
-static void drain(int fd, uint64_t *ack, uint64_t *vacs, uint64_t *vbytes)
+static void drain(int fd, uint64_t *ack, uint64_t *vacs, uint64_t *vbytes, uint64_t *rks)
 {
     uint64_t j;
     while (read(fd, &j, sizeof j) == (ssize_t)sizeof j) {
-        if (j & VAC_ACK) {
+        if (j & RK_ACK) {
+            (*rks)++;
+        } else if (j & VAC_ACK) {
             (*vacs)++;
             *vbytes += j & ~VAC_ACK;
         } else if (j > *ack) {
@@ -702,7 +720,7 @@ static void test_vacuum_kill9(void **state)
     TuRng rng;
     tu_rng_seed(&rng, seed ^ 0x5eed);
     int kills = tu_long_tests() ? 400 : 60;
-    uint64_t start = 0, vacs = 0, vbytes = 0;
+    uint64_t start = 0, vacs = 0, vbytes = 0, rks = 0;
     for (int round = 0; round < kills; round++) {
         int pfd[2];
         assert_int_equal(pipe(pfd), 0);
@@ -723,7 +741,7 @@ static void test_vacuum_kill9(void **state)
             fail_msg("seed %" PRIu64 " round %d: the child ended by itself (0x%x)", seed,
                      round, status);
         uint64_t ack = start;
-        drain(pfd[0], &ack, &vacs, &vbytes);
+        drain(pfd[0], &ack, &vacs, &vbytes, &rks);
         close(pfd[0]);
 
         BlazeDB *db = open_db(path);
@@ -744,13 +762,21 @@ static void test_vacuum_kill9(void **state)
         blazedb_close(db);
     }
     fprintf(stderr, "  %d kills; %" PRIu64 " transactions; %" PRIu64
-            " vacuums completed, %" PRIu64 " bytes returned\n", kills, start, vacs, vbytes);
+            " vacuums completed, %" PRIu64 " bytes returned; %" PRIu64
+            " re-encryptions completed\n", kills, start, vacs, vbytes, rks);
     assert_true(vacs > 0);
     assert_true(vbytes > 0);
-    /* and a last vacuum to the end */
+    assert_true(rks > 0);
+    /* and a last vacuum and re-encryption to the end */
     BlazeDB *db = open_db(path);
     uint64_t bytes;
     assert_int_equal(blazedb_vacuum(db, NULL, &bytes), BLAZEDB_OK);
+    assert_int_equal(blazedb_reencrypt(db, NULL, NULL), BLAZEDB_OK);
+    uint32_t epoch;
+    int running;
+    assert_int_equal(blazedb_key_state(db, &epoch, &running), BLAZEDB_OK);
+    assert_int_equal(running, 0);
+    assert_true(epoch > rks);
     char msg[512];
     assert_int_equal(tu_model_compare(&m, db, msg, sizeof msg), 0);
     check_db(db, "final vacuum");

@@ -636,9 +636,9 @@ static uint64_t mono_us(void)
 }
 
 /* Between two batches the write lock is left free for a third of the time
- * the batch held it (at most 20 ms), so other writers, in this process or
- * another, keep a share of it instead of queueing behind back-to-back
- * batches. */
+ * the batch held it (at most 20 ms; less the time of a checkpoint run in
+ * between), so other writers, in this process or another, keep a share of
+ * it instead of queueing behind back-to-back batches. */
 #define RK_YIELD_DIV 3
 #define RK_YIELD_MAX_US 20000u
 
@@ -739,13 +739,18 @@ BlazeDBResult blazedb_reencrypt(BlazeDB *db, const BlazeDBReencryptOptions *opts
             if (rc)
                 break;
             if (!pass_done) {
-                /* copy the batch home now, while the write lock is free,
-                 * rather than leave it to the next writer's begin */
+                /* copy the batches home once they fill half the log's
+                 * checkpoint budget, while the write lock is free, rather
+                 * than leave it to the next writer's begin */
                 uint64_t t1 = mono_us();
-                int crc = pager_checkpoint(p);
-                if (crc && crc != BLAZEDB_BUSY) {
-                    rc = crc;
-                    break;
+                PagerStats ps;
+                pager_get_stats(p, &ps);
+                if (ps.autockpt != UINT32_MAX && ps.wal_pages >= ps.autockpt / 2) {
+                    int crc = pager_checkpoint(p);
+                    if (crc && crc != BLAZEDB_BUSY) {
+                        rc = crc;
+                        break;
+                    }
                 }
                 uint64_t t2 = mono_us();
                 rk_yield(t1 - t0 > t2 - t1 ? (t1 - t0) - (t2 - t1) : 0);
