@@ -1031,6 +1031,8 @@ static void test_reencrypt_basic(void **state)
     assert_int_equal(epoch, 0);
     assert_int_equal(running, 0);
 
+    /* a second handle, idle for the whole re-encryption */
+    BlazeDB *idle = open_db(path);
     BlazeDBReencryptOptions ro;
     blazedb_reencrypt_options_init(&ro);
     ro.pages_per_txn = 64;
@@ -1062,6 +1064,13 @@ static void test_reencrypt_basic(void **state)
     assert_int_equal(readable_with(path, k1, &images), images);
     verify_docs(db, NULL, "after re-encryption");
     check_db(db, "after re-encryption");
+    /* the idle handle learns the new key (from its password) and writes
+     * under it */
+    verify_docs(idle, NULL, "idle handle after re-encryption");
+    assert_int_equal(blazedb_put(idle, "idle", "x", 1), BLAZEDB_OK);
+    assert_int_equal(blazedb_delete(idle, "idle"), BLAZEDB_OK);
+    blazedb_close(idle);
+    assert_int_equal(readable_with(path, k0, &images), 0);
 
     /* writes go on under the new key; the password still opens it */
     BlazeDBDoc *d = make_doc(NDOCS + 1);
