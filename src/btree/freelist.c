@@ -540,6 +540,38 @@ int freelist_relocate(PagerTxn *t, BtRelocate *r)
     return rc;
 }
 
+/* Splits the records' pages by whether a snapshot may still reach them:
+ * *reuse (malloc'd, sorted; *nr of them) gets those no snapshot can reach,
+ * *held counts the others and *maxheld is the highest of them (0: none). */
+static int fl_split(PagerTxn *t, const FlRec *recs, size_t n, Pgno **reuse, size_t *nr,
+                    uint64_t *held, Pgno *maxheld)
+{
+    uint64_t oldest = pager_oldest_reader(t);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += recs[i].n;
+    *reuse = malloc((total ? total : 1) * sizeof **reuse);
+    if (!*reuse)
+        return pager_error(pager_txn_pager(t), BLAZEDB_NOMEM, "free tree: out of memory");
+    *nr = 0;
+    *held = 0;
+    *maxheld = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ok = fl_key_txnid(recs[i].key) <= oldest;
+        for (size_t j = 0; j < recs[i].n; j++) {
+            if (ok) {
+                (*reuse)[(*nr)++] = recs[i].pages[j];
+            } else {
+                (*held)++;
+                if (recs[i].pages[j] > *maxheld)
+                    *maxheld = recs[i].pages[j];
+            }
+        }
+    }
+    qsort(*reuse, *nr, sizeof **reuse, pgno_cmp);
+    return BLAZEDB_OK;
+}
+
 int freelist_shrink(PagerTxn *t, Pgno *new_npages, int *blocked)
 {
     *blocked = 0;
@@ -552,30 +584,19 @@ int freelist_shrink(PagerTxn *t, Pgno *new_npages, int *blocked)
     int rc = fl_load(t, &recs, &n);
     if (rc != BLAZEDB_OK)
         return rc;
-    uint64_t oldest = pager_oldest_reader(t);
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += recs[i].n;
-    Pgno *reuse = malloc((total ? total : 1) * sizeof *reuse);
+    Pgno *reuse = NULL, maxblocked = 0;
+    size_t nr = 0;
+    uint64_t nheld = 0;
     uint8_t *drop = calloc(n ? n : 1, 1);
-    if (!reuse || !drop) {
-        free(reuse);
+    if (!drop)
+        rc = pager_error(pager_txn_pager(t), BLAZEDB_NOMEM, "free tree: out of memory");
+    else
+        rc = fl_split(t, recs, n, &reuse, &nr, &nheld, &maxblocked);
+    if (rc != BLAZEDB_OK) {
         free(drop);
         fl_recs_free(recs, n);
-        return pager_error(pager_txn_pager(t), BLAZEDB_NOMEM, "free tree: out of memory");
+        return rc;
     }
-    size_t nr = 0;
-    Pgno maxblocked = 0;
-    for (size_t i = 0; i < n; i++) {
-        int ok = fl_key_txnid(recs[i].key) <= oldest;
-        for (size_t j = 0; j < recs[i].n; j++) {
-            if (ok)
-                reuse[nr++] = recs[i].pages[j];
-            else if (recs[i].pages[j] > maxblocked)
-                maxblocked = recs[i].pages[j];
-        }
-    }
-    qsort(reuse, nr, sizeof *reuse, pgno_cmp);
     Pgno N = meta->npages;
     for (size_t k = nr; k > 0 && reuse[k - 1] == N - 1 && N > PAGER_FIRST_DATA_PGNO; k--)
         N--;
@@ -632,27 +653,8 @@ int freelist_reusable(PagerTxn *t, Pgno **out, size_t *n, uint64_t *held)
     int rc = fl_load(t, &recs, &nr);
     if (rc != BLAZEDB_OK)
         return rc;
-    uint64_t oldest = pager_oldest_reader(t);
-    size_t total = 0;
-    for (size_t i = 0; i < nr; i++)
-        total += recs[i].n;
-    Pgno *list = malloc((total ? total : 1) * sizeof *list);
-    if (!list) {
-        fl_recs_free(recs, nr);
-        return pager_error(pager_txn_pager(t), BLAZEDB_NOMEM, "free tree: out of memory");
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < nr; i++) {
-        if (fl_key_txnid(recs[i].key) <= oldest) {
-            memcpy(list + k, recs[i].pages, recs[i].n * sizeof *list);
-            k += recs[i].n;
-        } else {
-            *held += recs[i].n;
-        }
-    }
+    Pgno maxheld;
+    rc = fl_split(t, recs, nr, out, n, held, &maxheld);
     fl_recs_free(recs, nr);
-    qsort(list, k, sizeof *list, pgno_cmp);
-    *out = list;
-    *n = k;
-    return BLAZEDB_OK;
+    return rc;
 }

@@ -93,6 +93,7 @@
  * bounded by one batch.
  */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,31 +419,63 @@ static uint64_t db_npages(Pager *p)
     return n;
 }
 
+/* The options of both drivers: BlazeDBVacuumOptions and
+ * BlazeDBReencryptOptions have this layout. */
+typedef struct {
+    uint32_t struct_size;
+    uint32_t pages_per_txn;
+    BlazeDBProgressFn progress;
+    void *progress_arg;
+} DrvOpts;
+
+#define SAME_LAYOUT(T)                                                                   \
+    _Static_assert(sizeof(T) == sizeof(DrvOpts) &&                                      \
+                       offsetof(T, pages_per_txn) == offsetof(DrvOpts, pages_per_txn) && \
+                       offsetof(T, progress) == offsetof(DrvOpts, progress) &&           \
+                       offsetof(T, progress_arg) == offsetof(DrvOpts, progress_arg),     \
+                   #T " and DrvOpts differ")
+SAME_LAYOUT(BlazeDBVacuumOptions);
+SAME_LAYOUT(BlazeDBReencryptOptions);
+
+/* Checks the handle and a driver's options (opts may be NULL; its first
+ * struct_size bytes are taken) into *o, with the defaults filled in. */
+static BlazeDBResult drv_opts(BlazeDB *db, const char *what, const char *init_fn,
+                              const void *opts, DrvOpts *o)
+{
+    if (!db_handle_ok(db))
+        return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    if (opts) {
+        uint32_t ss;
+        memcpy(&ss, opts, sizeof ss);
+        if (ss < sizeof(uint32_t) || ss > sizeof *o)
+            return db_error(db, BLAZEDB_INVALID_ARGUMENT,
+                            "%s options: struct_size is %u; initialise with %s", what, ss,
+                            init_fn);
+        memcpy(o, opts, ss);
+    }
+    if (o->pages_per_txn == 0)
+        o->pages_per_txn = VAC_DEFAULT_BATCH;
+    if (o->pages_per_txn < 8 || o->pages_per_txn > VAC_MAX_BATCH)
+        return db_error(db, BLAZEDB_INVALID_ARGUMENT,
+                        "%s options: pages_per_txn %u is not in 8..%u", what, o->pages_per_txn,
+                        VAC_MAX_BATCH);
+    if (pager_is_readonly(db_pager(db)))
+        return db_error(db, BLAZEDB_READONLY, "%s: the database was opened read-only", what);
+    return BLAZEDB_OK;
+}
+
 BlazeDBResult blazedb_vacuum(BlazeDB *db, const BlazeDBVacuumOptions *opts,
                              uint64_t *bytes_reclaimed)
 {
     if (bytes_reclaimed)
         *bytes_reclaimed = 0;
-    if (!db_handle_ok(db))
-        return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
-    BlazeDBVacuumOptions o;
-    blazedb_vacuum_options_init(&o);
-    if (opts) {
-        if (opts->struct_size < sizeof(uint32_t) || opts->struct_size > sizeof o)
-            return db_error(db, BLAZEDB_INVALID_ARGUMENT,
-                            "vacuum options: struct_size is %u; initialise with "
-                            "blazedb_vacuum_options_init", opts->struct_size);
-        memcpy(&o, opts, opts->struct_size);
-    }
-    if (o.pages_per_txn == 0)
-        o.pages_per_txn = VAC_DEFAULT_BATCH;
-    if (o.pages_per_txn < 8 || o.pages_per_txn > VAC_MAX_BATCH)
-        return db_error(db, BLAZEDB_INVALID_ARGUMENT,
-                        "vacuum options: pages_per_txn %u is not in 8..%u", o.pages_per_txn,
-                        VAC_MAX_BATCH);
+    DrvOpts o;
+    BlazeDBResult orc = drv_opts(db, "vacuum", "blazedb_vacuum_options_init", opts, &o);
+    if (orc)
+        return orc;
     Pager *p = db_pager(db);
-    if (pager_is_readonly(p))
-        return db_error(db, BLAZEDB_READONLY, "vacuum: the database was opened read-only");
     unsigned intr0 = db_interrupts(db);
     int outer = tl_in_vacuum;
     tl_in_vacuum = 1;
@@ -686,27 +719,12 @@ BlazeDBResult blazedb_reencrypt(BlazeDB *db, const BlazeDBReencryptOptions *opts
 {
     if (pages_rewritten)
         *pages_rewritten = 0;
-    if (!db_handle_ok(db))
-        return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
-    BlazeDBReencryptOptions o;
-    blazedb_reencrypt_options_init(&o);
-    if (opts) {
-        if (opts->struct_size < sizeof(uint32_t) || opts->struct_size > sizeof o)
-            return db_error(db, BLAZEDB_INVALID_ARGUMENT,
-                            "re-encryption options: struct_size is %u; initialise with "
-                            "blazedb_reencrypt_options_init", opts->struct_size);
-        memcpy(&o, opts, opts->struct_size);
-    }
-    if (o.pages_per_txn == 0)
-        o.pages_per_txn = VAC_DEFAULT_BATCH;
-    if (o.pages_per_txn < 8 || o.pages_per_txn > VAC_MAX_BATCH)
-        return db_error(db, BLAZEDB_INVALID_ARGUMENT,
-                        "re-encryption options: pages_per_txn %u is not in 8..%u",
-                        o.pages_per_txn, VAC_MAX_BATCH);
+    DrvOpts o;
+    BlazeDBResult orc = drv_opts(db, "re-encryption", "blazedb_reencrypt_options_init", opts,
+                                 &o);
+    if (orc)
+        return orc;
     Pager *p = db_pager(db);
-    if (pager_is_readonly(p))
-        return db_error(db, BLAZEDB_READONLY,
-                        "re-encryption: the database was opened read-only");
     unsigned intr0 = db_interrupts(db);
     int outer = tl_in_vacuum;
     tl_in_vacuum = 1;
