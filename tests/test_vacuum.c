@@ -1346,6 +1346,65 @@ static void test_reencrypt_writers(void **state)
     free(dir);
 }
 
+typedef struct {
+    BlazeDB *db;
+    BlazeDBResult rc;
+} RkCall;
+
+static void *rk_thread(void *arg)
+{
+    RkCall *c = arg;
+    BlazeDBReencryptOptions ro;
+    blazedb_reencrypt_options_init(&ro);
+    ro.pages_per_txn = 16;
+    c->rc = blazedb_reencrypt(c->db, &ro, NULL);
+    return NULL;
+}
+
+/* Two threads of one handle re-encrypting at once share the work; each
+ * returns OK and the old keys open nothing. */
+static void test_reencrypt_overlapping(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("reencrypt");
+    char *path = tu_path(dir, "r.blazedb");
+    BlazeDB *db = open_db(path);
+    fill_docs(db);
+    delete_most(db);
+    uint8_t k0[CRYPTO_KEY_LEN];
+    data_key(db, k0);
+    uint32_t epoch = 0;
+    for (int round = 0; round < 3; round++) {
+        RkCall c[2] = {{db, BLAZEDB_OK}, {db, BLAZEDB_OK}};
+        pthread_t th[2];
+        for (int i = 0; i < 2; i++)
+            assert_int_equal(pthread_create(&th[i], NULL, rk_thread, &c[i]), 0);
+        for (int i = 0; i < 2; i++) {
+            pthread_join(th[i], NULL);
+            if (c[i].rc)
+                fail_msg("round %d thread %d: %s (%s)", round, i, blazedb_strerror(c[i].rc),
+                         blazedb_errmsg(db));
+        }
+        uint32_t e;
+        int running;
+        key_state(db, &e, &running);
+        assert_int_equal(running, 0);
+        assert_true(e > epoch && e <= epoch + 2);
+        epoch = e;
+    }
+    uint64_t images;
+    assert_int_equal(readable_with(path, k0, &images), 0);
+    verify_docs(db, NULL, "after overlapping re-encryptions");
+    check_db(db, "after overlapping re-encryptions");
+    blazedb_close(db);
+    db = open_db(path);
+    verify_docs(db, NULL, "reopened after overlapping re-encryptions");
+    blazedb_close(db);
+    tu_rmrf(dir);
+    free(path);
+    free(dir);
+}
+
 /* Cancelled half-way: the database opens (both keys), a password change
  * in between is kept, and the next call finishes; the password in force
  * opens the result. */
@@ -1483,6 +1542,7 @@ int main(void)
         cmocka_unit_test(test_reencrypt_basic),
         cmocka_unit_test(test_reencrypt_reader),
         cmocka_unit_test(test_reencrypt_writers),
+        cmocka_unit_test(test_reencrypt_overlapping),
         cmocka_unit_test(test_reencrypt_cancel_password),
         cmocka_unit_test(test_reencrypt_powerloss),
     };
