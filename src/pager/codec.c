@@ -69,13 +69,6 @@ int codec_keys_add(CodecKeys *k, uint32_t epoch, const uint8_t *dk)
     return 0;
 }
 
-int codec_keys_has(const CodecKeys *k, uint32_t epoch)
-{
-    unsigned s = epoch % CODEC_KEY_SLOTS;
-    return atomic_load(&((CodecKeys *)k)->aead[s]) != NULL &&
-           atomic_load(&((CodecKeys *)k)->epoch[s]) == epoch;
-}
-
 void codec_keys_set_write(CodecKeys *k, uint32_t epoch) { atomic_store(&k->write_epoch, epoch); }
 
 uint32_t codec_keys_write_epoch(const CodecKeys *k)

@@ -63,8 +63,6 @@ typedef struct {
  * codec of a plaintext database).  0, or -1 (out of memory or crypto
  * failure).  The first key added also becomes the write key. */
 int codec_keys_add(CodecKeys *k, uint32_t epoch, const uint8_t *dk);
-/* Is the key of `epoch` known? */
-int codec_keys_has(const CodecKeys *k, uint32_t epoch);
 /* Seals under `epoch` from now on (its key must be known). */
 void codec_keys_set_write(CodecKeys *k, uint32_t epoch);
 uint32_t codec_keys_write_epoch(const CodecKeys *k);

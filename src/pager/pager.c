@@ -2385,7 +2385,9 @@ static void ckpt_unlock(Pager *p)
     pthread_mutex_unlock(&p->ckpt_mu);
 }
 
-/* Writes a new header (both slots) and publishes the change of keys. */
+/* Writes a new header (both slots) and publishes the change of keys.
+ * key_seq moves even when the write fails: one slot may have been written,
+ * and every handle must then reread the header before it seals again. */
 static int keys_publish(Pager *p, const FileHeader *h, const uint8_t dk[CRYPTO_KEY_LEN])
 {
     int rc = ckpt_lock(p);
@@ -2399,10 +2401,10 @@ static int keys_publish(Pager *p, const FileHeader *h, const uint8_t dk[CRYPTO_K
         memcpy(p->dk, dk, CRYPTO_KEY_LEN);
         pthread_mutex_unlock(&p->err_mu);
         rc = keys_install(p);
-        uint64_t seq = atomic_fetch_add(&p->sh->key_seq, 1) + 1;
-        if (rc == BLAZEDB_OK)
-            atomic_store(&p->seen_key_seq, seq);
     }
+    uint64_t seq = atomic_fetch_add(&p->sh->key_seq, 1) + 1;
+    if (rc == BLAZEDB_OK)
+        atomic_store(&p->seen_key_seq, seq);
     pthread_mutex_unlock(&p->keys_mu);
     ckpt_unlock(p);
     return rc;
@@ -2431,8 +2433,16 @@ int pager_reencrypt_start(PagerTxn *t)
         return pager_error(p, BLAZEDB_INVALID_ARGUMENT,
                            "a plaintext database has no data key to replace");
     int rc = keys_refresh(p); /* under WRITER: nobody changes it now */
-    if (rc || p->hdr.rekeying)
+    if (rc)
         return rc;
+    if (p->hdr.rekeying) {
+        /* Resuming.  The header may carry the next key without every
+         * handle knowing (a start whose header write failed half-way):
+         * make them all reread it before they seal again, so that nothing
+         * is written under the old key after the walk has passed. */
+        atomic_fetch_add(&p->sh->key_seq, 1);
+        return BLAZEDB_OK;
+    }
     if ((rc = kek_current(p)))
         return rc;
     uint8_t next[CRYPTO_KEY_LEN];
@@ -2452,7 +2462,7 @@ int pager_reencrypt_start(PagerTxn *t)
 
 int pager_page_stale(const PagerTxn *t, const Page *pg)
 {
-    return t->write && pg->ctr != t->txnid &&
+    return t->write && !pager_is_dirty(t, pg) &&
            pg->key_epoch != (uint8_t)codec_keys_write_epoch(&t->p->keys);
 }
 
@@ -2531,11 +2541,8 @@ int pager_wipe_pages(PagerTxn *t, const Pgno *pgnos, size_t n, uint64_t *wiped)
             break;
         PageTrailer tr;
         codec_read_trailer(trb, PAGER_TRAILER, &tr);
-        if (tr.epoch == we && tr.ctr != 0)
-            continue; /* already under the new key (or never written) */
-        if (tr.ctr == 0 && tr.pgno == 0 && tr.kind == 0 && tr.epoch == 0 &&
-            memcmp(trb, zero, sizeof trb) == 0)
-            continue; /* zeros already */
+        if ((tr.epoch == we && tr.ctr != 0) || memcmp(trb, zero, sizeof trb) == 0)
+            continue; /* under the new key already, or zeros */
         if ((e = os_write(p->db, zero, p->page_size, off)))
             break;
         done++;
