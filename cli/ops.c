@@ -206,7 +206,7 @@ int cli_op_import(BlazeDB *db, BlazeDBTxn *txn, const char *coll, const char *fi
         fprintf(stderr, "skipped: %s\n", rep.issues[i].message);
     if (rep.bad > rep.listed)
         fprintf(stderr, "skipped: ... and %" PRIu64 " more\n", rep.bad - rep.listed);
-    return cli_out_failed() == 2 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+    return cli_out_done(CLI_EXIT_OK);
 }
 
 /* ---- export ---------------------------------------------------------------------------- */
@@ -417,7 +417,7 @@ int cli_op_export(BlazeDB *db, BlazeDBTxn *txn, const char *coll, int format, co
         cli_outf("Exported %" PRIu64 " document%s to %s.\n", n, n == 1 ? "" : "s", out);
         cli_out_flush();
     }
-    return cli_out_failed() == 2 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+    return cli_out_done(CLI_EXIT_OK);
 }
 
 /* ---- backup ---------------------------------------------------------------------------- */
@@ -725,6 +725,44 @@ int cli_cmd_repair(const CliArgs *a)
     return cli_out_done(CLI_EXIT_OK);
 }
 
+/* A page-rewriting driver (vacuum, reencrypt) with its progress hook;
+ * *out is what it reports (bytes reclaimed, pages rewritten). */
+typedef BlazeDBResult (*PageOp)(BlazeDB *db, BlazeDBProgressFn fn, void *arg, uint64_t *out);
+
+static BlazeDBResult op_vacuum(BlazeDB *db, BlazeDBProgressFn fn, void *arg, uint64_t *out)
+{
+    BlazeDBVacuumOptions vo;
+    blazedb_vacuum_options_init(&vo);
+    vo.progress = fn;
+    vo.progress_arg = arg;
+    return blazedb_vacuum(db, &vo, out);
+}
+
+static BlazeDBResult op_reencrypt(BlazeDB *db, BlazeDBProgressFn fn, void *arg, uint64_t *out)
+{
+    BlazeDBReencryptOptions ro;
+    blazedb_reencrypt_options_init(&ro);
+    ro.progress = fn;
+    ro.progress_arg = arg;
+    return blazedb_reencrypt(db, &ro, out);
+}
+
+/* Runs op on db with a progress bar and Ctrl-C.  OK, or the error (the
+ * message printed; cancel_note says what a cancel left). */
+static BlazeDBResult run_page_op(BlazeDB *db, const char *name, const char *cancel_note,
+                                 PageOp op, uint64_t *out)
+{
+    Progress p;
+    progress_init(&p, name, "pages");
+    cli_interrupt_arm(db);
+    BlazeDBResult rc = op(db, progress_fn, &p, out);
+    cli_interrupt_disarm();
+    progress_end(&p);
+    if (!cancelled_note(rc, &p, name, cancel_note) && rc != BLAZEDB_OK)
+        cli_db_error(db, rc, name);
+    return rc;
+}
+
 int cli_cmd_vacuum(const CliArgs *a)
 {
     const char *path = a->pos[0];
@@ -733,31 +771,19 @@ int cli_cmd_vacuum(const CliArgs *a)
     if (!db)
         return CLI_EXIT_ERROR;
     long long before = fsize(path);
-    Progress p;
-    progress_init(&p, "vacuum", "pages");
-    BlazeDBVacuumOptions vo;
-    blazedb_vacuum_options_init(&vo);
-    vo.progress = progress_fn;
-    vo.progress_arg = &p;
     uint64_t bytes = 0;
-    cli_interrupt_arm(db);
-    BlazeDBResult rc = blazedb_vacuum(db, &vo, &bytes);
-    cli_interrupt_disarm();
-    progress_end(&p);
-    if (cancelled_note(rc, &p, "vacuum",
-                       "the pages moved before it stay moved; nothing is lost"))
-        return finish(db, CLI_EXIT_ERROR);
+    BlazeDBResult rc = run_page_op(db, "vacuum",
+                                   "the pages moved before it stay moved; nothing is lost",
+                                   op_vacuum, &bytes);
     if (rc != BLAZEDB_OK) {
-        cli_db_error(db, rc, "vacuum");
         if (rc == BLAZEDB_BUSY && bytes)
             cli_error("%" PRIu64 " bytes were reclaimed before that", bytes);
         return finish(db, CLI_EXIT_ERROR);
     }
-    int r = finish(db, CLI_EXIT_OK);
+    finish(db, CLI_EXIT_OK);
     cli_outf("Vacuumed %s: %" PRIu64 " bytes reclaimed (file: %lld bytes, now %lld bytes).\n",
              path, bytes, before, fsize(path));
-    cli_out_flush();
-    return r != CLI_EXIT_OK ? r : cli_out_failed() == 2 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+    return cli_out_done(CLI_EXIT_OK);
 }
 
 int cli_cmd_reencrypt(const CliArgs *a)
@@ -767,36 +793,23 @@ int cli_cmd_reencrypt(const CliArgs *a)
     BlazeDB *db = open_db(a, path, 0);
     if (!db)
         return CLI_EXIT_ERROR;
-    Progress p;
-    progress_init(&p, "reencrypt", "pages");
-    BlazeDBReencryptOptions ro;
-    blazedb_reencrypt_options_init(&ro);
-    ro.progress = progress_fn;
-    ro.progress_arg = &p;
     uint64_t pages = 0;
-    cli_interrupt_arm(db);
-    BlazeDBResult rc = blazedb_reencrypt(db, &ro, &pages);
-    cli_interrupt_disarm();
-    progress_end(&p);
-    if (cancelled_note(rc, &p, "reencrypt",
-                       "both keys stay until 'blazedb reencrypt' runs again; nothing is lost"))
+    BlazeDBResult rc = run_page_op(
+        db, "reencrypt", "both keys stay until 'blazedb reencrypt' runs again; nothing is lost",
+        op_reencrypt, &pages);
+    if (rc != BLAZEDB_OK)
         return finish(db, CLI_EXIT_ERROR);
-    if (rc != BLAZEDB_OK) {
-        cli_db_error(db, rc, "reencrypt");
-        return finish(db, CLI_EXIT_ERROR);
-    }
     uint32_t epoch = 0;
     blazedb_key_state(db, &epoch, NULL);
     BlazeDBStats st;
     memset(&st, 0, sizeof st);
     st.struct_size = sizeof st;
     blazedb_stats(db, &st);
-    int r = finish(db, CLI_EXIT_OK);
+    finish(db, CLI_EXIT_OK);
     cli_outf("Re-encrypted %s under a new data key (key epoch %u): %" PRIu64 " bytes of "
              "pages rewritten; the old key opens nothing any more.\n", path, epoch,
              pages * st.page_size);
-    cli_out_flush();
-    return r != CLI_EXIT_OK ? r : cli_out_failed() == 2 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+    return cli_out_done(CLI_EXIT_OK);
 }
 
 int cli_cmd_doctor(const CliArgs *a)
