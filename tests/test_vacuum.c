@@ -266,16 +266,39 @@ static void verify_docs(BlazeDB *db, BlazeDBTxn *txn, const char *what)
     assert_int_equal(rows, exp);
 }
 
+/* A scratch database holding fill_docs minus delete_most (free pages
+ * all over the file), open as f->db. */
+typedef struct {
+    char *dir, *path;
+    BlazeDB *db;
+} Fix;
+
+static void fix_open(Fix *f, const char *tag)
+{
+    f->dir = tu_mkdtemp(tag);
+    f->path = tu_path(f->dir, "d.blazedb");
+    f->db = open_db(f->path);
+    fill_docs(f->db);
+    delete_most(f->db);
+}
+
+/* Removes the directory (the caller has closed its handles). */
+static void fix_free(Fix *f)
+{
+    tu_rmrf(f->dir);
+    free(f->path);
+    free(f->dir);
+}
+
 /* ---- basic: space comes back, everything intact ------------------------------ */
 
 static void test_vacuum_reclaims(void **state)
 {
     (void)state;
-    char *dir = tu_mkdtemp("vacuum");
-    char *path = tu_path(dir, "v.blazedb");
-    BlazeDB *db = open_db(path);
-    fill_docs(db);
-    delete_most(db);
+    Fix f;
+    fix_open(&f, "vacuum");
+    const char *path = f.path;
+    BlazeDB *db = f.db;
     assert_int_equal(blazedb_checkpoint(db), BLAZEDB_OK);
     BlazeDBStats a, b;
     get_stats(db, &a);
@@ -327,9 +350,7 @@ static void test_vacuum_reclaims(void **state)
     verify_docs(db, NULL, "after reopen");
     check_db(db, "after reopen");
     blazedb_close(db);
-    tu_rmrf(dir);
-    free(path);
-    free(dir);
+    fix_free(&f);
 }
 
 /* ---- readers keep their snapshots ----------------------------------------------- */
@@ -355,11 +376,10 @@ static void *vac_thread(void *arg)
 static void test_vacuum_reader_snapshot(void **state)
 {
     (void)state;
-    char *dir = tu_mkdtemp("vacuum");
-    char *path = tu_path(dir, "v.blazedb");
-    BlazeDB *db = open_db(path);
-    fill_docs(db);
-    delete_most(db);
+    Fix f;
+    fix_open(&f, "vacuum");
+    const char *path = f.path;
+    BlazeDB *db = f.db;
     BlazeDBTxn *r;
     assert_int_equal(blazedb_txn_begin(db, BLAZEDB_TXN_READONLY, &r), BLAZEDB_OK);
     verify_docs(db, r, "reader before vacuum");
@@ -397,9 +417,7 @@ static void test_vacuum_reader_snapshot(void **state)
     verify_docs(db, NULL, "after the second vacuum");
     check_db(db, "after the second vacuum");
     blazedb_close(db);
-    tu_rmrf(dir);
-    free(path);
-    free(dir);
+    fix_free(&f);
 }
 
 /* ---- writers keep committing ------------------------------------------------------ */
@@ -470,11 +488,9 @@ static void verify_writers(BlazeDB *db, const Writer *w, int n)
 static void test_vacuum_concurrent_writers(void **state)
 {
     (void)state;
-    char *dir = tu_mkdtemp("vacuum");
-    char *path = tu_path(dir, "v.blazedb");
-    BlazeDB *db = open_db(path);
-    fill_docs(db);
-    delete_most(db);
+    Fix f;
+    fix_open(&f, "vacuum");
+    BlazeDB *db = f.db;
     atomic_int stop = 0;
     Writer w[2];
     pthread_t th[2];
@@ -508,9 +524,7 @@ static void test_vacuum_concurrent_writers(void **state)
     verify_docs(db, NULL, "after vacuum with writers");
     check_db(db, "after vacuum with writers");
     blazedb_close(db);
-    tu_rmrf(dir);
-    free(path);
-    free(dir);
+    fix_free(&f);
 }
 
 /* ---- cancellation ------------------------------------------------------------------- */
@@ -526,11 +540,10 @@ static int cancel_after(uint64_t done, uint64_t total, void *arg)
 static void test_vacuum_cancel(void **state)
 {
     (void)state;
-    char *dir = tu_mkdtemp("vacuum");
-    char *path = tu_path(dir, "v.blazedb");
-    BlazeDB *db = open_db(path);
-    fill_docs(db);
-    delete_most(db);
+    Fix f;
+    fix_open(&f, "vacuum");
+    const char *path = f.path;
+    BlazeDB *db = f.db;
     BlazeDBStats a, b;
     get_stats(db, &a);
     BlazeDBVacuumOptions vo;
@@ -567,9 +580,7 @@ static void test_vacuum_cancel(void **state)
     assert_int_equal(blazedb_open_ex(path, TU_PASSWORD, &o, &db), BLAZEDB_OK);
     assert_int_equal(blazedb_vacuum(db, NULL, &bytes), BLAZEDB_READONLY);
     blazedb_close(db);
-    tu_rmrf(dir);
-    free(path);
-    free(dir);
+    fix_free(&f);
 }
 
 /* ---- auto-vacuum ------------------------------------------------------------------------ */
@@ -591,11 +602,10 @@ static uint64_t small_commits_until_shrunk(BlazeDB *db, uint64_t below, int max)
 static void test_auto_vacuum(void **state)
 {
     (void)state;
-    char *dir = tu_mkdtemp("vacuum");
-    char *path = tu_path(dir, "v.blazedb");
-    BlazeDB *db = open_db(path);
-    fill_docs(db);
-    delete_most(db);
+    Fix f;
+    fix_open(&f, "vacuum");
+    const char *path = f.path;
+    BlazeDB *db = f.db;
     BlazeDBStats a;
     get_stats(db, &a);
     uint64_t target = a.page_count - a.free_pages / 2;
@@ -623,9 +633,7 @@ static void test_auto_vacuum(void **state)
     verify_docs(db, NULL, "after reopen");
     check_db(db, "after reopen");
     blazedb_close(db);
-    tu_rmrf(dir);
-    free(path);
-    free(dir);
+    fix_free(&f);
 }
 
 /* ---- kill -9 during vacuum ------------------------------------------------------------- */
@@ -1071,11 +1079,10 @@ static void reencrypt_ok(BlazeDB *db, uint32_t pages_per_txn, uint64_t *rewritte
 static void test_reencrypt_basic(void **state)
 {
     (void)state;
-    char *dir = tu_mkdtemp("reencrypt");
-    char *path = tu_path(dir, "r.blazedb");
-    BlazeDB *db = open_db(path);
-    fill_docs(db);
-    delete_most(db); /* free pages full of old ciphertext */
+    Fix f;
+    fix_open(&f, "reencrypt"); /* free pages full of old ciphertext */
+    const char *path = f.path;
+    BlazeDB *db = f.db;
     uint8_t k0[CRYPTO_KEY_LEN], k1[CRYPTO_KEY_LEN], k2[CRYPTO_KEY_LEN];
     data_key(db, k0);
     uint64_t images = 0, before = readable_with(path, k0, &images);
@@ -1158,7 +1165,7 @@ static void test_reencrypt_basic(void **state)
     blazedb_close(db);
 
     /* a plaintext database has no key to replace */
-    char *plain = tu_path(dir, "plain.blazedb");
+    char *plain = tu_path(f.dir, "plain.blazedb");
     BlazeDBOptions o;
     vopts(&o);
     o.flags |= BLAZEDB_OPEN_PLAINTEXT;
@@ -1171,9 +1178,7 @@ static void test_reencrypt_basic(void **state)
     assert_int_equal(blazedb_reencrypt(db, &ro, NULL), BLAZEDB_INVALID_ARGUMENT);
     blazedb_close(db);
     free(plain);
-    tu_rmrf(dir);
-    free(path);
-    free(dir);
+    fix_free(&f);
 }
 
 /* A reader older than the re-encryption keeps its snapshot; the call
@@ -1182,11 +1187,10 @@ static void test_reencrypt_basic(void **state)
 static void test_reencrypt_reader(void **state)
 {
     (void)state;
-    char *dir = tu_mkdtemp("reencrypt");
-    char *path = tu_path(dir, "r.blazedb");
-    BlazeDB *db = open_db(path);
-    fill_docs(db);
-    delete_most(db);
+    Fix f;
+    fix_open(&f, "reencrypt");
+    const char *path = f.path;
+    BlazeDB *db = f.db;
     uint8_t k0[CRYPTO_KEY_LEN];
     data_key(db, k0);
     BlazeDBTxn *r;
@@ -1226,9 +1230,7 @@ static void test_reencrypt_reader(void **state)
     verify_docs(db, NULL, "after the finish");
     check_db(db, "after the finish");
     blazedb_close(db);
-    tu_rmrf(dir);
-    free(path);
-    free(dir);
+    fix_free(&f);
 }
 
 /* Another process writing throughout, through its own handle. */
@@ -1261,11 +1263,10 @@ static void rk_child(const char *path, int rfd, int wfd)
 static void test_reencrypt_writers(void **state)
 {
     (void)state;
-    char *dir = tu_mkdtemp("reencrypt");
-    char *path = tu_path(dir, "r.blazedb");
-    BlazeDB *db = open_db(path);
-    fill_docs(db);
-    delete_most(db);
+    Fix f;
+    fix_open(&f, "reencrypt");
+    const char *path = f.path;
+    BlazeDB *db = f.db;
     uint8_t k0[CRYPTO_KEY_LEN];
     data_key(db, k0);
     int to_child[2], from_child[2];
@@ -1341,9 +1342,7 @@ static void test_reencrypt_writers(void **state)
     uint64_t images;
     assert_int_equal(readable_with(path, k0, &images), 0);
     blazedb_close(db);
-    tu_rmrf(dir);
-    free(path);
-    free(dir);
+    fix_free(&f);
 }
 
 typedef struct {
@@ -1366,11 +1365,10 @@ static void *rk_thread(void *arg)
 static void test_reencrypt_overlapping(void **state)
 {
     (void)state;
-    char *dir = tu_mkdtemp("reencrypt");
-    char *path = tu_path(dir, "r.blazedb");
-    BlazeDB *db = open_db(path);
-    fill_docs(db);
-    delete_most(db);
+    Fix f;
+    fix_open(&f, "reencrypt");
+    const char *path = f.path;
+    BlazeDB *db = f.db;
     uint8_t k0[CRYPTO_KEY_LEN];
     data_key(db, k0);
     uint32_t epoch = 0;
@@ -1400,9 +1398,7 @@ static void test_reencrypt_overlapping(void **state)
     db = open_db(path);
     verify_docs(db, NULL, "reopened after overlapping re-encryptions");
     blazedb_close(db);
-    tu_rmrf(dir);
-    free(path);
-    free(dir);
+    fix_free(&f);
 }
 
 /* Cancelled half-way: the database opens (both keys), a password change
@@ -1411,11 +1407,10 @@ static void test_reencrypt_overlapping(void **state)
 static void test_reencrypt_cancel_password(void **state)
 {
     (void)state;
-    char *dir = tu_mkdtemp("reencrypt");
-    char *path = tu_path(dir, "r.blazedb");
-    BlazeDB *db = open_db(path);
-    fill_docs(db);
-    delete_most(db);
+    Fix f;
+    fix_open(&f, "reencrypt");
+    const char *path = f.path;
+    BlazeDB *db = f.db;
     uint8_t k0[CRYPTO_KEY_LEN];
     data_key(db, k0);
     BlazeDBReencryptOptions ro;
@@ -1442,7 +1437,7 @@ static void test_reencrypt_cancel_password(void **state)
     assert_int_equal(hs, BLAZEDB_HEALTH_WARN);
     blazedb_free(rep);
     /* a backup now restores to a database that opens with the password */
-    char *bk = tu_path(dir, "mid.bkp"), *restored = tu_path(dir, "restored.blazedb");
+    char *bk = tu_path(f.dir, "mid.bkp"), *restored = tu_path(f.dir, "restored.blazedb");
     assert_int_equal(blazedb_backup(db, bk, NULL), BLAZEDB_OK);
     blazedb_close(db);
     const char *chain[1] = {bk};
@@ -1486,9 +1481,7 @@ static void test_reencrypt_cancel_password(void **state)
     verify_docs(db, NULL, "with the new password");
     check_db(db, "with the new password");
     blazedb_close(db);
-    tu_rmrf(dir);
-    free(path);
-    free(dir);
+    fix_free(&f);
 }
 
 static void test_reencrypt_powerloss(void **state)
