@@ -761,15 +761,21 @@ static BlazeDBResult run_txn(BlazeDBStmt *st)
     return rc;
 }
 
+/* An evaluation context over the statement's parameters, at this time. */
+static void exec_ctx(BlazeDBStmt *st, SqlxExec *x)
+{
+    memset(x, 0, sizeof *x);
+    x->db = st->db;
+    x->params = st->params;
+    x->nparams = (size_t)st->nparams;
+    x->now_ms = now_ms();
+}
+
 static void exec_init(BlazeDBStmt *st, int analyze)
 {
-    memset(&st->x, 0, sizeof st->x);
-    st->x.db = st->db;
+    exec_ctx(st, &st->x);
     st->x.pt = db_txn_pt(st->txn);
     st->x.plan = st->plan;
-    st->x.params = st->params;
-    st->x.nparams = (size_t)st->nparams;
-    st->x.now_ms = now_ms();
     st->x.analyze = analyze || st->analyze;
 }
 
@@ -888,11 +894,7 @@ static BlazeDBResult collect_ids(BlazeDBStmt *st, IdList *l)
 static BlazeDBResult eval_const(BlazeDBStmt *st, const SqlExpr *e, SqlValue *out)
 {
     SqlxExec x;
-    memset(&x, 0, sizeof x);
-    x.db = st->db;
-    x.params = st->params;
-    x.nparams = (size_t)st->nparams;
-    x.now_ms = now_ms();
+    exec_ctx(st, &x);
     SqlEvalCtx cx;
     sqlx_ctx(&x, &cx);
     memset(out, 0, sizeof *out);
@@ -997,11 +999,7 @@ static BlazeDBResult apply_sets(BlazeDBStmt *st, BlazeDBDoc *doc, SqlValue *vals
     if (rc)
         return rc;
     SqlxExec x;
-    memset(&x, 0, sizeof x);
-    x.db = st->db;
-    x.params = st->params;
-    x.nparams = (size_t)st->nparams;
-    x.now_ms = now_ms();
+    exec_ctx(st, &x);
     x.doc[0] = bin;
     x.dlen[0] = blen;
     SqlEvalCtx cx;
