@@ -364,14 +364,10 @@ int idx_find(PagerTxn *t, const char *name, IdxDef *out)
 
 /* ---- entries of one document ------------------------------------------------------- */
 
-typedef struct {
-    size_t off, len;
-} EntRef;
-
 /* A set of entry keys: bytes in an arena, references into it. */
 typedef struct {
     KeyBuf a;
-    EntRef *e;
+    IdxSpan *e;
     size_t n, cap;
 } Entries;
 
@@ -401,7 +397,7 @@ static int ent_cmp_raw(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 static int ent_qcmp(const void *x, const void *y, void *arg)
 {
     const KeyBuf *a = arg;
-    const EntRef *ex = x, *ey = y;
+    const IdxSpan *ex = x, *ey = y;
     return ent_cmp_raw(a->p + ex->off, ex->len, a->p + ey->off, ey->len);
 }
 
@@ -414,7 +410,7 @@ static void ents_sort(Entries *s, size_t from)
     qsort_r(s->e + from, m, sizeof *s->e, ent_qcmp, &s->a);
     size_t w = from + 1;
     for (size_t i = from + 1; i < s->n; i++) {
-        const EntRef *p = &s->e[w - 1], *q = &s->e[i];
+        const IdxSpan *p = &s->e[w - 1], *q = &s->e[i];
         if (p->len == q->len && memcmp(s->a.p + p->off, s->a.p + q->off, p->len) == 0)
             continue;
         s->e[w++] = *q;
@@ -422,20 +418,26 @@ static void ents_sort(Entries *s, size_t from)
     s->n = w;
 }
 
-static int ents_push(Entries *s, size_t off, size_t len)
+/* Appends {off, len} to the growing array *e (*n used of *cap). */
+static int span_push(IdxSpan **e, size_t *n, size_t *cap, size_t off, size_t len)
 {
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 8;
-        EntRef *ne = realloc(s->e, nc * sizeof *ne);
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 8;
+        IdxSpan *ne = realloc(*e, nc * sizeof *ne);
         if (!ne)
             return BLAZEDB_NOMEM;
-        s->e = ne;
-        s->cap = nc;
+        *e = ne;
+        *cap = nc;
     }
-    s->e[s->n].off = off;
-    s->e[s->n].len = len;
-    s->n++;
+    (*e)[*n].off = off;
+    (*e)[*n].len = len;
+    (*n)++;
     return BLAZEDB_OK;
+}
+
+static int ents_push(Entries *s, size_t off, size_t len)
+{
+    return span_push(&s->e, &s->n, &s->cap, off, len);
 }
 
 /* Bytes of the n components of an entry key (the key minus id and length). */
@@ -477,8 +479,7 @@ int idx_key_id(const uint8_t *key, size_t klen, const char **id, size_t *idlen)
 void idx_doc_keys_free(IdxDocKeys *k)
 {
     free(k->keys.p);
-    free(k->off);
-    free(k->len);
+    free(k->e);
     free(k->comp.p);
     free(k->alts.p);
     free(k->aoff);
@@ -487,22 +488,7 @@ void idx_doc_keys_free(IdxDocKeys *k)
 
 static int keys_push(IdxDocKeys *k, size_t off, size_t len)
 {
-    if (k->n == k->cap) {
-        size_t nc = k->cap ? k->cap * 2 : 8;
-        size_t *no = realloc(k->off, nc * sizeof *no);
-        if (!no)
-            return BLAZEDB_NOMEM;
-        k->off = no;
-        size_t *nl = realloc(k->len, nc * sizeof *nl);
-        if (!nl)
-            return BLAZEDB_NOMEM;
-        k->len = nl;
-        k->cap = nc;
-    }
-    k->off[k->n] = off;
-    k->len[k->n] = len;
-    k->n++;
-    return BLAZEDB_OK;
+    return span_push(&k->e, &k->n, &k->cap, off, len);
 }
 
 int idx_doc_keys(const IdxDef *d, void *pred, const char *id, size_t idlen, const uint8_t *bin,
@@ -611,14 +597,14 @@ static int doc_entries(PagerTxn *t, const IdxDef *d, void *pred, const char *id,
     size_t maxk = btree_max_key(pager_txn_pager(t));
     size_t first = s->n;
     for (size_t i = 0; i < scratch->n && !rc; i++) {
-        size_t kl = scratch->len[i];
+        size_t kl = scratch->e[i].len;
         if (kl > maxk)
             return fail(t, err, errlen, BLAZEDB_TOO_BIG,
                         "index %s: the key of document '%.*s' is %zu bytes, longer than the "
                         "limit of %zu",
                         d->name, (int)idlen, id, kl, maxk);
         size_t start = s->a.len;
-        if ((rc = keybuf_put(&s->a, scratch->keys.p + scratch->off[i], kl)) ||
+        if ((rc = keybuf_put(&s->a, scratch->keys.p + scratch->e[i].off, kl)) ||
             (rc = ents_push(s, start, kl)))
             return fail(t, err, errlen, BLAZEDB_NOMEM, "out of memory");
     }
@@ -991,7 +977,7 @@ static int bulk_build(PagerTxn *t, CatColl *c, IdxDef *d, void *pred, char *err,
             break;
         if ((rc = doc_entries(t, d, pred, k, kl, v, vl, &keys, &s, err, errlen)))
             break;
-        if (s.a.len + s.n * sizeof(EntRef) > g_run_bytes) {
+        if (s.a.len + s.n * sizeof(IdxSpan) > g_run_bytes) {
             /* the tree changes under the cursor; it re-seeks by itself */
             if ((rc = load_run(t, d, &s, first_run, err, errlen)))
                 break;

@@ -109,12 +109,17 @@ int idx_def_store(PagerTxn *t, const IdxDef *d);
 /*
  * The entry keys one document gives an index — what idx_set_update maintains
  * and what the integrity check (tools/check.c) expects — with scratch
- * buffers reused from call to call: key i is keys.p[off[i] .. off[i] +
- * len[i]).  Unsorted; one per distinct element of an `each` field.
+ * buffers reused from call to call: key i is keys.p[e[i].off ..
+ * e[i].off + e[i].len).  Unsorted; one per distinct element of an `each`
+ * field.
  */
 typedef struct {
+    size_t off, len;
+} IdxSpan;
+
+typedef struct {
     KeyBuf keys;
-    size_t *off, *len;
+    IdxSpan *e;
     size_t n, cap;
     KeyBuf comp, alts;          /* scratch */
     size_t *aoff, acap;

@@ -574,7 +574,7 @@ static char *dup_n(const void *s, size_t n)
 static int keys_has(const IdxDocKeys *s, const uint8_t *k, size_t kl)
 {
     for (size_t i = 0; i < s->n; i++)
-        if (s->len[i] == kl && memcmp(s->keys.p + s->off[i], k, kl) == 0)
+        if (s->e[i].len == kl && memcmp(s->keys.p + s->e[i].off, k, kl) == 0)
             return 1;
     return 0;
 }
@@ -947,7 +947,7 @@ static int cell_doc(Walk *w, const WCell *c)
             continue;
         }
         for (size_t e = 0; e < k->ents.n; e++)
-            sh_add(&ix->exp, k->ents.keys.p + k->ents.off[e], k->ents.len[e]);
+            sh_add(&ix->exp, k->ents.keys.p + k->ents.e[e].off, k->ents.e[e].len);
     }
     return 0;
 }
@@ -1132,8 +1132,8 @@ static int diag_index(Chk *k, CColl *co, CIdx *ix)
             for (size_t e = 0; r == BLAZEDB_OK && e < k->ents.n; e++) {
                 void *val = NULL;
                 size_t vlen;
-                int g = iroot.root.pgno ? btree_get(k->pt, &iroot, k->ents.keys.p + k->ents.off[e],
-                                                    k->ents.len[e], &val, &vlen)
+                int g = iroot.root.pgno ? btree_get(k->pt, &iroot, k->ents.keys.p + k->ents.e[e].off,
+                                                    k->ents.e[e].len, &val, &vlen)
                                         : BLAZEDB_NOT_FOUND;
                 free(val);
                 if (g == BLAZEDB_NOT_FOUND) {
