@@ -140,6 +140,14 @@ typedef struct {
     uint64_t moved_pass, moved_total;
 } Vac;
 
+static void vac_init(Vac *v, Pager *p, uint32_t batch, int stale)
+{
+    memset(v, 0, sizeof *v);
+    v->p = p;
+    v->batch = batch;
+    v->stale = stale;
+}
+
 /* ---- tree list ------------------------------------------------------------------ */
 
 static void vac_trees_free(Vac *v)
@@ -466,6 +474,82 @@ static BlazeDBResult drv_opts(BlazeDB *db, const char *what, const char *init_fn
     return BLAZEDB_OK;
 }
 
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Between two re-encryption batches the write lock is left free for a
+ * third of the time the batch held it (at most 20 ms; less the time of a
+ * checkpoint run in between), so other writers, in this process or
+ * another, keep a share of it instead of queueing behind back-to-back
+ * batches. */
+#define RK_YIELD_DIV 3
+#define RK_YIELD_MAX_US 20000u
+
+static void rk_yield(uint64_t batch_us)
+{
+    uint64_t us = batch_us / RK_YIELD_DIV;
+    if (us > RK_YIELD_MAX_US)
+        us = RK_YIELD_MAX_US;
+    struct timespec ts = {0, (long)(us * 1000u)};
+    nanosleep(&ts, NULL);
+}
+
+/* Between two re-encryption batches (the last began at batch_start):
+ * copies the log home once it holds half the checkpoint budget, while the
+ * write lock is free, rather than leave it to the next writer's begin;
+ * then leaves the lock free for a while. */
+static int rk_between(Pager *p, uint64_t batch_start)
+{
+    uint64_t t1 = mono_us();
+    PagerStats ps;
+    pager_get_stats(p, &ps);
+    if (ps.autockpt != UINT32_MAX && ps.wal_pages >= ps.autockpt / 2) {
+        int rc = pager_checkpoint(p);
+        if (rc && rc != BLAZEDB_BUSY)
+            return rc;
+    }
+    uint64_t t2 = mono_us();
+    rk_yield(t1 - batch_start > t2 - t1 ? (t1 - batch_start) - (t2 - t1) : 0);
+    return BLAZEDB_OK;
+}
+
+/* The relocation passes of a driver: batches until a pass moves nothing
+ * (or, vacuum, finds no room to move into), with progress against `total`
+ * after each batch.  *cancelled = 1 when the callback or blazedb_interrupt
+ * stopped it between two batches. */
+static int vac_passes(Vac *v, BlazeDB *db, const DrvOpts *o, uint64_t total, unsigned intr0,
+                      int *cancelled)
+{
+    *cancelled = 0;
+    for (int pass = 0; pass < VAC_MAX_PASSES; pass++) {
+        int rc = vac_list(v);
+        if (rc)
+            return rc;
+        v->moved_pass = 0;
+        int pass_done = 0, stalled = 0;
+        while (!pass_done && !stalled) {
+            uint64_t t0 = mono_us();
+            if ((rc = vac_batch(v, &pass_done, &stalled)))
+                return rc;
+            if (v->stale && !pass_done && (rc = rk_between(v->p, t0)))
+                return rc;
+            uint64_t done = v->moved_total < total ? v->moved_total : total - 1;
+            if ((o->progress && o->progress(done, total, o->progress_arg) != 0) ||
+                db_interrupts(db) != intr0) {
+                *cancelled = 1;
+                return BLAZEDB_OK;
+            }
+        }
+        if (stalled || v->moved_pass == 0)
+            break;
+    }
+    return BLAZEDB_OK;
+}
+
 BlazeDBResult blazedb_vacuum(BlazeDB *db, const BlazeDBVacuumOptions *opts,
                              uint64_t *bytes_reclaimed)
 {
@@ -480,31 +564,12 @@ BlazeDBResult blazedb_vacuum(BlazeDB *db, const BlazeDBVacuumOptions *opts,
     int outer = tl_in_vacuum;
     tl_in_vacuum = 1;
     Vac v;
-    memset(&v, 0, sizeof v);
-    v.p = p;
-    v.batch = o.pages_per_txn;
+    vac_init(&v, p, o.pages_per_txn, 0);
     int worth = 0, blocked = 0, cancelled = 0;
     int rc = vac_start(&v, &worth);
     uint64_t total = v.npages0 > v.cut ? v.npages0 - v.cut : 0;
-    for (int pass = 0; !rc && worth && total && pass < VAC_MAX_PASSES; pass++) {
-        if ((rc = vac_list(&v)))
-            break;
-        v.moved_pass = 0;
-        int pass_done = 0, stalled = 0;
-        while (!rc && !pass_done && !stalled) {
-            rc = vac_batch(&v, &pass_done, &stalled);
-            if (rc)
-                break;
-            uint64_t done = v.moved_total < total ? v.moved_total : total - 1;
-            if ((o.progress && o.progress(done, total, o.progress_arg) != 0) ||
-                db_interrupts(db) != intr0) {
-                cancelled = 1;
-                break;
-            }
-        }
-        if (rc || cancelled || stalled || v.moved_pass == 0)
-            break;
-    }
+    if (!rc && worth && total)
+        rc = vac_passes(&v, db, &o, total, intr0, &cancelled);
     vac_trees_free(&v);
     Pgno after = v.npages0;
     if (!rc && !cancelled)
@@ -571,9 +636,7 @@ static void auto_hook(Pager *p, void *arg)
                        (double)m->free_pages > a->fraction * (double)m->npages;
             pager_commit(t);
             if (over) {
-                memset(&a->v, 0, sizeof a->v);
-                a->v.p = p;
-                a->v.batch = a->batch;
+                vac_init(&a->v, p, a->batch, 0);
                 int worth = 0;
                 rc = vac_start(&a->v, &worth);
                 if (!rc && worth)
@@ -661,29 +724,6 @@ void blazedb_reencrypt_options_init(BlazeDBReencryptOptions *o)
     o->pages_per_txn = VAC_DEFAULT_BATCH;
 }
 
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/* Between two batches the write lock is left free for a third of the time
- * the batch held it (at most 20 ms; less the time of a checkpoint run in
- * between), so other writers, in this process or another, keep a share of
- * it instead of queueing behind back-to-back batches. */
-#define RK_YIELD_DIV 3
-#define RK_YIELD_MAX_US 20000u
-
-static void rk_yield(uint64_t batch_us)
-{
-    uint64_t us = batch_us / RK_YIELD_DIV;
-    if (us > RK_YIELD_MAX_US)
-        us = RK_YIELD_MAX_US;
-    struct timespec ts = {0, (long)(us * 1000u)};
-    nanosleep(&ts, NULL);
-}
-
 /* Step 1: the new key, in a write transaction that changes no page. */
 static int rk_start(Pager *p)
 {
@@ -729,10 +769,7 @@ BlazeDBResult blazedb_reencrypt(BlazeDB *db, const BlazeDBReencryptOptions *opts
     int outer = tl_in_vacuum;
     tl_in_vacuum = 1;
     Vac v;
-    memset(&v, 0, sizeof v);
-    v.p = p;
-    v.stale = 1;
-    v.batch = o.pages_per_txn;
+    vac_init(&v, p, o.pages_per_txn, 1);
     int cancelled = 0;
     int rc = rk_start(p);
     /* the estimate: pages in use (the free tree's own included) */
@@ -746,43 +783,8 @@ BlazeDBResult blazedb_reencrypt(BlazeDB *db, const BlazeDBReencryptOptions *opts
             pager_commit(t);
         }
     }
-    for (int pass = 0; rc == BLAZEDB_OK && pass < VAC_MAX_PASSES; pass++) {
-        if ((rc = vac_list(&v)))
-            break;
-        v.moved_pass = 0;
-        int pass_done = 0, stalled = 0;
-        while (rc == BLAZEDB_OK && !pass_done) {
-            uint64_t t0 = mono_us();
-            rc = vac_batch(&v, &pass_done, &stalled);
-            if (rc)
-                break;
-            if (!pass_done) {
-                /* copy the batches home once they fill half the log's
-                 * checkpoint budget, while the write lock is free, rather
-                 * than leave it to the next writer's begin */
-                uint64_t t1 = mono_us();
-                PagerStats ps;
-                pager_get_stats(p, &ps);
-                if (ps.autockpt != UINT32_MAX && ps.wal_pages >= ps.autockpt / 2) {
-                    int crc = pager_checkpoint(p);
-                    if (crc && crc != BLAZEDB_BUSY) {
-                        rc = crc;
-                        break;
-                    }
-                }
-                uint64_t t2 = mono_us();
-                rk_yield(t1 - t0 > t2 - t1 ? (t1 - t0) - (t2 - t1) : 0);
-            }
-            uint64_t done = v.moved_total < total ? v.moved_total : total - 1;
-            if ((o.progress && o.progress(done, total, o.progress_arg) != 0) ||
-                db_interrupts(db) != intr0) {
-                cancelled = 1;
-                break;
-            }
-        }
-        if (rc || cancelled || v.moved_pass == 0)
-            break;
-    }
+    if (rc == BLAZEDB_OK)
+        rc = vac_passes(&v, db, &o, total, intr0, &cancelled);
     vac_trees_free(&v);
     uint64_t wiped = 0, held = 0;
     if (rc == BLAZEDB_OK && !cancelled && v.moved_pass != 0)
