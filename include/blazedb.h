@@ -1846,7 +1846,8 @@ BLAZEDB_API void blazedb_reencrypt_options_init(BlazeDBReencryptOptions *opts);
  * Re-encrypts every page of `db` under a new data key (opts may be NULL).
  * *pages_rewritten (may be NULL) gets the pages this call rewrote.  Other
  * threads (and processes) may use the database meanwhile, even for another
- * blazedb_reencrypt: calls that overlap share one re-encryption.
+ * blazedb_reencrypt: calls that overlap share one re-encryption or run one
+ * after the other.
  * Errors: BUSY (an older reader still reaches old pages, or the write lock
  * timed out: run it again), CANCELLED, READONLY, INVALID_ARGUMENT
  * (plaintext database, bad options), AUTH_FAILED (the password was changed

@@ -2313,6 +2313,8 @@ static int keys_install(Pager *p)
         if (codec_keys_add(&p->keys, p->hdr.key_epoch + 1, p->next_dk))
             return pager_error(p, BLAZEDB_NOMEM, "out of memory for the page keys");
         we = p->hdr.key_epoch + 1;
+    } else {
+        crypto_wipe(p->next_dk, sizeof p->next_dk); /* the finished one's */
     }
     codec_keys_set_write(&p->keys, we);
     return BLAZEDB_OK;

@@ -61,9 +61,10 @@ typedef struct {
     _Atomic uint64_t backfill_gen;    /* wal_gen the backfill refers to */
     _Atomic uint64_t txn_hint;        /* == meta.txnid, readable alone */
     ShmSlot slots[SHM_NSLOTS];
-    /* bumped by every change of the header's keys (re-encryption start
-     * and end), made under the WRITER and CKPT locks: a handle that sees
-     * it move rereads the header before it seals anything */
+    /* bumped, under the WRITER lock, by every change of the header's keys
+     * (re-encryption start, resumption and end; a header write that
+     * failed half-way): a handle that sees it move rereads the header
+     * before it seals anything */
     _Atomic uint64_t key_seq;
 } ShmState;
 
