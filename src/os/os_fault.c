@@ -42,7 +42,7 @@ struct OsFault {
     OsVfs *base;
     pthread_mutex_t mu;
     PathState *paths;
-    uint64_t counts[5];
+    uint64_t counts[6];
     unsigned fail_kinds;
     uint64_t fail_at;           /* op number (of those kinds) that fails */
     uint64_t fail_seen;
@@ -70,6 +70,7 @@ static int kind_index(unsigned k)
     case OS_FAULT_WRITE: return 1;
     case OS_FAULT_SYNC: return 2;
     case OS_FAULT_OPEN: return 3;
+    case OS_FAULT_SIZE: return 5;
     default: return 4;
     }
 }
@@ -282,10 +283,10 @@ static int f_size(OsFile *file, uint64_t *out)
 {
     FaultFile *ff = (FaultFile *)file;
     pthread_mutex_lock(&ff->fault->mu);
-    int crashed = ff->fault->crashed;
+    int e = should_fail(ff->fault, OS_FAULT_SIZE);
     pthread_mutex_unlock(&ff->fault->mu);
-    if (crashed)
-        return EIO;
+    if (e)
+        return e;
     return ff->real->io->size(ff->real, out);
 }
 
@@ -472,7 +473,7 @@ uint64_t os_fault_count(OsFault *f, unsigned kinds)
 {
     uint64_t n = 0;
     pthread_mutex_lock(&f->mu);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         if (kinds & (1u << i))
             n += f->counts[i];
     pthread_mutex_unlock(&f->mu);

@@ -2,7 +2,7 @@
  * os_fault.h — a vfs that wraps another and injects failures (tests only).
  *
  * Two kinds of failure:
- *   1. I/O errors: make the Nth read/write/sync/open/truncate (counted from
+ *   1. I/O errors: make the Nth read/write/sync/open/truncate/size (counted from
  *      the call that arms it) fail with a chosen errno, once or from then on.
  *   2. Power loss: every write that has not been synced is lost.  The fault
  *      vfs remembers, per file path, the bytes each unsynced write replaced
@@ -30,7 +30,10 @@ typedef struct OsFault OsFault;
 #define OS_FAULT_SYNC     0x04u
 #define OS_FAULT_OPEN     0x08u
 #define OS_FAULT_TRUNCATE 0x10u
-#define OS_FAULT_ALL      0x1Fu
+#define OS_FAULT_ALL      0x1Fu /* the five above */
+/* Asking a file's size: counted, and failed only when armed by name (not
+ * part of OS_FAULT_ALL, so sweeps over ALL keep their numbering). */
+#define OS_FAULT_SIZE     0x20u
 
 /* Wraps `base` (NULL: os_unix_vfs()).  Free after every file is closed. */
 OsFault *os_fault_new(OsVfs *base);

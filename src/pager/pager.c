@@ -105,6 +105,13 @@ struct Pager {
     int syncing;                /* a leader is in fdatasync */
     uint64_t written_frames, durable_frames; /* in log generation sync_gen */
     uint64_t sync_gen;
+    /* The log's size as last seen by this handle's writer, in generation
+     * room_gen.  Asking the file system for the size at every commit would
+     * cost more than the call: a stat makes the next write take a
+     * fine-grained mtime, and fdatasync then writes the inode too.  Any
+     * cut of the log starts a new generation first, so a size from the
+     * current generation is never larger than the file (write_mu). */
+    uint64_t wal_room, room_gen;
     _Atomic uintptr_t write_owner;  /* thread holding write_mu (thread_id()) */
     ShmSnapshot latest_written; /* snapshot after the last written commit */
     int have_local_base;
@@ -1450,12 +1457,16 @@ static int wal_restart(Pager *p, PagerTxn *t)
 /* Makes sure the log has room up to `end` bytes; grows it in large steps
  * with zeros so that later commits overwrite allocated blocks (cheaper
  * syncs). */
-static int wal_reserve(Pager *p, uint64_t end)
+static int wal_reserve(Pager *p, uint64_t gen, uint64_t end)
 {
+    if (p->room_gen == gen && p->wal_room >= end)
+        return BLAZEDB_OK;
     uint64_t size;
     int e = os_size(p->wal, &size);
     if (e)
         return io_error(p, e, "sizing the log");
+    p->room_gen = gen;
+    p->wal_room = size;
     if (size >= end)
         return BLAZEDB_OK;
     uint64_t grow = size / 4 > WAL_GROW_MIN ? size / 4 : WAL_GROW_MIN;
@@ -1466,6 +1477,7 @@ static int wal_reserve(Pager *p, uint64_t end)
         if ((e = os_write(p->wal, zeros, n, off)))
             return io_error(p, e, "growing the log");
         off += n;
+        p->wal_room = off;
     }
     return BLAZEDB_OK;
 }
@@ -1535,7 +1547,7 @@ static int commit_write(PagerTxn *t, uint64_t *gen_out, uint64_t *last_out)
         rc = pager_error(p, BLAZEDB_FULL, "the log is full; checkpoint first");
         goto fail;
     }
-    if ((rc = wal_reserve(p, end)))
+    if ((rc = wal_reserve(p, t->base.wal_gen, end)))
         goto fail;
     uint8_t chain[WAL_CHAIN_LEN];
     memcpy(chain, t->base.wal_chain, sizeof chain);
