@@ -1,7 +1,7 @@
 /*
  * test_btree_seek.c — cursor seeks that reuse the cursor's position (a
- * search inside the current leaf, forward probing, climbing to the
- * deepest branch that holds the key) agree with a fresh cursor's seek, for
+ * search inside the current leaf, forward probing, stepping to the next
+ * leaf, climbing to the deepest branch that holds the key) agree with a fresh cursor's seek, for
  * random sequences of seeks (forward runs, backward jumps, >= and <=, keys
  * present and absent), in read and in write transactions.
  */
@@ -84,9 +84,11 @@ static void run_seeks(PagerTxn *pt, PagerRoot *root, TuRng *rng)
     btc_close(cur);
 }
 
-static void test_seek_reuse(void **state)
+/* vlen: value size; with large values a leaf holds a few dozen keys, so
+ * forward seeks often land in the next leaf (cur_seek_sibling) or in the
+ * gap before it */
+static void seek_reuse(size_t vlen)
 {
-    (void)state;
     char *dir = tu_mkdtemp("seek");
     assert_non_null(dir);
     char *path = tu_path(dir, "s.blazedb");
@@ -99,7 +101,8 @@ static void test_seek_reuse(void **state)
     for (unsigned i = 0; i < NKEYS; i++) {
         char k[32];
         key_of(i, k);
-        assert_int_equal(blazedb_txn_put(t, k, strlen(k), "v", 1), BLAZEDB_OK);
+        static const char val[256] = "v";
+        assert_int_equal(blazedb_txn_put(t, k, strlen(k), val, vlen), BLAZEDB_OK);
     }
     assert_int_equal(blazedb_txn_commit(t), BLAZEDB_OK);
     TuRng rng;
@@ -121,10 +124,23 @@ static void test_seek_reuse(void **state)
     free(dir);
 }
 
+static void test_seek_reuse(void **state)
+{
+    (void)state;
+    seek_reuse(1);
+}
+
+static void test_seek_reuse_small_leaves(void **state)
+{
+    (void)state;
+    seek_reuse(200);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seek_reuse),
+        cmocka_unit_test(test_seek_reuse_small_leaves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1299,6 +1299,56 @@ static int cur_climb_level(BtCursor *c, const uint8_t *key, size_t klen)
     return 0;
 }
 
+/* A seek forward to a key just past the cursor's leaf (no change since
+ * it was positioned) that belongs to the next leaf under the same parent:
+ * ids fetched out of an index are a few entries apart, so this is where
+ * cur_seek_near usually gives up.  Steps to that leaf and searches it from
+ * its start (lower bound), instead of climbing and searching the parent
+ * again.  -1 when it does not apply (the cursor is untouched), else the
+ * result of the move (the caller finishes it). */
+static int cur_seek_sibling(BtCursor *c, const uint8_t *key, size_t klen, int *ex)
+{
+    if (c->depth < 2 || pager_txn_change_seq(c->t) != c->seq)
+        return -1;
+    int l = c->depth - 1, p = l - 1;
+    const uint8_t *d = c->pg[l]->data, *pd = c->pg[p]->data;
+    unsigned n = nkeys(d), j = c->idx[p];
+    /* child j + 1 holds [sep j, sep j + 1): only when sep j + 1 exists is
+     * its upper bound in this parent */
+    if (n == 0 || j + 1 >= nkeys(pd))
+        return -1;
+    size_t ll, sl;
+    const uint8_t *lk = cell_key(BT_LEAF, cell_at(d, n - 1), &ll);
+    const uint8_t *sk = cell_key(BT_BRANCH, cell_at(pd, j + 1), &sl);
+    if (keycmp(key, klen, lk, ll) <= 0 || keycmp(key, klen, sk, sl) >= 0)
+        return -1;
+    pager_unpin(c->t, c->pg[--c->depth]);
+    c->vbuf_ok = 0;
+    c->idx[p] = j + 1;
+    int rc = cur_down(c, branch_child(pd, j + 1), TO_FIRST);
+    if (rc)
+        return rc;
+    d = c->pg[l]->data;
+    n = nkeys(d);
+    /* forward from the start: a few probes, then a binary search */
+    unsigned i = 0;
+    int cmp = 1;
+    for (; i < n && i < 8; i++) {
+        size_t hl;
+        const uint8_t *hk = cell_key(BT_LEAF, cell_at(d, i), &hl);
+        if ((cmp = keycmp(hk, hl, key, klen)) >= 0)
+            break;
+    }
+    if (i < n && cmp < 0) {
+        int e = 0;
+        i = leaf_search(d, key, klen, &e);
+        cmp = e ? 0 : 1;
+    }
+    *ex = i < n && cmp == 0;
+    c->idx[l] = i;
+    return i < n ? BLAZEDB_OK : cur_next_leaf(c);
+}
+
 static int cur_seek(BtCursor *c, const uint8_t *key, size_t klen, int le, int *exact)
 {
     int ex = 0;
@@ -1309,6 +1359,12 @@ static int cur_seek(BtCursor *c, const uint8_t *key, size_t klen, int le, int *e
             *exact = ex;
         cur_mark(c);
         return BLAZEDB_OK;
+    }
+    int sib = key && klen && !le ? cur_seek_sibling(c, key, klen, &ex) : -1;
+    if (sib >= 0) {
+        if (exact)
+            *exact = sib == BLAZEDB_OK && ex;
+        return cur_finish(c, sib);
     }
     int rc, from = key && klen && c->root->root.pgno ? cur_climb_level(c, key, klen) : -1;
     if (from > 0) {
