@@ -156,8 +156,11 @@ static BlazeDBResult load_coll(Tx *x, const char *coll, int create, CatColl *c)
 
 static int is_soft_deleted(const BlazeDBDoc *d)
 {
+    /* asked of every document read: blazedb_doc_type first, since a
+     * getter that finds nothing formats an error message */
     int v = 0;
-    return blazedb_doc_get_bool(d, "isDeleted", &v) == BLAZEDB_OK && v;
+    return blazedb_doc_type(d, "isDeleted") == BLAZEDB_TYPE_BOOL &&
+           blazedb_doc_get_bool(d, "isDeleted", &v) == BLAZEDB_OK && v;
 }
 
 /* Reads a stored document (soft-deleted ones included).  NOT_FOUND when
