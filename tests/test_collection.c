@@ -560,6 +560,83 @@ static void model_check(BlazeDB *db, const CModel *m, uint64_t seed, const char 
     }
 }
 
+static void insert_json(BlazeDB *db, const char *coll, const char *json)
+{
+    BlazeDBDoc *d = J(json);
+    assert_int_equal(blazedb_insert(db, NULL, coll, d), BLAZEDB_OK);
+    blazedb_doc_free(d);
+}
+
+static void expect_missing(BlazeDB *db, BlazeDBTxn *t, const char *coll, const char *id)
+{
+    BlazeDBDoc *d = NULL;
+    assert_int_equal(blazedb_get_doc(db, t, coll, id, &d), BLAZEDB_NOT_FOUND);
+    assert_null(d);
+}
+
+/* A read reuses the collection record it looked up last (in this thread)
+ * while the catalog is the same version: every change of the catalog, a
+ * snapshot taken before it, another handle on another file, or the same
+ * file reopened must still give the right collection. */
+static void test_collection_record_reuse(void **state)
+{
+    (void)state;
+    Env a, b;
+    env_init(&a);
+    env_init(&b);
+    /* both files' first commit creates "c", so their catalog roots are
+     * likely the same page reference: only the handle tells them apart */
+    insert_json(a.db, "c", "{\"id\":\"x\",\"v\":1}");
+    BlazeDBDoc *two[2] = {J("{\"id\":\"x\",\"v\":2}"), J("{\"id\":\"y\",\"v\":3}")};
+    assert_int_equal(blazedb_insert_many(b.db, NULL, "c", two, 2), BLAZEDB_OK);
+    blazedb_doc_free(two[0]);
+    blazedb_doc_free(two[1]);
+    /* two handles, same collection name, alternating in one thread */
+    for (int i = 0; i < 3; i++) {
+        expect_doc(a.db, NULL, "c", "x", "{\"id\":\"x\",\"v\":1}");
+        assert_int_equal(count(a.db, "c"), 1);
+        expect_doc(b.db, NULL, "c", "x", "{\"id\":\"x\",\"v\":2}");
+        assert_int_equal(count(b.db, "c"), 2);
+        expect_missing(a.db, NULL, "c", "y");
+    }
+    /* a snapshot from before a drop and re-create keeps the old record */
+    BlazeDBTxn *old = NULL;
+    assert_int_equal(blazedb_txn_begin(a.db, BLAZEDB_TXN_READONLY, &old), BLAZEDB_OK);
+    expect_doc(a.db, old, "c", "x", "{\"id\":\"x\",\"v\":1}");
+    assert_int_equal(blazedb_collection_drop(a.db, NULL, "c"), BLAZEDB_OK);
+    BlazeDBDoc *d = NULL;
+    assert_int_equal(blazedb_get_doc(a.db, NULL, "c", "x", &d), BLAZEDB_NOT_FOUND);
+    insert_json(a.db, "c", "{\"id\":\"x\",\"v\":4}");
+    for (int i = 0; i < 2; i++) {
+        expect_doc(a.db, NULL, "c", "x", "{\"id\":\"x\",\"v\":4}");
+        expect_doc(a.db, old, "c", "x", "{\"id\":\"x\",\"v\":1}");
+    }
+    blazedb_txn_abort(old);
+    /* a rename moves the record; the old name is gone */
+    assert_int_equal(blazedb_collection_rename(a.db, NULL, "c", "d"), BLAZEDB_OK);
+    assert_int_equal(blazedb_get_doc(a.db, NULL, "c", "x", &d), BLAZEDB_NOT_FOUND);
+    expect_doc(a.db, NULL, "d", "x", "{\"id\":\"x\",\"v\":4}");
+    /* a write inside a transaction is seen by its own reads */
+    BlazeDBTxn *w = NULL;
+    assert_int_equal(blazedb_txn_begin(a.db, 0, &w), BLAZEDB_OK);
+    expect_doc(a.db, w, "d", "x", "{\"id\":\"x\",\"v\":4}");
+    BlazeDBDoc *nd = J("{\"id\":\"z\",\"v\":5}");
+    assert_int_equal(blazedb_insert(a.db, w, "d", nd), BLAZEDB_OK);
+    blazedb_doc_free(nd);
+    expect_doc(a.db, w, "d", "z", "{\"id\":\"z\",\"v\":5}");
+    assert_int_equal(blazedb_txn_commit(w), BLAZEDB_OK);
+    expect_doc(a.db, NULL, "d", "z", "{\"id\":\"z\",\"v\":5}");
+    assert_int_equal(count(a.db, "d"), 2);
+    /* the same file reopened (a new handle, maybe at the same address) */
+    blazedb_close(a.db);
+    env_open(&a);
+    expect_doc(a.db, NULL, "d", "z", "{\"id\":\"z\",\"v\":5}");
+    expect_missing(a.db, NULL, "d", "y");
+    expect_doc(b.db, NULL, "c", "y", "{\"id\":\"y\",\"v\":3}");
+    env_free(&a);
+    env_free(&b);
+}
+
 static void test_random_model(void **state)
 {
     (void)state;
@@ -681,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_collections),
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_change_log),
+        cmocka_unit_test(test_collection_record_reuse),
         cmocka_unit_test(test_random_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

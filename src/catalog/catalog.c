@@ -111,11 +111,37 @@ int cat_record_decode(const uint8_t *r, size_t len, CatColl *c)
     return 0;
 }
 
+/*
+ * The last collection record a read transaction of this thread looked up,
+ * with the catalog version it came from.  A committed page version
+ * ({page, writer's txn id}) never changes, so as long as a read snapshot
+ * of the same open has the same catalog root, the record is the same: a
+ * get by id then skips the catalog search (about 5% of it).  Write
+ * transactions, whose catalog pages change in place, neither use nor fill
+ * it.  Thread-local, so no lock.
+ */
+static _Thread_local struct {
+    uint64_t serial;            /* pager_serial; 0: empty */
+    PageRef root;
+    size_t len;
+    char name[CAT_MAX_NAME];
+    CatColl c;
+} last_coll;
+
 int cat_get(PagerTxn *t, const char *name, size_t len, CatColl *out)
 {
     uint8_t k[1 + CAT_MAX_NAME];
     if (len > CAT_MAX_NAME)
         return BLAZEDB_NOT_FOUND;
+    int ro = !pager_txn_is_write(t);
+    const PageRef root = catalog_root(t)->root;
+    uint64_t serial = pager_serial(pager_txn_pager(t));
+    if (ro && last_coll.serial == serial && last_coll.root.pgno == root.pgno &&
+        last_coll.root.ctr == root.ctr && last_coll.len == len &&
+        memcmp(last_coll.name, name, len) == 0) {
+        *out = last_coll.c;
+        return BLAZEDB_OK;
+    }
     void *v = NULL;
     size_t vl = 0;
     int rc = btree_get(t, catalog_root(t), k, coll_key(name, len, k), &v, &vl);
@@ -125,6 +151,13 @@ int cat_get(PagerTxn *t, const char *name, size_t len, CatColl *out)
                                           "the catalog record of a collection is damaged")
                             : BLAZEDB_OK;
     free(v);
+    if (rc == BLAZEDB_OK && ro) {
+        last_coll.serial = serial;
+        last_coll.root = root;
+        last_coll.len = len;
+        memcpy(last_coll.name, name, len);
+        last_coll.c = *out;
+    }
     return rc;
 }
 

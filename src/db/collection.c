@@ -57,6 +57,15 @@ static BlazeDBResult tx_begin(BlazeDB *db, BlazeDBTxn *txn, int write, Tx *x)
     return db_call_begin(db, txn, write, &x->c);
 }
 
+/* tx_begin for a read that ends within the call (db_call_begin_read). */
+static BlazeDBResult tx_begin_read(BlazeDB *db, BlazeDBTxn *txn, Tx *x)
+{
+    memset(x, 0, sizeof *x);
+    if (!db_handle_ok(db))
+        return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
+    return db_call_begin_read(db, txn, &x->c);
+}
+
 static BlazeDBResult tx_end(Tx *x, BlazeDBResult rc)
 {
     idx_set_free(x->ix);
@@ -509,7 +518,7 @@ BlazeDBResult blazedb_collection_list(BlazeDB *db, BlazeDBTxn *txn, char ***name
     if (!names || !n)
         return db_error(db, BLAZEDB_INVALID_ARGUMENT, "names or n is NULL");
     Tx x;
-    BlazeDBResult rc = tx_begin(db, txn, 0, &x);
+    BlazeDBResult rc = tx_begin_read(db, txn, &x);
     if (rc)
         return rc;
     NameList l = {0};
@@ -548,7 +557,7 @@ BlazeDBResult blazedb_count(BlazeDB *db, BlazeDBTxn *txn, const char *coll, uint
     if ((rc = check_name(db, coll)))
         return rc;
     Tx x;
-    if ((rc = tx_begin(db, txn, 0, &x)))
+    if ((rc = tx_begin_read(db, txn, &x)))
         return rc;
     CatColl c;
     rc = load_coll(&x, coll, 0, &c);
@@ -820,7 +829,7 @@ BlazeDBResult blazedb_get_doc(BlazeDB *db, BlazeDBTxn *txn, const char *coll, co
         return rc;
     uint64_t t0 = mon_now();
     Tx x;
-    if ((rc = tx_begin(db, txn, 0, &x)))
+    if ((rc = tx_begin_read(db, txn, &x)))
         return rc;
     int missing;
     rc = get_live(&x, coll, id, out, &missing);
@@ -842,7 +851,7 @@ BlazeDBResult blazedb_get_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
             return rc;
     uint64_t t0 = mon_now();
     Tx x;
-    if ((rc = tx_begin(db, txn, 0, &x)))
+    if ((rc = tx_begin_read(db, txn, &x)))
         return rc;
     CatColl c;
     rc = load_coll(&x, coll, 0, &c);
@@ -874,7 +883,7 @@ BlazeDBResult blazedb_exists(BlazeDB *db, BlazeDBTxn *txn, const char *coll, con
     if ((rc = check_name(db, coll)) || (rc = check_id(db, id, id ? strlen(id) : 0)))
         return rc;
     Tx x;
-    if ((rc = tx_begin(db, txn, 0, &x)))
+    if ((rc = tx_begin_read(db, txn, &x)))
         return rc;
     BlazeDBDoc *d = NULL;
     int missing;

@@ -443,9 +443,29 @@ BlazeDBResult db_call_begin(BlazeDB *db, BlazeDBTxn *txn, int write, DbCall *c)
     return BLAZEDB_OK;
 }
 
+BlazeDBResult db_call_begin_read(BlazeDB *db, BlazeDBTxn *txn, DbCall *c)
+{
+    if (txn)
+        return db_call_begin(db, txn, 0, c);
+    memset(c, 0, sizeof *c);
+    c->db = db;
+    if (!db_ok(db))
+        return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
+    db_obs_dispatch(db); /* as blazedb_txn_begin */
+    BlazeDBResult rc = (BlazeDBResult)pager_begin(db->p, 0, &c->pt);
+    if (rc == BLAZEDB_OK)
+        c->bare = 1;
+    return rc;
+}
+
 BlazeDBResult db_call_end(DbCall *c, BlazeDBResult rc)
 {
     char msg[512];
+    if (c->bare) {
+        pager_commit(c->pt); /* a read snapshot: lets go of it, cannot fail */
+        c->bare = 0;
+        return rc;
+    }
     if (c->own) {
         if (rc == BLAZEDB_OK)
             return blazedb_txn_commit(c->t);

@@ -54,9 +54,16 @@ typedef struct {
     BlazeDBTxn *t;
     PagerTxn *pt;
     int own;            /* our own transaction: commit or abort at the end */
+    int bare;           /* our own snapshot, t == NULL (db_call_begin_read) */
     size_t sp;          /* savepoint level in the caller's write txn, or 0 */
 } DbCall;
 BlazeDBResult db_call_begin(BlazeDB *db, BlazeDBTxn *txn, int write, DbCall *c);
+/* A read that ends within the call (a get, an exists, a count): with
+ * txn == NULL it runs on a bare pager snapshot, c->t == NULL, without the
+ * BlazeDBTxn a caller could see (no allocation, no registration), as the
+ * byte-KV get does.  Observers are dispatched as at any transaction
+ * begin.  Otherwise as db_call_begin(db, txn, 0, c). */
+BlazeDBResult db_call_begin_read(BlazeDB *db, BlazeDBTxn *txn, DbCall *c);
 BlazeDBResult db_call_end(DbCall *c, BlazeDBResult rc);
 
 /* Writes docs[0..n) to collection coll in one call (one savepoint or

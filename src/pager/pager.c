@@ -112,6 +112,7 @@ struct Pager {
      * cut of the log starts a new generation first, so a size from the
      * current generation is never larger than the file (write_mu). */
     uint64_t wal_room, room_gen;
+    uint64_t serial;            /* unique per open in this process */
     _Atomic uintptr_t write_owner;  /* thread holding write_mu (thread_id()) */
     ShmSnapshot latest_written; /* snapshot after the last written commit */
     int have_local_base;
@@ -1403,6 +1404,8 @@ int pager_begin(Pager *p, int write, PagerTxn **out)
 
 int pager_txn_is_write(const PagerTxn *t) { return t->write; }
 uint64_t pager_published_txn(Pager *p) { return atomic_load(&p->sh->txn_hint); }
+uint64_t pager_serial(const Pager *p) { return p->serial; }
+
 Pager *pager_txn_pager(PagerTxn *t) { return t->p; }
 uint64_t pager_txn_id(const PagerTxn *t) { return t->txnid; }
 PagerMeta *pager_txn_meta(PagerTxn *t) { return &t->meta; }
@@ -2017,6 +2020,8 @@ int pager_open(const char *path, const void *pw, size_t pwlen,
         snprintf(errbuf, errbuf_len, "out of memory");
         return BLAZEDB_NOMEM;
     }
+    static _Atomic uint64_t next_serial = 1;
+    p->serial = atomic_fetch_add(&next_serial, 1);
     pthread_mutex_init(&p->idx_mu, NULL);
     pthread_mutex_init(&p->write_mu, NULL);
     pthread_mutex_init(&p->sync_mu, NULL);

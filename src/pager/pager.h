@@ -163,6 +163,10 @@ int pager_txn_is_write(const PagerTxn *t);
 /* The id of the latest published (durable) commit, read without a lock. */
 uint64_t pager_published_txn(Pager *p);
 Pager *pager_txn_pager(PagerTxn *t);
+/* A number no other open of this process had or will have (for caches
+ * keyed by a handle: page references are unique within one open file, a
+ * Pager's address is not unique across opens). */
+uint64_t pager_serial(const Pager *p);
 /* The id this write transaction will commit as (last commit + 1), or the id
  * of the snapshot for a read transaction. */
 uint64_t pager_txn_id(const PagerTxn *t);
