@@ -184,16 +184,35 @@ static void verify_after_crash(const char *path, int acked, const char *what, ui
     blazedb_close(db);
 }
 
-static uint64_t count_syncs(void)
+/* A fresh directory and a database in it, opened through a new fault vfs
+ * (*f, which the caller frees after closing the handle). */
+static BlazeDB *open_faulty(char *path, size_t pathlen, OsFault **f)
 {
     fresh_dir();
-    char path[300];
-    snprintf(path, sizeof path, "%s/db", dir);
-    OsFault *f = os_fault_new(NULL);
+    snprintf(path, pathlen, "%s/db", dir);
+    *f = os_fault_new(NULL);
     BlazeDBOptions o;
     fast_options(&o);
     BlazeDB *db = NULL;
-    assert_int_equal(db_open_vfs(path, "pw", &o, os_fault_vfs(f), &db), BLAZEDB_OK);
+    assert_int_equal(db_open_vfs(path, "pw", &o, os_fault_vfs(*f), &db), BLAZEDB_OK);
+    return db;
+}
+
+/* The same database reopened through the real vfs. */
+static BlazeDB *open_real(const char *path)
+{
+    BlazeDBOptions o;
+    fast_options(&o);
+    BlazeDB *db = NULL;
+    assert_int_equal(blazedb_open_ex(path, "pw", &o, &db), BLAZEDB_OK);
+    return db;
+}
+
+static uint64_t count_syncs(void)
+{
+    char path[300];
+    OsFault *f;
+    BlazeDB *db = open_faulty(path, sizeof path, &f);
     uint64_t before = os_fault_count(f, OS_FAULT_SYNC);
     assert_int_equal(run_workload(db), NTXN);
     uint64_t n = os_fault_count(f, OS_FAULT_SYNC) - before;
@@ -212,14 +231,9 @@ static void test_powerloss_every_sync(void **state)
     int checked = 0;
     for (unsigned tear = 0; tear <= 1; tear++) {
         for (uint64_t i = 1; i <= syncs; i++) {
-            fresh_dir();
             char path[300];
-            snprintf(path, sizeof path, "%s/db", dir);
-            OsFault *f = os_fault_new(NULL);
-            BlazeDBOptions o;
-            fast_options(&o);
-            BlazeDB *db = NULL;
-            assert_int_equal(db_open_vfs(path, "pw", &o, os_fault_vfs(f), &db), BLAZEDB_OK);
+            OsFault *f;
+            BlazeDB *db = open_faulty(path, sizeof path, &f);
             os_fault_powerloss_at_sync(f, i, tear ? (unsigned)(i * 31 + 7) : 0);
             int acked = run_workload(db);
             assert_true(os_fault_crashed(f));
@@ -244,14 +258,9 @@ static void test_io_errors(void **state)
     for (size_t ki = 0; ki < sizeof kinds / sizeof kinds[0]; ki++) {
         for (size_t ei = 0; ei < 2; ei++) {
             for (uint64_t nth = 1; nth <= 400; nth += (nth < 40 ? 1 : 37)) {
-                fresh_dir();
                 char path[300];
-                snprintf(path, sizeof path, "%s/db", dir);
-                OsFault *f = os_fault_new(NULL);
-                BlazeDBOptions o;
-                fast_options(&o);
-                BlazeDB *db = NULL;
-                assert_int_equal(db_open_vfs(path, "pw", &o, os_fault_vfs(f), &db), BLAZEDB_OK);
+                OsFault *f;
+                BlazeDB *db = open_faulty(path, sizeof path, &f);
                 os_fault_fail(f, kinds[ki], nth, errs[ei], 0);
                 int acked = run_workload(db);
                 /* the error is reported as a documented code, and afterwards
@@ -262,8 +271,7 @@ static void test_io_errors(void **state)
                 blazedb_close(db);
                 os_fault_free(f);
                 /* reopen with the real vfs: every acknowledged commit is there */
-                BlazeDB *db2 = NULL;
-                assert_int_equal(blazedb_open_ex(path, "pw", &o, &db2), BLAZEDB_OK);
+                BlazeDB *db2 = open_real(path);
                 int k = match_state(db2, acked);
                 if (k < 0) {
                     /* the probe may have committed on top of state `acked` */
@@ -290,14 +298,9 @@ static void test_io_errors(void **state)
 static void test_commit_io_shape(void **state)
 {
     (void)state;
-    fresh_dir();
     char path[300];
-    snprintf(path, sizeof path, "%s/db", dir);
-    OsFault *f = os_fault_new(NULL);
-    BlazeDBOptions o;
-    fast_options(&o);
-    BlazeDB *db = NULL;
-    assert_int_equal(db_open_vfs(path, "pw", &o, os_fault_vfs(f), &db), BLAZEDB_OK);
+    OsFault *f;
+    BlazeDB *db = open_faulty(path, sizeof path, &f);
     assert_int_equal(blazedb_put2(db, "warm", 4, "w", 1), BLAZEDB_OK);
     enum { N = 300 };
     uint64_t w0 = os_fault_count(f, OS_FAULT_WRITE);
@@ -319,8 +322,7 @@ static void test_commit_io_shape(void **state)
     assert_true(writes <= N + sizes * (8u << 20) / 65536);
     blazedb_close(db);
     os_fault_free(f);
-    BlazeDB *db2 = NULL;
-    assert_int_equal(blazedb_open_ex(path, "pw", &o, &db2), BLAZEDB_OK);
+    BlazeDB *db2 = open_real(path);
     char msg[256];
     if (db_check(db2, msg, sizeof msg) != BLAZEDB_OK)
         fail_msg("structure check: %s", msg);
