@@ -485,6 +485,66 @@ static void *holder_main(void *arg)
     return NULL;
 }
 
+/* Read transactions hold reader slots (256 per database file): the
+ * handle reuses the ones it holds, a full table answers BUSY, and a slot
+ * given back serves the next reader, of this handle only (the others are
+ * still locked by it). */
+static void test_reader_slots(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("slots");
+    assert_non_null(dir);
+    char *path = tu_path(dir, "s.blazedb");
+    BlazeDBOptions o;
+    cc_opts(&o);
+    o.busy_timeout_ms = 10;
+    BlazeDB *db = NULL, *other = NULL;
+    assert_int_equal(blazedb_open_ex(path, TU_PASSWORD, &o, &db), BLAZEDB_OK);
+    assert_int_equal(blazedb_put(db, "k", "v0", 2), BLAZEDB_OK);
+    assert_int_equal(blazedb_open_ex(path, TU_PASSWORD, &o, &other), BLAZEDB_OK);
+    enum { NSLOTS = 256 };
+    static BlazeDBTxn *t[NSLOTS];
+    for (int round = 0; round < 2; round++) { /* the second reuses held slots */
+        for (int i = 0; i < NSLOTS; i++)
+            assert_int_equal(blazedb_txn_begin(db, BLAZEDB_TXN_READONLY, &t[i]), BLAZEDB_OK);
+        BlazeDBTxn *extra = NULL;
+        assert_int_equal(blazedb_txn_begin(db, BLAZEDB_TXN_READONLY, &extra), BLAZEDB_BUSY);
+        assert_null(extra);
+        assert_int_equal(blazedb_txn_begin(other, BLAZEDB_TXN_READONLY, &extra), BLAZEDB_BUSY);
+        /* a write still commits, and every reader keeps its snapshot */
+        char v[8];
+        snprintf(v, sizeof v, "v%d", round + 1);
+        assert_int_equal(blazedb_put(db, "k", v, 2), BLAZEDB_OK);
+        for (int i = 0; i < 10; i++)
+            blazedb_txn_abort(t[i]);
+        for (int i = 0; i < 10; i++)
+            assert_int_equal(blazedb_txn_begin(db, BLAZEDB_TXN_READONLY, &t[i]), BLAZEDB_OK);
+        assert_int_equal(blazedb_txn_begin(db, BLAZEDB_TXN_READONLY, &extra), BLAZEDB_BUSY);
+        char want[8];
+        snprintf(want, sizeof want, "v%d", round);
+        for (int i = 0; i < NSLOTS; i++) {
+            void *got = NULL;
+            size_t gl = 0;
+            assert_int_equal(blazedb_txn_get(t[i], "k", 1, &got, &gl), BLAZEDB_OK);
+            /* the first ten began after the put */
+            assert_int_equal(gl, 2);
+            assert_memory_equal(got, i < 10 ? v : want, 2);
+            blazedb_free(got);
+        }
+        for (int i = 0; i < NSLOTS; i++)
+            blazedb_txn_abort(t[i]);
+    }
+    blazedb_close(db);
+    /* closed: its slots are free for the other handle */
+    BlazeDBTxn *r = NULL;
+    assert_int_equal(blazedb_txn_begin(other, BLAZEDB_TXN_READONLY, &r), BLAZEDB_OK);
+    blazedb_txn_abort(r);
+    blazedb_close(other);
+    tu_rmrf(dir);
+    free(path);
+    free(dir);
+}
+
 static void test_readers_not_blocked(void **state)
 {
     (void)state;
@@ -852,6 +912,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simultaneous_create),
         cmocka_unit_test(test_processes_transfers),
+        cmocka_unit_test(test_reader_slots),
         cmocka_unit_test(test_readers_not_blocked),
         cmocka_unit_test(test_threads_transfers),
         cmocka_unit_test(test_iterator_snapshot),

@@ -119,9 +119,13 @@ struct Pager {
     ShmSnapshot local_base;
     pthread_mutex_t ckpt_mu;    /* one checkpoint per handle at a time */
     pthread_mutex_t slot_mu;
+    /* Reader slots this handle holds the lock of.  owned[k] for k < nowned
+     * never changes while the handle is open, so a read transaction takes
+     * and gives back a free one with a compare-and-swap on owned_busy[k],
+     * without slot_mu; slot_mu orders the growth of the list (and close). */
     uint32_t owned[SHM_NSLOTS];
-    uint8_t owned_busy[SHM_NSLOTS];
-    size_t nowned;
+    _Atomic uint8_t owned_busy[SHM_NSLOTS];
+    _Atomic size_t nowned;
 
     PagerRefillFn refill;
     void *refill_arg;
@@ -947,16 +951,28 @@ uint64_t pager_oldest_reader(PagerTxn *t)
 
 /* ---- reader slots ------------------------------------------------------------- */
 
+/* A free slot among those this handle holds: 1 (and *out) when found. */
+static int slot_take_owned(Pager *p, int *out)
+{
+    size_t n = atomic_load_explicit(&p->nowned, memory_order_acquire);
+    for (size_t k = 0; k < n; k++) {
+        uint8_t z = 0;
+        if (atomic_compare_exchange_strong(&p->owned_busy[k], &z, 1)) {
+            *out = (int)p->owned[k];
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int slot_acquire(Pager *p, int *out)
 {
+    if (slot_take_owned(p, out))
+        return 0;
     pthread_mutex_lock(&p->slot_mu);
-    for (size_t k = 0; k < p->nowned; k++) {
-        if (!p->owned_busy[k]) {
-            p->owned_busy[k] = 1;
-            *out = (int)p->owned[k];
-            pthread_mutex_unlock(&p->slot_mu);
-            return 0;
-        }
+    if (slot_take_owned(p, out)) { /* one came back meanwhile */
+        pthread_mutex_unlock(&p->slot_mu);
+        return 0;
     }
     uint64_t pid = (uint64_t)getpid();
     for (uint32_t i = 0; i < SHM_NSLOTS; i++) {
@@ -971,9 +987,10 @@ static int slot_acquire(Pager *p, int *out)
         /* we own slot i now (its previous owner, if any, is gone) */
         atomic_store(&p->sh->slots[i].txnid, 0);
         atomic_store(&p->sh->slots[i].owner, pid);
-        p->owned[p->nowned] = i;
-        p->owned_busy[p->nowned] = 1;
-        p->nowned++;
+        size_t n = atomic_load_explicit(&p->nowned, memory_order_relaxed);
+        p->owned[n] = i;
+        atomic_store_explicit(&p->owned_busy[n], 1, memory_order_relaxed);
+        atomic_store_explicit(&p->nowned, n + 1, memory_order_release);
         *out = (int)i;
         pthread_mutex_unlock(&p->slot_mu);
         return 0;
@@ -986,11 +1003,10 @@ static int slot_acquire(Pager *p, int *out)
 static void slot_release(Pager *p, int slot)
 {
     atomic_store(&p->sh->slots[slot].txnid, 0);
-    pthread_mutex_lock(&p->slot_mu);
-    for (size_t k = 0; k < p->nowned; k++)
+    size_t n = atomic_load_explicit(&p->nowned, memory_order_acquire);
+    for (size_t k = 0; k < n; k++)
         if (p->owned[k] == (uint32_t)slot)
-            p->owned_busy[k] = 0;
-    pthread_mutex_unlock(&p->slot_mu);
+            atomic_store_explicit(&p->owned_busy[k], 0, memory_order_release);
 }
 
 static void slots_release_all(Pager *p)
