@@ -108,9 +108,12 @@ struct Pager {
     /* The log's size as last seen by this handle's writer, in generation
      * room_gen.  Asking the file system for the size at every commit would
      * cost more than the call: a stat makes the next write take a
-     * fine-grained mtime, and fdatasync then writes the inode too.  Any
-     * cut of the log starts a new generation first, so a size from the
-     * current generation is never larger than the file (write_mu). */
+     * fine-grained mtime, and fdatasync then writes the inode too.  A
+     * re-encryption's cut of the log starts a new generation first; the
+     * one cut that does not, by a handle whose sync failed, removes only
+     * frames nobody else can build on, so another writer of that
+     * generation then appends at the file's end, correct if slower.  Under
+     * write_mu. */
     uint64_t wal_room, room_gen;
     uint64_t serial;            /* unique per open in this process */
     _Atomic uintptr_t write_owner;  /* thread holding write_mu (thread_id()) */
