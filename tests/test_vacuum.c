@@ -266,6 +266,22 @@ static void verify_docs(BlazeDB *db, BlazeDBTxn *txn, const char *what)
     assert_int_equal(rows, exp);
 }
 
+/* The documents are all there and the structure checks (after `what`). */
+static void expect_intact(BlazeDB *db, const char *what)
+{
+    verify_docs(db, NULL, what);
+    check_db(db, what);
+}
+
+/* Closes db, reopens `path` and checks it as expect_intact does. */
+static BlazeDB *reopen_intact(BlazeDB *db, const char *path, const char *what)
+{
+    blazedb_close(db);
+    db = open_db(path);
+    expect_intact(db, what);
+    return db;
+}
+
 /* A scratch database holding fill_docs minus delete_most (free pages
  * all over the file), open as f->db. */
 typedef struct {
@@ -326,8 +342,7 @@ static void test_vacuum_reclaims(void **state)
     assert_true(b.page_count <= used + used / 8 + 64);
     assert_true(size1 <= b.page_count * PS);
     assert_true(size1 + a.free_pages / 2 * PS < size0);
-    verify_docs(db, NULL, "after vacuum");
-    check_db(db, "after vacuum");
+    expect_intact(db, "after vacuum");
 
     /* a second vacuum finds (almost) nothing to do, and changes nothing */
     rc = blazedb_vacuum(db, NULL, &bytes);
@@ -335,8 +350,7 @@ static void test_vacuum_reclaims(void **state)
     BlazeDBStats c2;
     get_stats(db, &c2);
     assert_true(c2.page_count <= b.page_count);
-    verify_docs(db, NULL, "after the second vacuum");
-    check_db(db, "after the second vacuum");
+    expect_intact(db, "after the second vacuum");
 
     /* the database keeps working: writes, reopen */
     BlazeDBDoc *d = make_doc(NDOCS + 1);
@@ -345,10 +359,7 @@ static void test_vacuum_reclaims(void **state)
     char id[16];
     snprintf(id, sizeof id, "d%05u", NDOCS + 1);
     assert_int_equal(blazedb_delete_doc(db, NULL, "items", id), BLAZEDB_OK);
-    blazedb_close(db);
-    db = open_db(path);
-    verify_docs(db, NULL, "after reopen");
-    check_db(db, "after reopen");
+    db = reopen_intact(db, path, "after reopen");
     blazedb_close(db);
     fix_free(&f);
 }
@@ -414,8 +425,7 @@ static void test_vacuum_reader_snapshot(void **state)
     assert_true(bytes > 0);
     assert_true(b.page_count <= used + used / 8 + 64);
     assert_true(file_size(path) <= b.page_count * PS);
-    verify_docs(db, NULL, "after the second vacuum");
-    check_db(db, "after the second vacuum");
+    expect_intact(db, "after the second vacuum");
     blazedb_close(db);
     fix_free(&f);
 }
@@ -521,8 +531,7 @@ static void test_vacuum_concurrent_writers(void **state)
             PRIu64 " bytes\n", w[0].acked, w[1].acked, total);
     assert_true(total > 0);
     verify_writers(db, w, 2);
-    verify_docs(db, NULL, "after vacuum with writers");
-    check_db(db, "after vacuum with writers");
+    expect_intact(db, "after vacuum with writers");
     blazedb_close(db);
     fix_free(&f);
 }
@@ -558,8 +567,7 @@ static void test_vacuum_cancel(void **state)
     assert_int_equal(bytes, 0);
     get_stats(db, &b);
     assert_int_equal(b.page_count, a.page_count);   /* not shrunk */
-    verify_docs(db, NULL, "after cancel");
-    check_db(db, "after cancel");
+    expect_intact(db, "after cancel");
     /* bad options */
     vo.progress = NULL;
     vo.pages_per_txn = 3;
@@ -570,8 +578,7 @@ static void test_vacuum_cancel(void **state)
     /* then to the end */
     assert_int_equal(blazedb_vacuum(db, NULL, &bytes), BLAZEDB_OK);
     assert_true(bytes > 0);
-    verify_docs(db, NULL, "after vacuum");
-    check_db(db, "after vacuum");
+    expect_intact(db, "after vacuum");
     blazedb_close(db);
     /* read-only handle */
     BlazeDBOptions o;
@@ -624,14 +631,10 @@ static void test_auto_vacuum(void **state)
     BlazeDBStats b;
     get_stats(db, &b);
     assert_true(b.page_count < target);
-    verify_docs(db, NULL, "after auto-vacuum");
-    check_db(db, "after auto-vacuum");
+    expect_intact(db, "after auto-vacuum");
     /* off again */
     assert_int_equal(blazedb_auto_vacuum(db, 0, 0, 0), BLAZEDB_OK);
-    blazedb_close(db);
-    db = open_db(path);
-    verify_docs(db, NULL, "after reopen");
-    check_db(db, "after reopen");
+    db = reopen_intact(db, path, "after reopen");
     blazedb_close(db);
     fix_free(&f);
 }
@@ -1127,8 +1130,7 @@ static void test_reencrypt_basic(void **state)
             after, images);
     assert_int_equal(after, 0);
     assert_int_equal(readable_with(path, k1, &images), images);
-    verify_docs(db, NULL, "after re-encryption");
-    check_db(db, "after re-encryption");
+    expect_intact(db, "after re-encryption");
     /* the idle handle learns the new key (from its password) and writes
      * under it */
     verify_docs(idle, NULL, "idle handle after re-encryption");
@@ -1147,8 +1149,7 @@ static void test_reencrypt_basic(void **state)
     blazedb_close(db);
     assert_int_equal(readable_with(path, k0, &images), 0);
     db = open_db(path);
-    verify_docs(db, NULL, "after reopen");
-    check_db(db, "after reopen");
+    expect_intact(db, "after reopen");
     /* and again: a second new key */
     reencrypt_ok(db, 0, &rewritten, "second");
     key_state(db, &epoch, &running);
@@ -1158,10 +1159,7 @@ static void test_reencrypt_basic(void **state)
     assert_int_equal(readable_with(path, k1, &images), 0);
     assert_int_equal(readable_with(path, k0, &images), 0);
     verify_docs(db, NULL, "after the second re-encryption");
-    blazedb_close(db);
-    db = open_db(path);
-    verify_docs(db, NULL, "reopened after the second");
-    check_db(db, "reopened after the second");
+    db = reopen_intact(db, path, "reopened after the second");
     blazedb_close(db);
 
     /* a plaintext database has no key to replace */
@@ -1227,8 +1225,7 @@ static void test_reencrypt_reader(void **state)
     assert_int_equal(running, 0);
     uint64_t images;
     assert_int_equal(readable_with(path, k0, &images), 0);
-    verify_docs(db, NULL, "after the finish");
-    check_db(db, "after the finish");
+    expect_intact(db, "after the finish");
     blazedb_close(db);
     fix_free(&f);
 }
@@ -1337,8 +1334,7 @@ static void test_reencrypt_writers(void **state)
         blazedb_free(got);
     }
     verify_writers(db, w, 2);
-    verify_docs(db, NULL, "after re-encryption with writers");
-    check_db(db, "after re-encryption with writers");
+    expect_intact(db, "after re-encryption with writers");
     uint64_t images;
     assert_int_equal(readable_with(path, k0, &images), 0);
     blazedb_close(db);
@@ -1392,8 +1388,7 @@ static void test_reencrypt_overlapping(void **state)
     }
     uint64_t images;
     assert_int_equal(readable_with(path, k0, &images), 0);
-    verify_docs(db, NULL, "after overlapping re-encryptions");
-    check_db(db, "after overlapping re-encryptions");
+    expect_intact(db, "after overlapping re-encryptions");
     blazedb_close(db);
     db = open_db(path);
     verify_docs(db, NULL, "reopened after overlapping re-encryptions");
@@ -1443,15 +1438,13 @@ static void test_reencrypt_cancel_password(void **state)
     const char *chain[1] = {bk};
     assert_int_equal(blazedb_restore(chain, 1, TU_PASSWORD, restored, NULL), BLAZEDB_OK);
     db = open_db(restored);
-    verify_docs(db, NULL, "restored from a backup taken mid-way");
-    check_db(db, "restored from a backup taken mid-way");
+    expect_intact(db, "restored from a backup taken mid-way");
     blazedb_close(db);
     free(bk);
     free(restored);
 
     db = open_db(path);
-    verify_docs(db, NULL, "reopened mid-way");
-    check_db(db, "reopened mid-way");
+    expect_intact(db, "reopened mid-way");
     /* a handle that stays open across the password change */
     BlazeDB *stale = open_db(path);
     BlazeDBOptions o;
@@ -1478,8 +1471,7 @@ static void test_reencrypt_cancel_password(void **state)
     assert_int_equal(blazedb_health(db, NULL, 0, &rep, &hs), BLAZEDB_OK);
     assert_null(strstr(rep, "reencryption_unfinished"));
     blazedb_free(rep);
-    verify_docs(db, NULL, "with the new password");
-    check_db(db, "with the new password");
+    expect_intact(db, "with the new password");
     blazedb_close(db);
     fix_free(&f);
 }
