@@ -306,11 +306,18 @@ static void test_commit_io_shape(void **state)
     uint64_t w0 = os_fault_count(f, OS_FAULT_WRITE);
     uint64_t s0 = os_fault_count(f, OS_FAULT_SYNC);
     uint64_t z0 = os_fault_count(f, OS_FAULT_SIZE);
+    int plain = 0; /* commits that did not grow the log */
     for (int i = 0; i < N; i++) {
         char key[32], val[150];
         snprintf(key, sizeof key, "key%05d", (i * 7919) % 1000);
         memset(val, 'a' + i % 26, sizeof val);
+        uint64_t w = os_fault_count(f, OS_FAULT_WRITE), z = os_fault_count(f, OS_FAULT_SIZE);
         assert_int_equal(blazedb_put2(db, key, strlen(key), val, sizeof val), BLAZEDB_OK);
+        if (os_fault_count(f, OS_FAULT_SIZE) == z) {
+            /* every frame of the commit in one write */
+            assert_int_equal(os_fault_count(f, OS_FAULT_WRITE) - w, 1);
+            plain++;
+        }
     }
     uint64_t writes = os_fault_count(f, OS_FAULT_WRITE) - w0;
     uint64_t syncs = os_fault_count(f, OS_FAULT_SYNC) - s0;
@@ -320,6 +327,7 @@ static void test_commit_io_shape(void **state)
     assert_int_equal(syncs, N);
     assert_true(sizes <= 2);
     assert_true(writes <= N + sizes * (8u << 20) / 65536);
+    assert_int_equal(plain, N - (int)sizes);
     blazedb_close(db);
     os_fault_free(f);
     BlazeDB *db2 = open_real(path);
