@@ -21,6 +21,7 @@
 
 #include "blazedb.h"
 #include "../src/db/db.h"
+#include "../src/pager/pager.h"
 #include "support/testutil.h"
 
 typedef struct {
@@ -585,12 +586,21 @@ static void test_collection_record_reuse(void **state)
     env_init(&a);
     env_init(&b);
     /* both files' first commit creates "c", so their catalog roots are
-     * likely the same page reference: only the handle tells them apart */
+     * the same page reference: only the handle tells them apart */
     insert_json(a.db, "c", "{\"id\":\"x\",\"v\":1}");
     BlazeDBDoc *two[2] = {J("{\"id\":\"x\",\"v\":2}"), J("{\"id\":\"y\",\"v\":3}")};
     assert_int_equal(blazedb_insert_many(b.db, NULL, "c", two, 2), BLAZEDB_OK);
     blazedb_doc_free(two[0]);
     blazedb_doc_free(two[1]);
+    BlazeDBTxn *ta = NULL, *tb = NULL;
+    assert_int_equal(blazedb_txn_begin(a.db, BLAZEDB_TXN_READONLY, &ta), BLAZEDB_OK);
+    assert_int_equal(blazedb_txn_begin(b.db, BLAZEDB_TXN_READONLY, &tb), BLAZEDB_OK);
+    PageRef ra = pager_txn_meta(db_txn_pt(ta))->roots[PAGER_ROOT_CATALOG].root;
+    PageRef rb = pager_txn_meta(db_txn_pt(tb))->roots[PAGER_ROOT_CATALOG].root;
+    assert_int_equal(ra.pgno, rb.pgno); /* what makes the case below a test */
+    assert_int_equal(ra.ctr, rb.ctr);
+    blazedb_txn_abort(ta);
+    blazedb_txn_abort(tb);
     /* two handles, same collection name, alternating in one thread */
     for (int i = 0; i < 3; i++) {
         expect_doc(a.db, NULL, "c", "x", "{\"id\":\"x\",\"v\":1}");
