@@ -232,6 +232,18 @@ static void expect_status(const Run *r, int status)
                  r->out, r->err);
 }
 
+/* `SELECT COUNT(*) AS n FROM things` on database `name` prints {"n":n}. */
+static void expect_things(const char *name, int n)
+{
+    Run r = run_tool(ARGS("sql", P(name), "SELECT COUNT(*) AS n FROM things"), NULL, PW,
+                     OUT_PIPE);
+    expect_status(&r, 0);
+    char want[40];
+    snprintf(want, sizeof want, "{\"n\":%d}\n", n);
+    assert_string_equal(r.out, want);
+    run_free(&r);
+}
+
 /* Creates DB with password "pw" and cheap key derivation. */
 static void make_db(const char *name)
 {
@@ -1304,11 +1316,7 @@ static void test_backup_restore(void **state)
     r = run_tool(ARGS("restore", P("full.bdb"), P("r0.blazedb")), NULL, PW, OUT_PIPE);
     expect_status(&r, 0);
     run_free(&r);
-    r = run_tool(ARGS("sql", P("r0.blazedb"), "SELECT COUNT(*) AS n FROM things"), NULL, PW,
-                 OUT_PIPE);
-    expect_status(&r, 0);
-    assert_string_equal(r.out, "{\"n\":300}\n");
-    run_free(&r);
+    expect_things("r0.blazedb", 300);
 
     /* errors */
     r = run_tool(ARGS("restore", P("full.bdb"), P("r.blazedb")), NULL, PW, OUT_PIPE);
@@ -1447,10 +1455,7 @@ static void test_vacuum_doctor_stats(void **state)
     run_free(&r);
     long long after = file_size(P("a.blazedb"));
     assert_true(after < before);
-    r = run_tool(ARGS("sql", P("a.blazedb"), "SELECT COUNT(*) AS n FROM things"), NULL, PW,
-                 OUT_PIPE);
-    assert_string_equal(r.out, "{\"n\":200}\n");
-    run_free(&r);
+    expect_things("a.blazedb", 200);
     r = run_tool(ARGS("doctor", P("a.blazedb")), NULL, PW, OUT_PIPE);
     expect_status(&r, 0);
     expect_contains(r.out, "status: ok");
@@ -1482,10 +1487,7 @@ static void test_vacuum_doctor_stats(void **state)
     expect_status(&r, 1);
     expect_contains(r.err, "wrong password");
     run_free(&r);
-    r = run_tool(ARGS("sql", P("a.blazedb"), "SELECT COUNT(*) AS n FROM things"), NULL, PW,
-                 OUT_PIPE);
-    assert_string_equal(r.out, "{\"n\":200}\n");
-    run_free(&r);
+    expect_things("a.blazedb", 200);
     r = run_tool(ARGS("check", P("a.blazedb")), NULL, PW, OUT_PIPE);
     expect_status(&r, 0);
     run_free(&r);
