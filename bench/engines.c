@@ -65,6 +65,21 @@ static int bz_batch(void *h, const char *keys, size_t kl, size_t n, const void *
     return rc;
 }
 
+/* What a get hands its caller: a malloc'd copy of the value, as
+ * blazedb_get does.  The peers' APIs lend a pointer into their own pages, so
+ * their gets copy it out here.  The empty asm makes the copy observable:
+ * without it the compiler drops malloc + memcpy + free of a buffer nobody
+ * reads (it did, until 2026-12-01: LMDB's gets then copied nothing). */
+static void copy_out(const void *v, size_t n)
+{
+    void *copy = malloc(n ? n : 1);
+    if (copy) {
+        memcpy(copy, v, n);
+        __asm__ volatile("" : : "r"(copy) : "memory");
+    }
+    free(copy);
+}
+
 static long bz_get(void *h, const char *k, size_t kl)
 {
     void *v;
@@ -421,8 +436,9 @@ static long sq_get(void *h, const char *k, size_t kl)
     s->api->bind_text(s->get, 1, k, (int)kl, SQLITE_STATIC);
     long len = -1;
     if (s->api->step(s->get) == SQLITE_ROW) {
-        s->api->column_blob(s->get, 0);
+        const void *v = s->api->column_blob(s->get, 0);
         len = s->api->column_bytes(s->get, 0);
+        copy_out(v, (size_t)len);
     }
     s->api->reset(s->get);
     return len;
@@ -735,12 +751,8 @@ static long lm_get(void *h, const char *k, size_t kl)
         return -1;
     MDB_val key = {kl, (void *)k}, val;
     long len = mdb_get(t, l->dbi, &key, &val) ? -1 : (long)val.mv_size;
-    if (len >= 0) { /* copy out, as the others return a copy */
-        void *copy = malloc(val.mv_size ? val.mv_size : 1);
-        if (copy)
-            memcpy(copy, val.mv_data, val.mv_size);
-        free(copy);
-    }
+    if (len >= 0)
+        copy_out(val.mv_data, val.mv_size);
     mdb_txn_abort(t);
     return len;
 }
