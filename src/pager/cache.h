@@ -4,14 +4,24 @@
  *
  * Committed versions are immutable, so a cached page is shared by every
  * reader without copying.  Entries are pinned while in use (refcount) and
- * evicted least-recently-used-first when the budget is reached.  The cache
- * never reads the disk itself: the pager fills entries it reserves.
- * Thread-safe (one mutex).
+ * evicted by a CLOCK hand (an entry used since the hand last passed keeps
+ * its place once more) when the budget is reached.  The cache never reads
+ * the disk itself: the pager fills entries it reserves.
+ *
+ * Thread-safe.  A hit takes no lock: it walks the hash chain and pins the
+ * entry with a compare-and-swap on its pin count, then checks that the
+ * entry still holds the version it looked for.  Everything that changes
+ * the table (loading, eviction, install) holds the mutex and first claims
+ * the entry by swapping its pin count from 0 to CACHE_DEAD, which no pin
+ * can pass.  Entries that were ever in the table are kept until
+ * cache_destroy (their page buffers are not): a lock-free walk may still
+ * be stepping through one that was evicted.
  */
 #ifndef BLAZEDB_CACHE_H
 #define BLAZEDB_CACHE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,23 +29,31 @@
 
 typedef struct CacheEntry {
     Page page;                 /* must be first: Page* <-> CacheEntry* */
-    uint32_t refs;             /* pins */
-    uint8_t state;             /* CACHE_* */
-    uint8_t detached;          /* not in the table: freed on last unpin */
-    struct CacheEntry *hnext;  /* hash chain */
-    struct CacheEntry *lprev, *lnext; /* LRU list of unpinned entries */
+    _Atomic uint32_t refs;     /* pins, or CACHE_DEAD while claimed */
+    _Atomic uint8_t state;     /* CACHE_* */
+    _Atomic uint8_t used;      /* CLOCK bit: hit since the hand passed */
+    uint8_t detached;          /* never in the table: freed on last unpin */
+    /* Copies of page.pgno/ctr that a lock-free walk may read at any time
+     * (ctr 0 matches nothing) */
+    _Atomic uint32_t kpgno;
+    _Atomic uint64_t kctr;
+    _Atomic(struct CacheEntry *) hnext; /* hash chain */
+    struct CacheEntry *fnext;  /* free list */
 } CacheEntry;
 
 enum { CACHE_EMPTY = 0, CACHE_LOADING = 1, CACHE_READY = 2 };
+#define CACHE_DEAD 0x80000000u
 
 typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t loaded;     /* a LOADING entry became READY or was dropped */
-    CacheEntry **table;
+    _Atomic(CacheEntry *) *table;
     size_t nbuckets;           /* power of two */
-    size_t count, capacity;
+    _Atomic size_t count;      /* entries in the table */
+    size_t capacity;
     size_t payload;            /* bytes per page buffer */
-    CacheEntry lru;            /* sentinel: lnext = oldest */
+    size_t hand;               /* CLOCK hand: a bucket */
+    CacheEntry *free;          /* out of the table, no buffer, refs DEAD */
 } Cache;
 
 int cache_init(Cache *c, size_t capacity, size_t payload);

@@ -54,6 +54,10 @@ typedef struct Page {
     /* Low 8 bits of the key epoch this version is sealed under (set when
      * it is read or committed; meaningless for a dirty page). */
     uint8_t key_epoch;
+    /* A malloc'd search aid the layer above may attach to a committed
+     * version, once, with an atomic compare-and-swap (never to a dirty
+     * page); the pager frees it with the version.  NULL when none. */
+    void *hint;
 } Page;
 
 /* Bytes reserved at the end of every on-disk page for the seal trailer. */
