@@ -4,6 +4,13 @@
  * leaf, climbing to the deepest branch that holds the key) agree with a fresh cursor's seek, for
  * random sequences of seeks (forward runs, backward jumps, >= and <=, keys
  * present and absent), in read and in write transactions.
+ *
+ * And the search hints of cached nodes (btree.c, "search hints"): gets and
+ * seeks of keys built to defeat them (a long shared prefix, keys that end
+ * inside or right after it, zero bytes, keys that are prefixes of others)
+ * agree with a sorted model, on cached pages with hints (read twice, so
+ * the second pass reuses them) and in a write transaction whose changed
+ * pages have none.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -136,11 +143,182 @@ static void test_seek_reuse_small_leaves(void **state)
     seek_reuse(200);
 }
 
+/* ---- search hints ------------------------------------------------------ */
+
+typedef struct {
+    uint8_t b[64];
+    size_t n;
+} HKey;
+
+static int hkey_cmp(const void *a, const void *b)
+{
+    const HKey *x = a, *y = b;
+    size_t n = x->n < y->n ? x->n : y->n;
+    int c = memcmp(x->b, y->b, n);
+    return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* A key that a search hint could get wrong: a long prefix shared by all
+ * (whole, cut short, or not at all), then 0..7 bytes from an alphabet with
+ * zero bytes and 0xff. */
+static void hkey_random(TuRng *rng, HKey *k)
+{
+    static const char prefix[] = "tenant/0042/collection/users/index/name/";
+    static const uint8_t alpha[] = {0x00, 0x01, 'a', 'b', 0x7f, 0xff};
+    size_t pl = sizeof prefix - 1;
+    uint64_t r = tu_rng_next(rng) % 16;
+    if (r == 0)
+        pl = (size_t)(tu_rng_next(rng) % pl); /* a cut prefix */
+    else if (r == 1)
+        pl = 0;
+    memcpy(k->b, prefix, pl);
+    size_t extra = (size_t)(tu_rng_next(rng) % 8);
+    if (pl + extra == 0)
+        extra = 1;
+    for (size_t i = 0; i < extra; i++)
+        k->b[pl + i] = alpha[tu_rng_next(rng) % sizeof alpha];
+    k->n = pl + extra;
+}
+
+/* First model index whose key is >= k (or, with `after`, > k). */
+static size_t model_bound(const HKey *m, size_t n, const HKey *k, int after)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = hkey_cmp(&m[mid], k);
+        if (c < 0 || (after && c == 0))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void expect_key(BtCursor *c, const HKey *want)
+{
+    const void *k;
+    size_t kl;
+    assert_int_equal(btc_key(c, &k, &kl), BLAZEDB_OK);
+    assert_int_equal(kl, want->n);
+    assert_memory_equal(k, want->b, kl);
+}
+
+/* Gets and seeks of model keys and random probes against the model. */
+static void check_against_model(PagerTxn *pt, PagerRoot *root, const HKey *m, size_t n,
+                                TuRng *rng)
+{
+    for (size_t i = 0; i < n; i++) {
+        void *v = NULL;
+        size_t vl = 0;
+        assert_int_equal(btree_get(pt, root, m[i].b, m[i].n, &v, &vl), BLAZEDB_OK);
+        assert_int_equal(vl, sizeof(uint32_t));
+        uint32_t got;
+        memcpy(&got, v, sizeof got);
+        assert_int_equal(got, (uint32_t)m[i].n * 131u + m[i].b[m[i].n - 1]);
+        free(v);
+    }
+    BtCursor *cur = NULL;
+    assert_int_equal(btc_open(pt, root, &cur), BLAZEDB_OK);
+    for (int i = 0; i < 20000; i++) {
+        HKey probe;
+        hkey_random(rng, &probe);
+        size_t lb = model_bound(m, n, &probe, 0);
+        int present = lb < n && hkey_cmp(&m[lb], &probe) == 0;
+        void *v = NULL;
+        size_t vl = 0;
+        int rc = btree_get(pt, root, probe.b, probe.n, &v, &vl);
+        assert_int_equal(rc, present ? BLAZEDB_OK : BLAZEDB_NOT_FOUND);
+        free(v);
+        int ex = -1;
+        rc = btc_seek(cur, probe.b, probe.n, &ex);
+        if (lb == n) {
+            assert_int_equal(rc, BLAZEDB_NOT_FOUND);
+        } else {
+            assert_int_equal(rc, BLAZEDB_OK);
+            assert_int_equal(ex, present);
+            expect_key(cur, &m[lb]);
+        }
+        size_t ub = model_bound(m, n, &probe, 1);
+        rc = btc_seek_le(cur, probe.b, probe.n, &ex);
+        if (ub == 0) {
+            assert_int_equal(rc, BLAZEDB_NOT_FOUND);
+        } else {
+            assert_int_equal(rc, BLAZEDB_OK);
+            assert_int_equal(ex, present);
+            expect_key(cur, &m[ub - 1]);
+        }
+    }
+    btc_close(cur);
+}
+
+static void test_search_hints(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("hint");
+    assert_non_null(dir);
+    char *path = tu_path(dir, "h.blazedb");
+    BlazeDBOptions o;
+    tu_fast_opts(&o);
+    BlazeDB *db = NULL;
+    assert_int_equal(blazedb_open_ex(path, TU_PASSWORD, &o, &db), BLAZEDB_OK);
+    TuRng rng;
+    tu_rng_seed(&rng, tu_seed("test_search_hints"));
+    size_t cap = 30000, n = 0;
+    HKey *m = malloc(cap * sizeof *m);
+    assert_non_null(m);
+    for (size_t i = 0; i < cap; i++)
+        hkey_random(&rng, &m[n++]);
+    qsort(m, n, sizeof *m, hkey_cmp);
+    size_t u = 0; /* unique */
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || hkey_cmp(&m[u - 1], &m[i]) != 0)
+            m[u++] = m[i];
+    n = u;
+    assert_true(n > 2000); /* enough for branches over many leaves */
+    BlazeDBTxn *t = NULL;
+    assert_int_equal(blazedb_txn_begin(db, 0, &t), BLAZEDB_OK);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v = (uint32_t)m[i].n * 131u + m[i].b[m[i].n - 1];
+        assert_int_equal(blazedb_txn_put(t, m[i].b, m[i].n, &v, sizeof v), BLAZEDB_OK);
+    }
+    assert_int_equal(blazedb_txn_commit(t), BLAZEDB_OK);
+    for (int pass = 0; pass < 2; pass++) { /* builds the hints, then uses them */
+        assert_int_equal(blazedb_txn_begin(db, BLAZEDB_TXN_READONLY, &t), BLAZEDB_OK);
+        PagerTxn *pt = db_txn_pt(t);
+        PagerRoot root = pager_txn_meta(pt)->roots[PAGER_ROOT_MAIN];
+        check_against_model(pt, &root, m, n, &rng);
+        blazedb_txn_abort(t);
+    }
+    /* a write transaction that rewrites every tenth key: its changed pages
+     * (no hints) and the untouched cached ones (hints) side by side */
+    assert_int_equal(blazedb_txn_begin(db, 0, &t), BLAZEDB_OK);
+    for (size_t i = 0; i < n; i += 10) {
+        uint32_t v = (uint32_t)m[i].n * 131u + m[i].b[m[i].n - 1];
+        assert_int_equal(blazedb_txn_put(t, m[i].b, m[i].n, &v, sizeof v), BLAZEDB_OK);
+    }
+    PagerTxn *pt = db_txn_pt(t);
+    check_against_model(pt, &pager_txn_meta(pt)->roots[PAGER_ROOT_MAIN], m, n, &rng);
+    assert_int_equal(blazedb_txn_commit(t), BLAZEDB_OK);
+    /* and the committed versions of those pages, read again */
+    assert_int_equal(blazedb_txn_begin(db, BLAZEDB_TXN_READONLY, &t), BLAZEDB_OK);
+    pt = db_txn_pt(t);
+    PagerRoot root = pager_txn_meta(pt)->roots[PAGER_ROOT_MAIN];
+    check_against_model(pt, &root, m, n, &rng);
+    blazedb_txn_abort(t);
+    blazedb_close(db);
+    free(m);
+    tu_rmrf(dir);
+    free(path);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seek_reuse),
         cmocka_unit_test(test_seek_reuse_small_leaves),
+        cmocka_unit_test(test_search_hints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -247,9 +247,138 @@ static void node_remove(uint8_t *d, size_t P, unsigned i)
     wr16(d + 6, frag);
 }
 
-/* Leaf: first slot whose key >= k. */
-static unsigned leaf_search(const uint8_t *d, const uint8_t *k, size_t kl, int *exact)
+/* ---- search hints ---------------------------------------------------------
+ *
+ * A binary search over a node's slots reads a cell, somewhere in the page,
+ * at every probe.  A committed page version never changes, so the first
+ * search of a cached version builds a hint beside it (kept and freed by
+ * the pager with the version): the length of the prefix all the node's keys
+ * share, and for each key the four bytes after that prefix as a big-endian
+ * number.  A search then runs over that small array and reads a cell only
+ * when the four bytes tie.  Keys that share a long prefix (UUIDv7 ids,
+ * index entries of one index) still differ within four bytes of the
+ * shared part.  Our own dirty pages change, so they get none. */
+
+typedef struct {
+    uint32_t n;             /* nkeys of the version */
+    uint32_t lcp;           /* bytes every key of the node starts with */
+    int type;               /* BT_LEAF or BT_BRANCH */
+    const uint16_t *off;    /* cell offsets, as in the slot array */
+    const uint8_t *prefix;  /* the lcp shared bytes */
+    uint32_t pfx[];         /* key i's four bytes after lcp, zero-padded */
+} SearchHint;
+
+/* Smallest node worth a hint. */
+#define HINT_MIN_KEYS 8
+
+static inline uint32_t pfx4(const uint8_t *k, size_t kl, size_t from)
 {
+    if (kl >= from + 4)
+        return (uint32_t)k[from] << 24 | (uint32_t)k[from + 1] << 16 |
+               (uint32_t)k[from + 2] << 8 | k[from + 3];
+    uint32_t v = 0;
+    for (size_t i = from; i < from + 4; i++)
+        v = v << 8 | (i < kl ? k[i] : 0);
+    return v;
+}
+
+/* The hint of a pinned node, built on first use; NULL for a small node,
+ * a page of the calling write transaction, or when out of memory (the
+ * search then reads the cells). */
+static const SearchHint *hint_get(PagerTxn *t, Page *pg)
+{
+    const SearchHint *h = __atomic_load_n(&pg->hint, __ATOMIC_ACQUIRE);
+    if (h)
+        return h;
+    const uint8_t *d = pg->data;
+    unsigned n = nkeys(d);
+    if (n < HINT_MIN_KEYS || pager_is_dirty(t, pg))
+        return NULL;
+    int type = d[0];
+    size_t fl, ll, lcp = 0;
+    const uint8_t *fk = cell_key(type, cell_at(d, 0), &fl);
+    const uint8_t *lk = cell_key(type, cell_at(d, n - 1), &ll);
+    while (lcp < fl && lcp < ll && fk[lcp] == lk[lcp])
+        lcp++;
+    SearchHint *nh = malloc(sizeof *nh + (size_t)n * (sizeof nh->pfx[0] + sizeof nh->off[0]) +
+                            lcp);
+    if (!nh)
+        return NULL;
+    uint16_t *off = (uint16_t *)(nh->pfx + n);
+    uint8_t *prefix = (uint8_t *)(off + n);
+    nh->n = n;
+    nh->lcp = (uint32_t)lcp;
+    nh->type = type;
+    nh->off = off;
+    nh->prefix = prefix;
+    memcpy(prefix, fk, lcp);
+    for (unsigned i = 0; i < n; i++) {
+        size_t kl;
+        off[i] = (uint16_t)cell_off(d, i);
+        const uint8_t *k = cell_key(type, d + off[i], &kl);
+        nh->pfx[i] = pfx4(k, kl, lcp);
+    }
+    void *expected = NULL;
+    if (!__atomic_compare_exchange_n(&pg->hint, &expected, nh, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        free(nh); /* another thread built it first */
+        return expected;
+    }
+    return nh;
+}
+
+/* Cell i of a node, through its hint when it has one (h may be NULL). */
+static inline const uint8_t *hint_cell(const uint8_t *d, const SearchHint *h, unsigned i)
+{
+    return h ? d + h->off[i] : cell_at(d, i);
+}
+
+/* The search over a hint: the first slot whose key is >= k, or with
+ * `upper` > k; *exact tells whether a key equal to k was met (lower bound
+ * only). */
+static unsigned hint_search(const uint8_t *d, const SearchHint *h, const uint8_t *k,
+                            size_t kl, int upper, int *exact)
+{
+    unsigned n = h->n;
+    size_t L = h->lcp;
+    *exact = 0;
+    if (L) {
+        int c = memcmp(k, h->prefix, kl < L ? kl : L);
+        if (c < 0 || (c == 0 && kl < L))
+            return 0;
+        if (c > 0)
+            return n;
+    }
+    /* k shares the prefix: order by the four bytes after it, ties by key */
+    uint32_t pk = pfx4(k, kl, L);
+    unsigned lo = 0, hi = n;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        int c;
+        if (h->pfx[mid] != pk) {
+            c = h->pfx[mid] < pk ? -1 : 1;
+        } else {
+            size_t ml;
+            const uint8_t *mk = cell_key(h->type, d + h->off[mid], &ml);
+            c = keycmp(mk, ml, k, kl);
+        }
+        if (c < 0 || (upper && c == 0)) {
+            lo = mid + 1;
+        } else {
+            if (c == 0)
+                *exact = 1;
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+/* Leaf: first slot whose key >= k.  h: the page's hint or NULL. */
+static unsigned leaf_search(const uint8_t *d, const SearchHint *h, const uint8_t *k,
+                            size_t kl, int *exact)
+{
+    if (h)
+        return hint_search(d, h, k, kl, 0, exact);
     unsigned lo = 0, hi = nkeys(d);
     *exact = 0;
     while (lo < hi) {
@@ -268,9 +397,15 @@ static unsigned leaf_search(const uint8_t *d, const uint8_t *k, size_t kl, int *
     return lo;
 }
 
-/* Branch: the child to follow = number of keys <= k. */
-static unsigned branch_search(const uint8_t *d, const uint8_t *k, size_t kl)
+/* Branch: the child to follow = number of keys <= k.  h: the page's hint
+ * or NULL. */
+static unsigned branch_search(const uint8_t *d, const SearchHint *h, const uint8_t *k,
+                              size_t kl)
 {
+    if (h) {
+        int ex;
+        return hint_search(d, h, k, kl, 1, &ex);
+    }
     unsigned lo = 0, hi = nkeys(d);
     while (lo < hi) {
         unsigned mid = lo + (hi - lo) / 2;
@@ -470,11 +605,12 @@ static int descend(PagerTxn *t, size_t P, PageRef ref, int mode, const uint8_t *
         int l = (*depth)++;
         path[l] = pg;
         const uint8_t *d = pg->data;
-        unsigned n = nkeys(d);
-        if (d[0] == BT_LEAF) {
+        const SearchHint *h = mode == TO_KEY ? hint_get(t, pg) : NULL;
+        unsigned n = h ? h->n : nkeys(d);
+        if ((h ? h->type : d[0]) == BT_LEAF) {
             if (mode == TO_KEY) {
                 int ex;
-                idx[l] = leaf_search(d, key, klen, &ex);
+                idx[l] = leaf_search(d, h, key, klen, &ex);
                 if (exact)
                     *exact = ex;
             } else {
@@ -486,8 +622,8 @@ static int descend(PagerTxn *t, size_t P, PageRef ref, int mode, const uint8_t *
         }
         if (n == 0)
             return corrupt(t, "empty branch", pg->pgno);
-        idx[l] = mode == TO_KEY ? branch_search(d, key, klen) : mode == TO_FIRST ? 0 : n;
-        ref = branch_child(d, idx[l]);
+        idx[l] = mode == TO_KEY ? branch_search(d, h, key, klen) : mode == TO_FIRST ? 0 : n;
+        ref = h && idx[l] ? rd_ref(hint_cell(d, h, idx[l] - 1) + 2) : branch_child(d, idx[l]);
     }
 }
 
@@ -512,7 +648,8 @@ int btree_get(PagerTxn *t, const PagerRoot *root, const void *key, size_t klen,
     if (rc == BLAZEDB_OK) {
         if (exact) {
             Page *leaf = path[depth - 1];
-            rc = cell_value(t, P, cell_at(leaf->data, idx[depth - 1]), val, vlen);
+            const SearchHint *h = __atomic_load_n(&leaf->hint, __ATOMIC_ACQUIRE);
+            rc = cell_value(t, P, hint_cell(leaf->data, h, idx[depth - 1]), val, vlen);
         } else {
             rc = BLAZEDB_NOT_FOUND;
         }
@@ -1266,7 +1403,7 @@ static int cur_seek_near(BtCursor *c, const uint8_t *key, size_t klen, int le, i
         const uint8_t *fk = cell_key(BT_LEAF, cell_at(d, 0), &fl);
         if (keycmp(key, klen, fk, fl) < 0)
             return 0;
-        i = leaf_search(d, key, klen, ex);
+        i = leaf_search(d, hint_get(c->t, c->pg[l]), key, klen, ex);
     }
     if (le && !*ex)
         i--; /* key > this leaf's first key, so i >= 1 */
@@ -1341,7 +1478,7 @@ static int cur_seek_sibling(BtCursor *c, const uint8_t *key, size_t klen, int *e
     }
     if (i < n && cmp < 0) {
         int e = 0;
-        i = leaf_search(d, key, klen, &e);
+        i = leaf_search(d, hint_get(c->t, c->pg[l]), key, klen, &e);
         cmp = e ? 0 : 1;
     }
     *ex = i < n && cmp == 0;
@@ -1373,7 +1510,7 @@ static int cur_seek(BtCursor *c, const uint8_t *key, size_t klen, int le, int *e
             pager_unpin(c->t, c->pg[--c->depth]);
         c->vbuf_ok = 0;
         const uint8_t *d = c->pg[from]->data;
-        c->idx[from] = branch_search(d, key, klen);
+        c->idx[from] = branch_search(d, hint_get(c->t, c->pg[from]), key, klen);
         rc = descend(c->t, c->P, branch_child(d, c->idx[from]), TO_KEY, key, klen, c->pg,
                      c->idx, &c->depth, &ex);
     } else {
@@ -1436,7 +1573,7 @@ int btc_count_lt(BtCursor *c, const void *hi, size_t hil, uint64_t *n)
             continue;
         }
         int ex;
-        unsigned pos = leaf_search(d, hi, hil, &ex);
+        unsigned pos = leaf_search(d, hint_get(c->t, c->pg[l]), hi, hil, &ex);
         if (pos > i)
             *n += pos - i;
         c->idx[l] = pos > i ? pos : i;
@@ -1887,7 +2024,7 @@ static int rl_node(Rl *x, int l)
         unsigned j0 = 0;
         if (x->active) {
             int ex;
-            j0 = leaf_search(d, x->r->key, x->r->klen, &ex);
+            j0 = leaf_search(d, hint_get(t, x->path[l]), x->r->key, x->r->klen, &ex);
             x->active = 0;
         }
         for (unsigned j = j0; j < n; j++) {
@@ -1901,7 +2038,7 @@ static int rl_node(Rl *x, int l)
     }
     if (l + 1 >= BT_MAXD)
         return corrupt(t, "tree too deep", x->path[l]->pgno);
-    unsigned i0 = x->active ? branch_search(d, x->r->key, x->r->klen) : 0;
+    unsigned i0 = x->active ? branch_search(d, hint_get(t, x->path[l]), x->r->key, x->r->klen) : 0;
     for (unsigned i = i0; i <= n; i++) {
         if (rl_should_stop(x, (size_t)l + 2)) {
             rl_stop(x, l, i, NULL, 0);

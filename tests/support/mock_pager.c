@@ -206,6 +206,7 @@ static void page_release(Pager *p, MockPage *mp)
 {
     (void)p;
     free(mp->pg.data);
+    free(mp->pg.hint); /* the b-tree's search hint of a committed copy */
     free(mp);
 }
 
