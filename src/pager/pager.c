@@ -83,6 +83,9 @@ struct Pager {
     int readonly, durability;
     uint32_t autockpt, busy_ms;
     Cache cache;
+    /* One ended transaction's struct, kept for the next begin: a read
+     * outside a transaction then allocates nothing. */
+    _Atomic(PagerTxn *) spare;
 
     pthread_mutex_t idx_mu;     /* guards the log index fields */
     WalIndex idx;
@@ -398,6 +401,8 @@ static int index_catch_up_locked(Pager *p, const ShmSnapshot *s)
 
 static int read_snapshot(Pager *p, ShmSnapshot *s)
 {
+    if (shm_read_snapshot(p->sh, s) == 0)
+        return 0;
     uint64_t start = p->vfs->now_us(p->vfs);
     while (shm_read_snapshot(p->sh, s) != 0) {
         if (p->vfs->now_us(p->vfs) - start > (uint64_t)p->busy_ms * 1000 + 100000)
@@ -1187,7 +1192,9 @@ static void txn_free(PagerTxn *t)
     dm_free(&t->dirty);
     free(t->freed);
     free(t->pool);
-    free(t);
+    PagerTxn *none = NULL;
+    if (!atomic_compare_exchange_strong(&t->p->spare, &none, t))
+        free(t);
 }
 
 /* Releases the WRITER byte lock when nothing of ours is active or pending.
@@ -1339,8 +1346,10 @@ int pager_begin(Pager *p, int write, PagerTxn **out)
     if (write && atomic_load(&p->failed))
         return pager_error(p, BLAZEDB_FAILED,
                            "an earlier I/O error left the handle unusable for writes; reopen it");
-    PagerTxn *t = calloc(1, sizeof *t);
-    if (!t)
+    PagerTxn *t = atomic_exchange(&p->spare, NULL);
+    if (t)
+        memset(t, 0, sizeof *t);
+    else if (!(t = calloc(1, sizeof *t)))
         return pager_error(p, BLAZEDB_NOMEM, "out of memory");
     t->p = p;
     t->write = write;
@@ -1906,6 +1915,7 @@ static void pager_free_all(Pager *p)
     crypto_wipe(p->next_dk, sizeof p->next_dk);
     crypto_wipe(p->kek, sizeof p->kek);
     cache_destroy(&p->cache);
+    free(atomic_exchange(&p->spare, NULL));
     wal_index_free(&p->idx);
     pthread_mutex_destroy(&p->idx_mu);
     pthread_mutex_destroy(&p->write_mu);
