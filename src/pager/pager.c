@@ -83,14 +83,17 @@ struct Pager {
     int readonly, durability;
     uint32_t autockpt, busy_ms;
     Cache cache;
-    /* One ended transaction's struct, kept for the next begin: a read
-     * outside a transaction then allocates nothing. */
-    _Atomic(PagerTxn *) spare;
 
     pthread_mutex_t idx_mu;     /* guards the log index fields */
     WalIndex idx;
     uint64_t idx_gen, idx_salt;
     uint32_t idx_frames;
+    /* idx_gen (low 32 bits) << 32 | idx_frames, stored after every change
+     * under idx_mu: a begin whose snapshot the index already covers skips
+     * the mutex.  Only a hint: should it ever claim too much (it ignores
+     * the salt), read_page meets a version that fails authentication and
+     * catches the index up under the mutex. */
+    _Atomic uint64_t idx_pub;
 
     pthread_mutex_t write_mu;   /* one writer per handle at a time */
 
@@ -130,7 +133,11 @@ struct Pager {
      * and gives back a free one with a compare-and-swap on owned_busy[k],
      * without slot_mu; slot_mu orders the growth of the list (and close). */
     uint32_t owned[SHM_NSLOTS];
-    _Atomic uint8_t owned_busy[SHM_NSLOTS];
+    struct {
+        _Atomic uint8_t busy;
+        char pad[63];           /* one cache line each: threads reading at
+                                   once do not share one */
+    } owned_busy[SHM_NSLOTS];
     _Atomic size_t nowned;
 
     PagerRefillFn refill;
@@ -183,6 +190,9 @@ struct PagerTxn {
     PagerSp *sp;
     size_t nsp, csp;
     uint64_t sp_epoch, births;
+    /* cache hits and misses, added to the handle's counters at the end
+     * (one shared write per transaction, not one per page) */
+    uint64_t hits, misses;
 };
 
 static _Thread_local uint8_t tl_raw[65536];
@@ -372,6 +382,13 @@ static void dm_free(DirtyMap *m)
 
 /* ---- log index ------------------------------------------------------------- */
 
+/* Caller holds idx_mu and has just changed the index fields. */
+static void idx_publish(Pager *p)
+{
+    atomic_store_explicit(&p->idx_pub, p->idx_gen << 32 | p->idx_frames,
+                          memory_order_release);
+}
+
 /* Brings the local log index up to the snapshot `s`.  Caller holds idx_mu.
  * Returns 0, -1 if the log restarted under us (re-read the snapshot), or a
  * BlazeDB error code. */
@@ -382,6 +399,7 @@ static int index_catch_up_locked(Pager *p, const ShmSnapshot *s)
         p->idx_gen = s->wal_gen;
         p->idx_salt = s->wal_salt;
         p->idx_frames = 0;
+        idx_publish(p);
     }
     if (p->idx_frames >= s->wal_frames)
         return 0;
@@ -391,11 +409,15 @@ static int index_catch_up_locked(Pager *p, const ShmSnapshot *s)
         wal_index_clear(&p->idx);
         p->idx_frames = 0;
         p->idx_gen = 0;
+        idx_publish(p);
         return -1;
     }
-    if (e)
+    if (e) {
+        idx_publish(p);
         return io_error(p, e, "reading the log");
+    }
     p->idx_frames = (uint32_t)s->wal_frames;
+    idx_publish(p);
     return 0;
 }
 
@@ -421,6 +443,9 @@ static int snapshot_and_index(Pager *p, ShmSnapshot *s)
         if (rc)
             return rc;
         if (!p->wal)
+            return 0;
+        uint64_t pub = atomic_load_explicit(&p->idx_pub, memory_order_acquire);
+        if ((uint32_t)(pub >> 32) == (uint32_t)s->wal_gen && (uint32_t)pub >= s->wal_frames)
             return 0;
         pthread_mutex_lock(&p->idx_mu);
         rc = index_catch_up_locked(p, s);
@@ -527,11 +552,11 @@ int pager_get(PagerTxn *t, PageRef ref, Page **out)
     if (r < 0)
         return pager_error(p, BLAZEDB_NOMEM, "out of memory for the page cache");
     if (r == 1) {
-        atomic_fetch_add_explicit(&p->st.cache_hits, 1, memory_order_relaxed);
+        t->hits++;
         *out = &e->page;
         return BLAZEDB_OK;
     }
-    atomic_fetch_add_explicit(&p->st.cache_misses, 1, memory_order_relaxed);
+    t->misses++;
     int rc = read_page(p, ref.pgno, ref.ctr, e->page.data, NULL, &e->page.key_epoch);
     if (rc) {
         cache_abandon(&p->cache, e);
@@ -959,13 +984,21 @@ uint64_t pager_oldest_reader(PagerTxn *t)
 
 /* ---- reader slots ------------------------------------------------------------- */
 
+/* The index into owned[] this thread took last (of whichever handle): a
+ * thread that reads again tries the same slot first, so threads reading
+ * at once keep to slots of their own instead of racing for the first. */
+static _Thread_local size_t tl_slot_k;
+
 /* A free slot among those this handle holds: 1 (and *out) when found. */
 static int slot_take_owned(Pager *p, int *out)
 {
     size_t n = atomic_load_explicit(&p->nowned, memory_order_acquire);
-    for (size_t k = 0; k < n; k++) {
+    for (size_t j = 0; j < n; j++) {
+        size_t k = (tl_slot_k + j) % n;
         uint8_t z = 0;
-        if (atomic_compare_exchange_strong(&p->owned_busy[k], &z, 1)) {
+        if (atomic_load_explicit(&p->owned_busy[k].busy, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong(&p->owned_busy[k].busy, &z, 1)) {
+            tl_slot_k = k;
             *out = (int)p->owned[k];
             return 1;
         }
@@ -983,7 +1016,12 @@ static int slot_acquire(Pager *p, int *out)
         return 0;
     }
     uint64_t pid = (uint64_t)getpid();
-    for (uint32_t i = 0; i < SHM_NSLOTS; i++) {
+    /* slots 0, 4, 8, ... first, then 1, 5, 9, ...: four ShmSlots share a
+     * cache line, and readers in different threads or processes should
+     * not write to one line */
+    enum { PER_LINE = 64 / sizeof(ShmSlot) };
+    for (uint32_t j = 0; j < SHM_NSLOTS; j++) {
+        uint32_t i = (j * PER_LINE) % SHM_NSLOTS + j / (SHM_NSLOTS / PER_LINE);
         int mine = 0;
         for (size_t k = 0; k < p->nowned; k++)
             if (p->owned[k] == i)
@@ -997,7 +1035,8 @@ static int slot_acquire(Pager *p, int *out)
         atomic_store(&p->sh->slots[i].owner, pid);
         size_t n = atomic_load_explicit(&p->nowned, memory_order_relaxed);
         p->owned[n] = i;
-        atomic_store_explicit(&p->owned_busy[n], 1, memory_order_relaxed);
+        tl_slot_k = n;
+        atomic_store_explicit(&p->owned_busy[n].busy, 1, memory_order_relaxed);
         atomic_store_explicit(&p->nowned, n + 1, memory_order_release);
         *out = (int)i;
         pthread_mutex_unlock(&p->slot_mu);
@@ -1014,7 +1053,7 @@ static void slot_release(Pager *p, int slot)
     size_t n = atomic_load_explicit(&p->nowned, memory_order_acquire);
     for (size_t k = 0; k < n; k++)
         if (p->owned[k] == (uint32_t)slot)
-            atomic_store_explicit(&p->owned_busy[k], 0, memory_order_release);
+            atomic_store_explicit(&p->owned_busy[k].busy, 0, memory_order_release);
 }
 
 static void slots_release_all(Pager *p)
@@ -1174,6 +1213,7 @@ static int recover(Pager *p, int reset_slots)
     p->idx_gen = snap.wal_gen;
     p->idx_salt = salt;
     p->idx_frames = rec.frames;
+    idx_publish(p);
     pthread_mutex_unlock(&p->idx_mu);
     atomic_store(&s->initialised, 1);
     return BLAZEDB_OK;
@@ -1181,8 +1221,41 @@ static int recover(Pager *p, int reset_slots)
 
 /* ---- transactions -------------------------------------------------------------- */
 
+/* Each thread keeps the struct of the last transaction it ended (of any
+ * handle) for its next begin: a read outside a transaction then
+ * allocates nothing, and threads share nothing for it.  Freed when the
+ * thread exits. */
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+static int spare_ok;
+
+static void spare_init(void) { spare_ok = pthread_key_create(&spare_key, free) == 0; }
+
+/* A zeroed transaction struct, or NULL when out of memory. */
+static PagerTxn *spare_take(void)
+{
+    pthread_once(&spare_once, spare_init);
+    PagerTxn *t = spare_ok ? pthread_getspecific(spare_key) : NULL;
+    if (!t)
+        return calloc(1, sizeof *t);
+    pthread_setspecific(spare_key, NULL);
+    memset(t, 0, sizeof *t);
+    return t;
+}
+
+static void spare_put(PagerTxn *t)
+{
+    if (spare_ok && !pthread_getspecific(spare_key) && pthread_setspecific(spare_key, t) == 0)
+        return;
+    free(t);
+}
+
 static void txn_free(PagerTxn *t)
 {
+    if (t->hits)
+        atomic_fetch_add_explicit(&t->p->st.cache_hits, t->hits, memory_order_relaxed);
+    if (t->misses)
+        atomic_fetch_add_explicit(&t->p->st.cache_misses, t->misses, memory_order_relaxed);
     for (size_t i = 0; i < t->nsp; i++)
         sp_free(&t->sp[i]);
     free(t->sp);
@@ -1192,9 +1265,7 @@ static void txn_free(PagerTxn *t)
     dm_free(&t->dirty);
     free(t->freed);
     free(t->pool);
-    PagerTxn *none = NULL;
-    if (!atomic_compare_exchange_strong(&t->p->spare, &none, t))
-        free(t);
+    spare_put(t);
 }
 
 /* Releases the WRITER byte lock when nothing of ours is active or pending.
@@ -1346,10 +1417,8 @@ int pager_begin(Pager *p, int write, PagerTxn **out)
     if (write && atomic_load(&p->failed))
         return pager_error(p, BLAZEDB_FAILED,
                            "an earlier I/O error left the handle unusable for writes; reopen it");
-    PagerTxn *t = atomic_exchange(&p->spare, NULL);
-    if (t)
-        memset(t, 0, sizeof *t);
-    else if (!(t = calloc(1, sizeof *t)))
+    PagerTxn *t = spare_take();
+    if (!t)
         return pager_error(p, BLAZEDB_NOMEM, "out of memory");
     t->p = p;
     t->write = write;
@@ -1473,6 +1542,7 @@ static int wal_restart(Pager *p, PagerTxn *t)
     p->idx_gen = s.wal_gen;
     p->idx_salt = salt;
     p->idx_frames = 0;
+    idx_publish(p);
     pthread_mutex_unlock(&p->idx_mu);
     shm_publish(p->sh, &s);
     atomic_store(&p->sh->backfill, 0);
@@ -1641,6 +1711,7 @@ static int commit_write(PagerTxn *t, uint64_t *gen_out, uint64_t *last_out)
         p->idx_frames = 0;
         p->idx_gen = 0; /* forces a rebuild from the log at next use */
     }
+    idx_publish(p);
     pthread_mutex_unlock(&p->idx_mu);
     uint8_t we = (uint8_t)codec_keys_write_epoch(&p->keys); /* stable under WRITER */
     for (size_t i = 0; i < n; i++) {
@@ -1915,7 +1986,6 @@ static void pager_free_all(Pager *p)
     crypto_wipe(p->next_dk, sizeof p->next_dk);
     crypto_wipe(p->kek, sizeof p->kek);
     cache_destroy(&p->cache);
-    free(atomic_exchange(&p->spare, NULL));
     wal_index_free(&p->idx);
     pthread_mutex_destroy(&p->idx_mu);
     pthread_mutex_destroy(&p->write_mu);
