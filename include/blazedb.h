@@ -190,7 +190,10 @@ typedef struct {
     uint32_t page_size;         /* at creation: 4096..65536, power of two;
                                    0 = 8192.  4096 limits keys to 1325
                                    bytes (see max_key_size in stats) */
-    uint64_t cache_size;        /* page-cache budget in bytes; 0 = 64 MiB */
+    uint64_t cache_size;        /* page-cache budget in bytes; 0 = 64 MiB.
+                                   Counts page buffers; the b-tree's search
+                                   hints of cached pages (6 bytes per key)
+                                   come on top */
     uint32_t busy_timeout_ms;   /* wait for locks up to this long; default
                                    5000; 0 = fail at once with BUSY */
     BlazeDBDurability durability;
@@ -389,8 +392,9 @@ typedef struct {
     uint64_t rollbacks;         /* write transactions aborted */
     uint64_t reads;             /* get calls and iterator steps */
     uint64_t writes;            /* put and delete calls */
-    uint64_t cache_hits;
-    uint64_t cache_misses;
+    uint64_t cache_hits;        /* page fetches served by the cache, */
+    uint64_t cache_misses;      /* and read from disk; both are counted when
+                                   the transaction that made them ends */
     uint64_t pages_read;        /* pages read from disk and authenticated */
     uint64_t pages_written;     /* pages written to the log */
     uint64_t bytes_written;     /* bytes written to the log and main file */
