@@ -99,6 +99,16 @@ static void to_free_list(Cache *c, CacheEntry *e)
     c->free = e;
 }
 
+/* A zeroed entry on a cache line of its own (see CacheEntry). */
+static CacheEntry *entry_alloc(void)
+{
+    size_t sz = (sizeof(CacheEntry) + 63) & ~(size_t)63;
+    CacheEntry *e = aligned_alloc(64, sz);
+    if (e)
+        memset(e, 0, sz);
+    return e;
+}
+
 static void entry_free(CacheEntry *e)
 {
     free(e->page.data);
@@ -207,7 +217,7 @@ static CacheEntry *take_entry(Cache *c, int buffer, int may_grow)
         c->free = e->fnext;
     }
     if (!e) {
-        e = calloc(1, sizeof *e);
+        e = entry_alloc();
         if (!e)
             return NULL;
         atomic_init(&e->refs, CACHE_DEAD);
@@ -289,7 +299,7 @@ int cache_fetch(Cache *c, Pgno pgno, uint64_t ctr, CacheEntry **out)
         CacheEntry *n;
         if (e) {
             /* the other version is pinned or loading: keep ours private */
-            n = calloc(1, sizeof *n);
+            n = entry_alloc();
             if (n && !(n->page.data = malloc(c->payload))) {
                 free(n);
                 n = NULL;

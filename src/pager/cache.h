@@ -38,6 +38,8 @@ typedef struct CacheEntry {
     _Atomic uint32_t kpgno;
     _Atomic uint64_t kctr;
     _Atomic(struct CacheEntry *) hnext; /* hash chain */
+    /* everything above fits one cache line (entries are line-aligned):
+     * a hit reads that line and no other of the entry */
     struct CacheEntry *fnext;  /* free list */
 } CacheEntry;
 

@@ -170,9 +170,8 @@ struct PagerTxn {
     Pager *p;
     int write;
     uint64_t txnid;
-    PagerMeta meta;
     int slot;                   /* reader slot, -1 for writers */
-    ShmSnapshot base;
+    size_t slot_k;              /* its index in the handle's owned[] */
     uint64_t change_seq;
     DirtyMap dirty;
     Pgno *freed;
@@ -193,6 +192,9 @@ struct PagerTxn {
     /* cache hits and misses, added to the handle's counters at the end
      * (one shared write per transaction, not one per page) */
     uint64_t hits, misses;
+    /* last: pager_begin fills them, and zeroes only what comes before */
+    PagerMeta meta;
+    ShmSnapshot base;
 };
 
 static _Thread_local uint8_t tl_raw[65536];
@@ -989,29 +991,31 @@ uint64_t pager_oldest_reader(PagerTxn *t)
  * at once keep to slots of their own instead of racing for the first. */
 static _Thread_local size_t tl_slot_k;
 
-/* A free slot among those this handle holds: 1 (and *out) when found. */
-static int slot_take_owned(Pager *p, int *out)
+/* A free slot among those this handle holds: 1 (and *out, and its index
+ * in owned[] in *out_k) when found. */
+static int slot_take_owned(Pager *p, int *out, size_t *out_k)
 {
     size_t n = atomic_load_explicit(&p->nowned, memory_order_acquire);
-    for (size_t j = 0; j < n; j++) {
-        size_t k = (tl_slot_k + j) % n;
+    size_t k = tl_slot_k < n ? tl_slot_k : 0;
+    for (size_t j = 0; j < n; j++, k = k + 1 < n ? k + 1 : 0) {
         uint8_t z = 0;
         if (atomic_load_explicit(&p->owned_busy[k].busy, memory_order_relaxed) == 0 &&
             atomic_compare_exchange_strong(&p->owned_busy[k].busy, &z, 1)) {
             tl_slot_k = k;
             *out = (int)p->owned[k];
+            *out_k = k;
             return 1;
         }
     }
     return 0;
 }
 
-static int slot_acquire(Pager *p, int *out)
+static int slot_acquire(Pager *p, int *out, size_t *out_k)
 {
-    if (slot_take_owned(p, out))
+    if (slot_take_owned(p, out, out_k))
         return 0;
     pthread_mutex_lock(&p->slot_mu);
-    if (slot_take_owned(p, out)) { /* one came back meanwhile */
+    if (slot_take_owned(p, out, out_k)) { /* one came back meanwhile */
         pthread_mutex_unlock(&p->slot_mu);
         return 0;
     }
@@ -1036,6 +1040,7 @@ static int slot_acquire(Pager *p, int *out)
         size_t n = atomic_load_explicit(&p->nowned, memory_order_relaxed);
         p->owned[n] = i;
         tl_slot_k = n;
+        *out_k = n;
         atomic_store_explicit(&p->owned_busy[n].busy, 1, memory_order_relaxed);
         atomic_store_explicit(&p->nowned, n + 1, memory_order_release);
         *out = (int)i;
@@ -1047,13 +1052,12 @@ static int slot_acquire(Pager *p, int *out)
                        SHM_NSLOTS);
 }
 
-static void slot_release(Pager *p, int slot)
+/* Gives back slot owned[k].  A release store is enough: the writer that
+ * sees the slot idle may reuse pages, and every read of ours came before. */
+static void slot_release(Pager *p, int slot, size_t k)
 {
-    atomic_store(&p->sh->slots[slot].txnid, 0);
-    size_t n = atomic_load_explicit(&p->nowned, memory_order_acquire);
-    for (size_t k = 0; k < n; k++)
-        if (p->owned[k] == (uint32_t)slot)
-            atomic_store_explicit(&p->owned_busy[k].busy, 0, memory_order_release);
+    atomic_store_explicit(&p->sh->slots[slot].txnid, 0, memory_order_release);
+    atomic_store_explicit(&p->owned_busy[k].busy, 0, memory_order_release);
 }
 
 static void slots_release_all(Pager *p)
@@ -1239,7 +1243,7 @@ static PagerTxn *spare_take(void)
     if (!t)
         return calloc(1, sizeof *t);
     pthread_setspecific(spare_key, NULL);
-    memset(t, 0, sizeof *t);
+    memset(t, 0, offsetof(PagerTxn, meta)); /* meta and base: pager_begin sets */
     return t;
 }
 
@@ -1478,13 +1482,13 @@ int pager_begin(Pager *p, int write, PagerTxn **out)
         *out = t;
         return BLAZEDB_OK;
     }
-    if ((rc = slot_acquire(p, &t->slot))) {
+    if ((rc = slot_acquire(p, &t->slot, &t->slot_k))) {
         free(t);
         return rc;
     }
     for (;;) {
         if ((rc = snapshot_and_index(p, &t->base))) {
-            slot_release(p, t->slot);
+            slot_release(p, t->slot, t->slot_k);
             free(t);
             return rc;
         }
@@ -1517,7 +1521,7 @@ void pager_abort(PagerTxn *t)
         atomic_fetch_add(&p->st.rollbacks, 1);
         writer_unlock(p);
     } else if (t->slot >= 0) {
-        slot_release(p, t->slot);
+        slot_release(p, t->slot, t->slot_k);
     }
     txn_free(t);
 }
@@ -1758,7 +1762,7 @@ int pager_commit(PagerTxn *t)
     Pager *p = t->p;
     if (!t->write) {
         if (t->slot >= 0)
-            slot_release(p, t->slot);
+            slot_release(p, t->slot, t->slot_k);
         txn_free(t);
         return BLAZEDB_OK;
     }

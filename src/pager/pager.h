@@ -44,9 +44,13 @@ typedef struct {
  * Pages returned by pager_get are read-only unless pager_is_dirty() says the
  * page belongs to the calling write transaction. */
 typedef struct Page {
-    Pgno pgno;
-    uint64_t ctr;
     uint8_t *data;
+    /* A malloc'd search aid the layer above may attach to a committed
+     * version, once, with an atomic compare-and-swap (never to a dirty
+     * page); the pager frees it with the version.  NULL when none. */
+    void *hint;
+    uint64_t ctr;
+    Pgno pgno;
     /* Set (atomically, relaxed) by the layer above once it has validated the
      * page's structure; the pager clears it whenever it loads a version from
      * disk, so a committed page is validated once, not at every visit. */
@@ -54,10 +58,6 @@ typedef struct Page {
     /* Low 8 bits of the key epoch this version is sealed under (set when
      * it is read or committed; meaningless for a dirty page). */
     uint8_t key_epoch;
-    /* A malloc'd search aid the layer above may attach to a committed
-     * version, once, with an atomic compare-and-swap (never to a dirty
-     * page); the pager frees it with the version.  NULL when none. */
-    void *hint;
 } Page;
 
 /* Bytes reserved at the end of every on-disk page for the seal trailer. */
