@@ -358,8 +358,13 @@ static unsigned hint_search(const uint8_t *d, const SearchHint *h, const uint8_t
         if (h->pfx[mid] != pk) {
             c = h->pfx[mid] < pk ? -1 : 1;
         } else {
+            /* most likely the key looked for: fetch the lines of its value
+             * (a get copies it next) while its first line comes in */
+            const uint8_t *cell = d + h->off[mid];
+            __builtin_prefetch(cell + 64);
+            __builtin_prefetch(cell + 128);
             size_t ml;
-            const uint8_t *mk = cell_key(h->type, d + h->off[mid], &ml);
+            const uint8_t *mk = cell_key(h->type, cell, &ml);
             c = keycmp(mk, ml, k, kl);
         }
         if (c < 0 || (upper && c == 0)) {
