@@ -14,6 +14,9 @@
  *   (d) 8 processes create/open the same new database at the same moment.
  *   (e) an iterator opened before many commits (and checkpoints) sees
  *       exactly the old keys and values.
+ *   (f) group commit: two threads committing durably on one handle share
+ *       syncs (fewer syncs than commits), and every commit is there after
+ *       reopening.
  *
  * Processes are forked before the parent starts any thread or opens any
  * handle; children leave with _exit.  BLAZEDB_LONG_TESTS=1 runs longer.
@@ -905,6 +908,84 @@ static void test_iterator_snapshot(void **state)
     free(dir);
 }
 
+/* ---- (f) group commit ---------------------------------------------------- */
+
+typedef struct {
+    BlazeDB *db;
+    pthread_barrier_t *go;
+    int id, n, fail;
+} GcArg;
+
+static void *gc_thread(void *arg)
+{
+    GcArg *a = arg;
+    pthread_barrier_wait(a->go);
+    for (int i = 0; i < a->n; i++) {
+        char k[32], v[32];
+        snprintf(k, sizeof k, "gc:%d:%05d", a->id, i);
+        snprintf(v, sizeof v, "value %d/%d", a->id, i);
+        if (blazedb_put2(a->db, k, strlen(k), v, strlen(v)) != BLAZEDB_OK) {
+            a->fail = 1;
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void test_group_commit(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("gc");
+    assert_non_null(dir);
+    char *path = tu_path(dir, "gc.blazedb");
+    BlazeDBOptions o;
+    cc_opts(&o); /* durability FULL: every commit waits for a sync */
+    assert_int_equal(o.durability, BLAZEDB_DURABILITY_FULL);
+    BlazeDB *db = NULL;
+    assert_int_equal(blazedb_open_ex(path, TU_PASSWORD, &o, &db), BLAZEDB_OK);
+    enum { PER = 300 };
+    BlazeDBStats s0, s1;
+    memset(&s0, 0, sizeof s0);
+    s0.struct_size = sizeof s0;
+    s1 = s0;
+    assert_int_equal(blazedb_stats(db, &s0), BLAZEDB_OK);
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 2);
+    GcArg a[2] = {{db, &go, 0, PER, 0}, {db, &go, 1, PER, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, gc_thread, &a[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&go);
+    assert_int_equal(a[0].fail | a[1].fail, 0);
+    assert_int_equal(blazedb_stats(db, &s1), BLAZEDB_OK);
+    uint64_t commits = s1.commits - s0.commits, syncs = s1.syncs - s0.syncs;
+    fprintf(stderr, "group commit: %" PRIu64 " commits, %" PRIu64 " syncs\n", commits, syncs);
+    assert_int_equal(commits, 2 * PER);
+    assert_true(syncs > 0);
+    assert_true(syncs < commits); /* some sync covered two commits */
+    blazedb_close(db);
+    /* every acknowledged commit is there */
+    assert_int_equal(blazedb_open_ex(path, TU_PASSWORD, &o, &db), BLAZEDB_OK);
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < PER; i++) {
+            char k[32], v[32];
+            snprintf(k, sizeof k, "gc:%d:%05d", t, i);
+            snprintf(v, sizeof v, "value %d/%d", t, i);
+            void *got = NULL;
+            size_t gl = 0;
+            assert_int_equal(blazedb_get2(db, k, strlen(k), &got, &gl), BLAZEDB_OK);
+            assert_int_equal(gl, strlen(v));
+            assert_memory_equal(got, v, gl);
+            blazedb_free(got);
+        }
+    blazedb_close(db);
+    tu_rmrf(dir);
+    free(path);
+    free(dir);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -916,6 +997,7 @@ int main(void)
         cmocka_unit_test(test_readers_not_blocked),
         cmocka_unit_test(test_threads_transfers),
         cmocka_unit_test(test_iterator_snapshot),
+        cmocka_unit_test(test_group_commit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

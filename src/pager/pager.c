@@ -1348,6 +1348,7 @@ static void writer_unlock(Pager *p)
 {
     pthread_mutex_lock(&p->sync_mu);
     p->writer_active = 0;
+    pthread_cond_broadcast(&p->sync_cv); /* a leader may be gathering */
     maybe_release_writer_locked(p);
     pthread_mutex_unlock(&p->sync_mu);
     atomic_store(&p->write_owner, 0);
@@ -1365,13 +1366,42 @@ static void writer_unlock(Pager *p)
  */
 #define COMMIT_DURABLE(p, gen, last) ((p)->sync_gen != (gen) || (p)->durable_frames >= (last))
 
+/* How long a committer about to sync waits for a transaction that
+ * another thread of the handle is building, so that one sync covers both. */
+#define GATHER_US 150
+
+/* Waits, up to GATHER_US, while another transaction of this handle is
+ * active and has not written its frames.  Caller holds sync_mu. */
+static void gather(Pager *p)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_nsec += GATHER_US * 1000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    uint64_t w0 = p->written_frames;
+    while (p->writer_active && p->written_frames == w0 && !p->syncing)
+        if (pthread_cond_timedwait(&p->sync_cv, &p->sync_mu, &dl) != 0)
+            break;
+}
+
+/* Group commit: a committer about to lead a sync that sees another
+ * transaction of the handle in progress first gives it a moment to write
+ * (gather), so that one sync covers both. */
 static int wait_durable(Pager *p, uint64_t gen, uint64_t last)
 {
-    int rc = BLAZEDB_OK;
+    int rc = BLAZEDB_OK, gathered = 0;
     pthread_mutex_lock(&p->sync_mu);
     while (!COMMIT_DURABLE(p, gen, last) && !atomic_load(&p->failed)) {
         if (p->syncing) {
             pthread_cond_wait(&p->sync_cv, &p->sync_mu);
+            continue;
+        }
+        if (!gathered && p->writer_active && p->durability == BLAZEDB_DURABILITY_FULL) {
+            gathered = 1;
+            gather(p);
             continue;
         }
         uint64_t target = p->written_frames;
@@ -1741,6 +1771,7 @@ static int commit_write(PagerTxn *t, uint64_t *gen_out, uint64_t *last_out)
     p->written_frames = last;
     p->local_base = s;
     p->have_local_base = 1;
+    pthread_cond_broadcast(&p->sync_cv); /* a leader may be gathering */
     pthread_mutex_unlock(&p->sync_mu);
     *last_out = last;
     *gen_out = s.wal_gen;
