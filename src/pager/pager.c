@@ -67,24 +67,6 @@ typedef struct {
     size_t cap, n, used;
 } DirtyMap;
 
-/* What a handle keeps for each reader slot it holds (see Pager.owned). */
-typedef struct {
-    _Atomic uint8_t busy;
-    /* The rest belongs to the read transaction holding the slot (so
-     * no atomics): the first page of its last transaction that it
-     * keeps pinned (`sticky`, one pin), and `proxy`, the alias of
-     * that page it hands out when a later transaction of the slot
-     * asks for the same version first again (the root of the tree it
-     * reads, as a rule), with `sticky_uses` the proxies not yet
-     * unpinned.  A get then pins no entry at the root, which every
-     * reader shares. */
-    uint32_t sticky_uses;
-    CacheEntry *sticky;
-    Page proxy;
-    char pad[16];           /* about one cache line each: threads reading
-                               at once do not share one */
-} SlotLocal;
-
 struct Pager {
     OsVfs *vfs;
     char *path, *wal_path, *shm_path;
@@ -151,7 +133,11 @@ struct Pager {
      * and gives back a free one with a compare-and-swap on owned_busy[k],
      * without slot_mu; slot_mu orders the growth of the list (and close). */
     uint32_t owned[SHM_NSLOTS];
-    SlotLocal owned_busy[SHM_NSLOTS];
+    struct {
+        _Atomic uint8_t busy;
+        char pad[63];           /* one cache line each: threads reading at
+                                   once do not share one */
+    } owned_busy[SHM_NSLOTS];
     _Atomic size_t nowned;
 
     PagerRefillFn refill;
@@ -206,7 +192,6 @@ struct PagerTxn {
     /* cache hits and misses, added to the handle's counters at the end
      * (one shared write per transaction, not one per page) */
     uint64_t hits, misses;
-    int fetched;                /* pager_get was called (sticky pages) */
     /* last: pager_begin fills them, and zeroes only what comes before */
     PagerMeta meta;
     ShmSnapshot base;
@@ -542,43 +527,6 @@ static int read_page(Pager *p, Pgno pgno, uint64_t ctr, uint8_t *payload, uint64
                        (unsigned long long)ctr);
 }
 
-/* Drops a slot's sticky page (no proxy of it may be in use). */
-static void sticky_drop(Pager *p, size_t k)
-{
-    SlotLocal *sl = &p->owned_busy[k];
-    if (!sl->sticky)
-        return;
-    /* a hint built on the proxy (the entry had none then) is the slot's */
-    if (sl->proxy.hint != __atomic_load_n(&sl->sticky->page.hint, __ATOMIC_ACQUIRE))
-        free(sl->proxy.hint);
-    sl->proxy.hint = NULL;
-    cache_unpin(&p->cache, sl->sticky);
-    sl->sticky = NULL;
-}
-
-/* The first page a read transaction fetched, pinned in e: when the
- * transaction's slot has no proxy in use and the page was already
- * validated by the layer above, it becomes the slot's sticky page (e's
- * pin is the slot's) and its proxy is returned, else e's page. */
-static Page *make_sticky(PagerTxn *t, CacheEntry *e)
-{
-    Pager *p = t->p;
-    SlotLocal *sl = &p->owned_busy[t->slot_k];
-    if (sl->sticky_uses != 0 || !__atomic_load_n(&e->page.checked, __ATOMIC_RELAXED))
-        return &e->page;
-    sticky_drop(p, t->slot_k);
-    sl->sticky = e;
-    /* field by field: other readers may be setting checked and hint */
-    sl->proxy.data = e->page.data;
-    sl->proxy.ctr = e->page.ctr;
-    sl->proxy.pgno = e->page.pgno;
-    sl->proxy.key_epoch = e->page.key_epoch;
-    sl->proxy.checked = 1;
-    sl->proxy.hint = __atomic_load_n(&e->page.hint, __ATOMIC_ACQUIRE);
-    sl->sticky_uses = 1;
-    return &sl->proxy;
-}
-
 int pager_get(PagerTxn *t, PageRef ref, Page **out)
 {
     Pager *p = t->p;
@@ -601,27 +549,13 @@ int pager_get(PagerTxn *t, PageRef ref, Page **out)
             return pager_error(p, BLAZEDB_CORRUPT,
                                "reference to a freed page %u", ref.pgno);
     }
-    int first = !t->fetched;
-    t->fetched = 1;
-    if (t->slot >= 0) {
-        SlotLocal *sl = &p->owned_busy[t->slot_k];
-        if (sl->sticky && sl->sticky->page.pgno == ref.pgno && sl->sticky->page.ctr == ref.ctr) {
-            sl->sticky_uses++;
-            t->hits++;
-            *out = &sl->proxy;
-            return BLAZEDB_OK;
-        }
-    }
     CacheEntry *e;
     int r = cache_fetch(&p->cache, ref.pgno, ref.ctr, &e);
     if (r < 0)
         return pager_error(p, BLAZEDB_NOMEM, "out of memory for the page cache");
     if (r == 1) {
         t->hits++;
-        if (first && t->slot >= 0)
-            *out = make_sticky(t, e);
-        else
-            *out = &e->page;
+        *out = &e->page;
         return BLAZEDB_OK;
     }
     t->misses++;
@@ -667,10 +601,6 @@ void pager_unpin(PagerTxn *t, Page *pg)
 {
     if (!pg || pager_is_dirty(t, pg))
         return;
-    if (t->slot >= 0 && pg == &t->p->owned_busy[t->slot_k].proxy) {
-        t->p->owned_busy[t->slot_k].sticky_uses--;
-        return;
-    }
     cache_unpin(&t->p->cache, (CacheEntry *)pg);
 }
 
@@ -2090,8 +2020,6 @@ static void pager_free_all(Pager *p)
     crypto_wipe(p->dk, sizeof p->dk);
     crypto_wipe(p->next_dk, sizeof p->next_dk);
     crypto_wipe(p->kek, sizeof p->kek);
-    for (size_t k = 0; k < SHM_NSLOTS; k++) /* nowned may be 0 by now */
-        sticky_drop(p, k);
     cache_destroy(&p->cache);
     wal_index_free(&p->idx);
     pthread_mutex_destroy(&p->idx_mu);
