@@ -333,38 +333,41 @@ static inline const uint8_t *hint_cell(const uint8_t *d, const SearchHint *h, un
     return h ? d + h->off[i] : cell_at(d, i);
 }
 
-/* The search over a hint: the first slot whose key is >= k, or with
- * `upper` > k; *exact tells whether a key equal to k was met (lower bound
- * only). */
-static unsigned hint_search(const uint8_t *d, const SearchHint *h, const uint8_t *k,
+/* The first slot whose key is >= k, or with `upper` > k; *exact tells
+ * whether a key equal to k was met (lower bound only).  With the node's
+ * hint (h, may be NULL) the probes compare the four bytes after the shared
+ * prefix and read a cell only on a tie. */
+static unsigned node_search(const uint8_t *d, const SearchHint *h, const uint8_t *k,
                             size_t kl, int upper, int *exact)
 {
-    unsigned n = h->n;
-    size_t L = h->lcp;
+    int type = h ? h->type : d[0];
+    unsigned lo = 0, hi = h ? h->n : nkeys(d);
+    uint32_t pk = 0;
     *exact = 0;
-    if (L) {
-        int c = memcmp(k, h->prefix, kl < L ? kl : L);
+    if (h) {
+        size_t L = h->lcp;
+        int c = L ? memcmp(k, h->prefix, kl < L ? kl : L) : 0;
         if (c < 0 || (c == 0 && kl < L))
             return 0;
         if (c > 0)
-            return n;
+            return hi;
+        pk = pfx4(k, kl, L); /* k shares the prefix */
     }
-    /* k shares the prefix: order by the four bytes after it, ties by key */
-    uint32_t pk = pfx4(k, kl, L);
-    unsigned lo = 0, hi = n;
     while (lo < hi) {
         unsigned mid = lo + (hi - lo) / 2;
         int c;
-        if (h->pfx[mid] != pk) {
+        if (h && h->pfx[mid] != pk) {
             c = h->pfx[mid] < pk ? -1 : 1;
         } else {
-            /* most likely the key looked for: fetch the lines of its value
-             * (a get copies it next) while its first line comes in */
-            const uint8_t *cell = d + h->off[mid];
-            __builtin_prefetch(cell + 64);
-            __builtin_prefetch(cell + 128);
+            const uint8_t *cell = hint_cell(d, h, mid);
+            if (h) {
+                /* most likely the key looked for: fetch the lines of its
+                 * value (a get copies it next) while its first line comes */
+                __builtin_prefetch(cell + 64);
+                __builtin_prefetch(cell + 128);
+            }
             size_t ml;
-            const uint8_t *mk = cell_key(h->type, cell, &ml);
+            const uint8_t *mk = cell_key(type, cell, &ml);
             c = keycmp(mk, ml, k, kl);
         }
         if (c < 0 || (upper && c == 0)) {
@@ -382,24 +385,7 @@ static unsigned hint_search(const uint8_t *d, const SearchHint *h, const uint8_t
 static unsigned leaf_search(const uint8_t *d, const SearchHint *h, const uint8_t *k,
                             size_t kl, int *exact)
 {
-    if (h)
-        return hint_search(d, h, k, kl, 0, exact);
-    unsigned lo = 0, hi = nkeys(d);
-    *exact = 0;
-    while (lo < hi) {
-        unsigned mid = lo + (hi - lo) / 2;
-        size_t ml;
-        const uint8_t *mk = cell_key(BT_LEAF, cell_at(d, mid), &ml);
-        int c = keycmp(mk, ml, k, kl);
-        if (c < 0) {
-            lo = mid + 1;
-        } else {
-            if (c == 0)
-                *exact = 1;
-            hi = mid;
-        }
-    }
-    return lo;
+    return node_search(d, h, k, kl, 0, exact);
 }
 
 /* Branch: the child to follow = number of keys <= k.  h: the page's hint
@@ -407,21 +393,14 @@ static unsigned leaf_search(const uint8_t *d, const SearchHint *h, const uint8_t
 static unsigned branch_search(const uint8_t *d, const SearchHint *h, const uint8_t *k,
                               size_t kl)
 {
-    if (h) {
-        int ex;
-        return hint_search(d, h, k, kl, 1, &ex);
-    }
-    unsigned lo = 0, hi = nkeys(d);
-    while (lo < hi) {
-        unsigned mid = lo + (hi - lo) / 2;
-        size_t ml;
-        const uint8_t *mk = cell_key(BT_BRANCH, cell_at(d, mid), &ml);
-        if (keycmp(mk, ml, k, kl) <= 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    int ex;
+    return node_search(d, h, k, kl, 1, &ex);
+}
+
+/* Child i of a branch (0..nkeys), through its hint when it has one. */
+static PageRef node_child(const uint8_t *d, const SearchHint *h, unsigned i)
+{
+    return h && i ? rd_ref(hint_cell(d, h, i - 1) + 2) : branch_child(d, i);
 }
 
 /* Length of the shortest prefix of b that is greater than a (a < b). */
@@ -628,7 +607,7 @@ static int descend(PagerTxn *t, size_t P, PageRef ref, int mode, const uint8_t *
         if (n == 0)
             return corrupt(t, "empty branch", pg->pgno);
         idx[l] = mode == TO_KEY ? branch_search(d, h, key, klen) : mode == TO_FIRST ? 0 : n;
-        ref = h && idx[l] ? rd_ref(hint_cell(d, h, idx[l] - 1) + 2) : branch_child(d, idx[l]);
+        ref = node_child(d, h, idx[l]);
     }
 }
 
