@@ -49,21 +49,18 @@ typedef struct {
     int defer_cat;      /* store() leaves the catalog record to the caller */
 } Tx;
 
-static BlazeDBResult tx_begin(BlazeDB *db, BlazeDBTxn *txn, int write, Tx *x)
-{
-    memset(x, 0, sizeof *x);
-    if (!db_handle_ok(db))
-        return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
-    return db_call_begin(db, txn, write, &x->c);
-}
+/* tx_begin's mode besides 0 (read) and 1 (write): a read that ends within
+ * the call, on a bare snapshot when the caller gave no transaction
+ * (db_call_begin_read). */
+#define TX_READ_BARE 2
 
-/* tx_begin for a read that ends within the call (db_call_begin_read). */
-static BlazeDBResult tx_begin_read(BlazeDB *db, BlazeDBTxn *txn, Tx *x)
+static BlazeDBResult tx_begin(BlazeDB *db, BlazeDBTxn *txn, int mode, Tx *x)
 {
     memset(x, 0, sizeof *x);
     if (!db_handle_ok(db))
         return db ? BLAZEDB_MISUSE : BLAZEDB_INVALID_ARGUMENT;
-    return db_call_begin_read(db, txn, &x->c);
+    return mode == TX_READ_BARE ? db_call_begin_read(db, txn, &x->c)
+                                : db_call_begin(db, txn, mode, &x->c);
 }
 
 static BlazeDBResult tx_end(Tx *x, BlazeDBResult rc)
@@ -518,7 +515,7 @@ BlazeDBResult blazedb_collection_list(BlazeDB *db, BlazeDBTxn *txn, char ***name
     if (!names || !n)
         return db_error(db, BLAZEDB_INVALID_ARGUMENT, "names or n is NULL");
     Tx x;
-    BlazeDBResult rc = tx_begin_read(db, txn, &x);
+    BlazeDBResult rc = tx_begin(db, txn, TX_READ_BARE, &x);
     if (rc)
         return rc;
     NameList l = {0};
@@ -557,7 +554,7 @@ BlazeDBResult blazedb_count(BlazeDB *db, BlazeDBTxn *txn, const char *coll, uint
     if ((rc = check_name(db, coll)))
         return rc;
     Tx x;
-    if ((rc = tx_begin_read(db, txn, &x)))
+    if ((rc = tx_begin(db, txn, TX_READ_BARE, &x)))
         return rc;
     CatColl c;
     rc = load_coll(&x, coll, 0, &c);
@@ -829,7 +826,7 @@ BlazeDBResult blazedb_get_doc(BlazeDB *db, BlazeDBTxn *txn, const char *coll, co
         return rc;
     uint64_t t0 = mon_now();
     Tx x;
-    if ((rc = tx_begin_read(db, txn, &x)))
+    if ((rc = tx_begin(db, txn, TX_READ_BARE, &x)))
         return rc;
     int missing;
     rc = get_live(&x, coll, id, out, &missing);
@@ -851,7 +848,7 @@ BlazeDBResult blazedb_get_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
             return rc;
     uint64_t t0 = mon_now();
     Tx x;
-    if ((rc = tx_begin_read(db, txn, &x)))
+    if ((rc = tx_begin(db, txn, TX_READ_BARE, &x)))
         return rc;
     CatColl c;
     rc = load_coll(&x, coll, 0, &c);
@@ -883,7 +880,7 @@ BlazeDBResult blazedb_exists(BlazeDB *db, BlazeDBTxn *txn, const char *coll, con
     if ((rc = check_name(db, coll)) || (rc = check_id(db, id, id ? strlen(id) : 0)))
         return rc;
     Tx x;
-    if ((rc = tx_begin_read(db, txn, &x)))
+    if ((rc = tx_begin(db, txn, TX_READ_BARE, &x)))
         return rc;
     BlazeDBDoc *d = NULL;
     int missing;
