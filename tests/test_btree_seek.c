@@ -30,6 +30,28 @@
 
 #define NKEYS 20000
 
+/* A new database in a new directory (cheapest key derivation); close it
+ * with close_fresh. */
+static BlazeDB *open_fresh(const char *tag, char **dir)
+{
+    *dir = tu_mkdtemp(tag);
+    assert_non_null(*dir);
+    char *path = tu_path(*dir, "t.blazedb");
+    BlazeDBOptions o;
+    tu_fast_opts(&o);
+    BlazeDB *db = NULL;
+    assert_int_equal(blazedb_open_ex(path, TU_PASSWORD, &o, &db), BLAZEDB_OK);
+    free(path);
+    return db;
+}
+
+static void close_fresh(BlazeDB *db, char *dir)
+{
+    blazedb_close(db);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static void key_of(unsigned i, char out[32]) { snprintf(out, 32, "key%08u", i * 3); }
 
 /* Seeks `probe` with the long-lived cursor and with a fresh one; both must
@@ -96,13 +118,8 @@ static void run_seeks(PagerTxn *pt, PagerRoot *root, TuRng *rng)
  * gap before it */
 static void seek_reuse(size_t vlen)
 {
-    char *dir = tu_mkdtemp("seek");
-    assert_non_null(dir);
-    char *path = tu_path(dir, "s.blazedb");
-    BlazeDBOptions o;
-    tu_fast_opts(&o);
-    BlazeDB *db = NULL;
-    assert_int_equal(blazedb_open_ex(path, TU_PASSWORD, &o, &db), BLAZEDB_OK);
+    char *dir;
+    BlazeDB *db = open_fresh("seek", &dir);
     BlazeDBTxn *t = NULL;
     assert_int_equal(blazedb_txn_begin(db, 0, &t), BLAZEDB_OK);
     for (unsigned i = 0; i < NKEYS; i++) {
@@ -125,10 +142,7 @@ static void seek_reuse(size_t vlen)
     pt = db_txn_pt(t);
     run_seeks(pt, &pager_txn_meta(pt)->roots[PAGER_ROOT_MAIN], &rng);
     blazedb_txn_abort(t);
-    blazedb_close(db);
-    tu_rmrf(dir);
-    free(path);
-    free(dir);
+    close_fresh(db, dir);
 }
 
 static void test_seek_reuse(void **state)
@@ -255,13 +269,8 @@ static void check_against_model(PagerTxn *pt, PagerRoot *root, const HKey *m, si
 static void test_search_hints(void **state)
 {
     (void)state;
-    char *dir = tu_mkdtemp("hint");
-    assert_non_null(dir);
-    char *path = tu_path(dir, "h.blazedb");
-    BlazeDBOptions o;
-    tu_fast_opts(&o);
-    BlazeDB *db = NULL;
-    assert_int_equal(blazedb_open_ex(path, TU_PASSWORD, &o, &db), BLAZEDB_OK);
+    char *dir;
+    BlazeDB *db = open_fresh("hint", &dir);
     TuRng rng;
     tu_rng_seed(&rng, tu_seed("test_search_hints"));
     size_t cap = 30000, n = 0;
@@ -306,11 +315,8 @@ static void test_search_hints(void **state)
     PagerRoot root = pager_txn_meta(pt)->roots[PAGER_ROOT_MAIN];
     check_against_model(pt, &root, m, n, &rng);
     blazedb_txn_abort(t);
-    blazedb_close(db);
     free(m);
-    tu_rmrf(dir);
-    free(path);
-    free(dir);
+    close_fresh(db, dir);
 }
 
 int main(void)
