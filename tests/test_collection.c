@@ -614,8 +614,7 @@ static void test_collection_record_reuse(void **state)
     assert_int_equal(blazedb_txn_begin(a.db, BLAZEDB_TXN_READONLY, &old), BLAZEDB_OK);
     expect_doc(a.db, old, "c", "x", "{\"id\":\"x\",\"v\":1}");
     assert_int_equal(blazedb_collection_drop(a.db, NULL, "c"), BLAZEDB_OK);
-    BlazeDBDoc *d = NULL;
-    assert_int_equal(blazedb_get_doc(a.db, NULL, "c", "x", &d), BLAZEDB_NOT_FOUND);
+    expect_missing(a.db, NULL, "c", "x");
     insert_json(a.db, "c", "{\"id\":\"x\",\"v\":4}");
     for (int i = 0; i < 2; i++) {
         expect_doc(a.db, NULL, "c", "x", "{\"id\":\"x\",\"v\":4}");
@@ -624,7 +623,7 @@ static void test_collection_record_reuse(void **state)
     blazedb_txn_abort(old);
     /* a rename moves the record; the old name is gone */
     assert_int_equal(blazedb_collection_rename(a.db, NULL, "c", "d"), BLAZEDB_OK);
-    assert_int_equal(blazedb_get_doc(a.db, NULL, "c", "x", &d), BLAZEDB_NOT_FOUND);
+    expect_missing(a.db, NULL, "c", "x");
     expect_doc(a.db, NULL, "d", "x", "{\"id\":\"x\",\"v\":4}");
     /* a write inside a transaction is seen by its own reads */
     BlazeDBTxn *w = NULL;
