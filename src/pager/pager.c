@@ -130,14 +130,10 @@ struct Pager {
     pthread_mutex_t slot_mu;
     /* Reader slots this handle holds the lock of.  owned[k] for k < nowned
      * never changes while the handle is open, so a read transaction takes
-     * and gives back a free one with a compare-and-swap on owned_busy[k],
-     * without slot_mu; slot_mu orders the growth of the list (and close). */
+     * an idle one (txnid 0) and publishes its snapshot in it with one
+     * compare-and-swap, and gives it back with a store, without slot_mu;
+     * slot_mu orders the growth of the list (and close). */
     uint32_t owned[SHM_NSLOTS];
-    struct {
-        _Atomic uint8_t busy;
-        char pad[63];           /* one cache line each: threads reading at
-                                   once do not share one */
-    } owned_busy[SHM_NSLOTS];
     _Atomic size_t nowned;
 
     PagerRefillFn refill;
@@ -171,7 +167,6 @@ struct PagerTxn {
     int write;
     uint64_t txnid;
     int slot;                   /* reader slot, -1 for writers */
-    size_t slot_k;              /* its index in the handle's owned[] */
     uint64_t change_seq;
     DirtyMap dirty;
     Pgno *freed;
@@ -195,6 +190,11 @@ struct PagerTxn {
     /* last: pager_begin fills them, and zeroes only what comes before */
     PagerMeta meta;
     ShmSnapshot base;
+    /* Kept from the struct's last use (see spare_take): a read
+     * transaction's base was read from the handle of serial base_serial
+     * when the shared snapshot's sequence stood at base_seq (0: base is
+     * not such a copy). */
+    uint64_t base_serial, base_seq;
 };
 
 static _Thread_local uint8_t tl_raw[65536];
@@ -423,12 +423,12 @@ static int index_catch_up_locked(Pager *p, const ShmSnapshot *s)
     return 0;
 }
 
-static int read_snapshot(Pager *p, ShmSnapshot *s)
+static int read_snapshot(Pager *p, ShmSnapshot *s, uint64_t *seq)
 {
-    if (shm_read_snapshot(p->sh, s) == 0)
+    if (shm_read_snapshot(p->sh, s, seq) == 0)
         return 0;
     uint64_t start = p->vfs->now_us(p->vfs);
-    while (shm_read_snapshot(p->sh, s) != 0) {
+    while (shm_read_snapshot(p->sh, s, seq) != 0) {
         if (p->vfs->now_us(p->vfs) - start > (uint64_t)p->busy_ms * 1000 + 100000)
             return pager_error(p, BLAZEDB_BUSY,
                                "the shared state is being repaired by another process");
@@ -437,17 +437,25 @@ static int read_snapshot(Pager *p, ShmSnapshot *s)
     return 0;
 }
 
-/* Snapshot + index caught up to it. */
-static int snapshot_and_index(Pager *p, ShmSnapshot *s)
+/* Does the log index cover snapshot s?  Only a hint (the index may move
+ * on at once; read_page authenticates what it finds). */
+static int index_covers(Pager *p, const ShmSnapshot *s)
+{
+    if (!p->wal)
+        return 1;
+    uint64_t pub = atomic_load_explicit(&p->idx_pub, memory_order_acquire);
+    return (uint32_t)(pub >> 32) == (uint32_t)s->wal_gen && (uint32_t)pub >= s->wal_frames;
+}
+
+/* Snapshot + index caught up to it.  *seq (if not NULL) gets the shared
+ * sequence the snapshot was read at. */
+static int snapshot_and_index_seq(Pager *p, ShmSnapshot *s, uint64_t *seq)
 {
     for (int tries = 0; tries < 100; tries++) {
-        int rc = read_snapshot(p, s);
+        int rc = read_snapshot(p, s, seq);
         if (rc)
             return rc;
-        if (!p->wal)
-            return 0;
-        uint64_t pub = atomic_load_explicit(&p->idx_pub, memory_order_acquire);
-        if ((uint32_t)(pub >> 32) == (uint32_t)s->wal_gen && (uint32_t)pub >= s->wal_frames)
+        if (index_covers(p, s))
             return 0;
         pthread_mutex_lock(&p->idx_mu);
         rc = index_catch_up_locked(p, s);
@@ -456,6 +464,11 @@ static int snapshot_and_index(Pager *p, ShmSnapshot *s)
             return rc;
     }
     return pager_error(p, BLAZEDB_BUSY, "the log keeps restarting");
+}
+
+static int snapshot_and_index(Pager *p, ShmSnapshot *s)
+{
+    return snapshot_and_index_seq(p, s, NULL);
 }
 
 /* ---- page reads -------------------------------------------------------------- */
@@ -512,7 +525,7 @@ static int read_page(Pager *p, Pgno pgno, uint64_t ctr, uint8_t *payload, uint64
             break;
         /* Did the log restart since we looked?  Then refresh and retry. */
         ShmSnapshot s;
-        if (read_snapshot(p, &s))
+        if (read_snapshot(p, &s, NULL))
             break;
         if (s.wal_gen == gen && attempt > 0)
             break;
@@ -991,31 +1004,37 @@ uint64_t pager_oldest_reader(PagerTxn *t)
  * at once keep to slots of their own instead of racing for the first. */
 static _Thread_local size_t tl_slot_k;
 
-/* A free slot among those this handle holds: 1 (and *out, and its index
- * in owned[] in *out_k) when found. */
-static int slot_take_owned(Pager *p, int *out, size_t *out_k)
+/* What a slot holds for snapshot txnid (0 means idle). */
+static uint64_t slot_id(uint64_t txnid) { return txnid ? txnid : 1; }
+
+/* Takes a free slot among those this handle holds and publishes txnid in
+ * it, with one compare-and-swap (a full barrier: the caller's next load
+ * of txn_hint comes after it).  1 (and the slot in *out) when one was
+ * free. */
+static int slot_take_owned(Pager *p, uint64_t txnid, int *out)
 {
     size_t n = atomic_load_explicit(&p->nowned, memory_order_acquire);
     size_t k = tl_slot_k < n ? tl_slot_k : 0;
+    uint64_t id = slot_id(txnid);
     for (size_t j = 0; j < n; j++, k = k + 1 < n ? k + 1 : 0) {
-        uint8_t z = 0;
-        if (atomic_load_explicit(&p->owned_busy[k].busy, memory_order_relaxed) == 0 &&
-            atomic_compare_exchange_strong(&p->owned_busy[k].busy, &z, 1)) {
+        _Atomic uint64_t *v = &p->sh->slots[p->owned[k]].txnid;
+        uint64_t z = 0;
+        if (atomic_load_explicit(v, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong(v, &z, id)) {
             tl_slot_k = k;
             *out = (int)p->owned[k];
-            *out_k = k;
             return 1;
         }
     }
     return 0;
 }
 
-static int slot_acquire(Pager *p, int *out, size_t *out_k)
+static int slot_acquire(Pager *p, uint64_t txnid, int *out)
 {
-    if (slot_take_owned(p, out, out_k))
+    if (slot_take_owned(p, txnid, out))
         return 0;
     pthread_mutex_lock(&p->slot_mu);
-    if (slot_take_owned(p, out, out_k)) { /* one came back meanwhile */
+    if (slot_take_owned(p, txnid, out)) { /* one came back meanwhile */
         pthread_mutex_unlock(&p->slot_mu);
         return 0;
     }
@@ -1035,13 +1054,11 @@ static int slot_acquire(Pager *p, int *out, size_t *out_k)
         if (os_lock(p->shm, SHM_LOCK_SLOT + i, 1, OS_LOCK_EXCLUSIVE) != 0)
             continue;
         /* we own slot i now (its previous owner, if any, is gone) */
-        atomic_store(&p->sh->slots[i].txnid, 0);
         atomic_store(&p->sh->slots[i].owner, pid);
+        atomic_store(&p->sh->slots[i].txnid, slot_id(txnid));
         size_t n = atomic_load_explicit(&p->nowned, memory_order_relaxed);
         p->owned[n] = i;
         tl_slot_k = n;
-        *out_k = n;
-        atomic_store_explicit(&p->owned_busy[n].busy, 1, memory_order_relaxed);
         atomic_store_explicit(&p->nowned, n + 1, memory_order_release);
         *out = (int)i;
         pthread_mutex_unlock(&p->slot_mu);
@@ -1053,11 +1070,11 @@ static int slot_acquire(Pager *p, int *out, size_t *out_k)
 }
 
 /* Gives back slot owned[k].  A release store is enough: the writer that
- * sees the slot idle may reuse pages, and every read of ours came before. */
-static void slot_release(Pager *p, int slot, size_t k)
+ * sees the slot idle may reuse pages, and every read of ours came before;
+ * the next reader of this handle may take it at once. */
+static void slot_release(Pager *p, int slot)
 {
     atomic_store_explicit(&p->sh->slots[slot].txnid, 0, memory_order_release);
-    atomic_store_explicit(&p->owned_busy[k].busy, 0, memory_order_release);
 }
 
 static void slots_release_all(Pager *p)
@@ -1227,30 +1244,51 @@ static int recover(Pager *p, int reset_slots)
 
 /* Each thread keeps the struct of the last transaction it ended (of any
  * handle) for its next begin: a read outside a transaction then
- * allocates nothing, and threads share nothing for it.  Freed when the
- * thread exits. */
+ * allocates nothing, threads share nothing for it, and a read on the
+ * handle whose snapshot has not moved reuses the copy of it the struct
+ * still holds (pager_begin).  The pointer is thread-local; a key whose
+ * value is the thread's holder frees the struct when the thread exits. */
+static _Thread_local struct SpareHolder {
+    PagerTxn *t;
+} tl_spare;
 static pthread_key_t spare_key;
 static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
 static int spare_ok;
+static _Thread_local int spare_registered;
 
-static void spare_init(void) { spare_ok = pthread_key_create(&spare_key, free) == 0; }
+static void spare_dtor(void *v)
+{
+    struct SpareHolder *h = v;
+    free(h->t);
+    h->t = NULL;
+}
 
-/* A zeroed transaction struct, or NULL when out of memory. */
+static void spare_init(void) { spare_ok = pthread_key_create(&spare_key, spare_dtor) == 0; }
+
+/* A transaction struct zeroed up to meta (the fields after it keep what
+ * they held), or NULL when out of memory. */
 static PagerTxn *spare_take(void)
 {
-    pthread_once(&spare_once, spare_init);
-    PagerTxn *t = spare_ok ? pthread_getspecific(spare_key) : NULL;
+    PagerTxn *t = tl_spare.t;
     if (!t)
         return calloc(1, sizeof *t);
-    pthread_setspecific(spare_key, NULL);
+    tl_spare.t = NULL;
     memset(t, 0, offsetof(PagerTxn, meta)); /* meta and base: pager_begin sets */
     return t;
 }
 
 static void spare_put(PagerTxn *t)
 {
-    if (spare_ok && !pthread_getspecific(spare_key) && pthread_setspecific(spare_key, t) == 0)
-        return;
+    if (!tl_spare.t) {
+        if (!spare_registered) {
+            pthread_once(&spare_once, spare_init);
+            spare_registered = spare_ok && pthread_setspecific(spare_key, &tl_spare) == 0;
+        }
+        if (spare_registered) {
+            tl_spare.t = t;
+            return;
+        }
+    }
     free(t);
 }
 
@@ -1459,6 +1497,7 @@ int pager_begin(Pager *p, int write, PagerTxn **out)
     t->slot = -1;
     int rc;
     if (write) {
+        t->base_serial = 0; /* base is about to be a writer's */
         if ((rc = writer_lock(p))) {
             free(t);
             return rc;
@@ -1512,20 +1551,35 @@ int pager_begin(Pager *p, int write, PagerTxn **out)
         *out = t;
         return BLAZEDB_OK;
     }
-    if ((rc = slot_acquire(p, &t->slot, &t->slot_k))) {
-        free(t);
-        return rc;
-    }
-    for (;;) {
-        if ((rc = snapshot_and_index(p, &t->base))) {
-            slot_release(p, t->slot, t->slot_k);
+    /* The struct still holds the snapshot it last read for this handle:
+     * when nothing was published since, that is the snapshot to take,
+     * and only the index needs checking */
+    if (t->base_serial != p->serial || shm_seq(p->sh) != t->base_seq ||
+        !index_covers(p, &t->base)) {
+        t->base_serial = 0;
+        if ((rc = snapshot_and_index_seq(p, &t->base, &t->base_seq))) {
             free(t);
             return rc;
         }
-        uint64_t id = t->base.meta.txnid ? t->base.meta.txnid : 1;
-        atomic_store(&p->sh->slots[t->slot].txnid, id);
-        if (atomic_load(&p->sh->txn_hint) == t->base.meta.txnid)
-            break;
+        t->base_serial = p->serial;
+    }
+    /* Publishing the snapshot in a slot, then seeing that it is still the
+     * newest one, keeps every page of it from being reused or
+     * overwritten until the slot is given back (the writer reads the
+     * slots after publishing a newer one: see pager_oldest_reader) */
+    if ((rc = slot_acquire(p, t->base.meta.txnid, &t->slot))) {
+        free(t);
+        return rc;
+    }
+    while (atomic_load(&p->sh->txn_hint) != t->base.meta.txnid) {
+        t->base_serial = 0;
+        if ((rc = snapshot_and_index_seq(p, &t->base, &t->base_seq))) {
+            slot_release(p, t->slot);
+            free(t);
+            return rc;
+        }
+        t->base_serial = p->serial;
+        atomic_store(&p->sh->slots[t->slot].txnid, slot_id(t->base.meta.txnid));
     }
     t->meta = t->base.meta;
     t->txnid = t->base.meta.txnid;
@@ -1551,7 +1605,7 @@ void pager_abort(PagerTxn *t)
         atomic_fetch_add(&p->st.rollbacks, 1);
         writer_unlock(p);
     } else if (t->slot >= 0) {
-        slot_release(p, t->slot, t->slot_k);
+        slot_release(p, t->slot);
     }
     txn_free(t);
 }
@@ -1793,7 +1847,7 @@ int pager_commit(PagerTxn *t)
     Pager *p = t->p;
     if (!t->write) {
         if (t->slot >= 0)
-            slot_release(p, t->slot, t->slot_k);
+            slot_release(p, t->slot);
         txn_free(t);
         return BLAZEDB_OK;
     }
@@ -1809,7 +1863,7 @@ int pager_commit(PagerTxn *t)
     }
     atomic_fetch_add(&p->st.commits, 1);
     ShmSnapshot s;
-    if (last && shm_read_snapshot(p->sh, &s) == 0) {
+    if (last && shm_read_snapshot(p->sh, &s, NULL) == 0) {
         uint64_t bf = atomic_load(&p->sh->backfill_gen) == s.wal_gen
                           ? atomic_load(&p->sh->backfill) : 0;
         if (s.wal_frames > bf && s.wal_frames - bf >= p->autockpt)
@@ -2294,7 +2348,7 @@ int pager_open(const char *path, const void *pw, size_t pwlen,
                 atomic_load(&p->sh->wal_salt) == 0) {
                 /* give the (absent or foreign) log a fresh generation */
                 ShmSnapshot s;
-                shm_read_snapshot(p->sh, &s);
+                shm_read_snapshot(p->sh, &s, NULL);
                 PagerTxn tmp;
                 memset(&tmp, 0, sizeof tmp);
                 tmp.p = p;
@@ -2366,7 +2420,7 @@ void pager_close(Pager *p)
         if (!p->readonly && p->wal && !atomic_load(&p->failed) &&
             checkpoint(p, 0) == BLAZEDB_OK) {
             ShmSnapshot s;
-            if (shm_read_snapshot(p->sh, &s) == 0 &&
+            if (shm_read_snapshot(p->sh, &s, NULL) == 0 &&
                 (s.wal_frames == 0 ||
                  (atomic_load(&p->sh->backfill_gen) == s.wal_gen &&
                   atomic_load(&p->sh->backfill) >= s.wal_frames)))
@@ -2397,7 +2451,7 @@ void pager_get_stats(Pager *p, PagerStats *st)
     st->commits = atomic_load(&p->st.commits);
     st->rollbacks = atomic_load(&p->st.rollbacks);
     ShmSnapshot s;
-    if (shm_read_snapshot(p->sh, &s) == 0) {
+    if (shm_read_snapshot(p->sh, &s, NULL) == 0) {
         uint64_t bf = atomic_load(&p->sh->backfill_gen) == s.wal_gen
                           ? atomic_load(&p->sh->backfill) : 0;
         st->wal_pages = s.wal_frames > bf ? s.wal_frames - bf : 0;

@@ -6,7 +6,7 @@
 #include <sched.h>
 #include <string.h>
 
-int shm_read_snapshot(ShmState *s, ShmSnapshot *out)
+int shm_read_snapshot(ShmState *s, ShmSnapshot *out, uint64_t *seq)
 {
     uint64_t words[SHM_META_WORDS];
     for (unsigned spins = 0;; spins++) {
@@ -29,8 +29,11 @@ int shm_read_snapshot(ShmState *s, ShmSnapshot *out)
         }
         atomic_thread_fence(memory_order_acquire);
         uint64_t s2 = atomic_load_explicit(&s->seq, memory_order_relaxed);
-        if (s1 == s2)
+        if (s1 == s2) {
+            if (seq)
+                *seq = s1;
             break;
+        }
     }
     memcpy(&out->meta, words, sizeof out->meta);
     return 0;

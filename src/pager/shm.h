@@ -81,8 +81,14 @@ typedef struct {
 } ShmSnapshot;
 
 /* 0, or -1 when the lock stayed odd (a writer died while publishing: the
- * next writer repairs it from disk). */
-int shm_read_snapshot(ShmState *s, ShmSnapshot *out);
+ * next writer repairs it from disk).  *seq (if not NULL) gets the sequence
+ * the copy was taken at: while shm_seq() still returns it, the published
+ * snapshot is that copy (the sequence only grows while the state is
+ * mapped). */
+int shm_read_snapshot(ShmState *s, ShmSnapshot *out, uint64_t *seq);
+/* The current sequence (odd while a publication is under way). */
+static inline uint64_t shm_seq(ShmState *s)
+{ return atomic_load_explicit(&s->seq, memory_order_acquire); }
 /* Is a publication torn (seq odd)? */
 static inline int shm_torn(ShmState *s)
 { return (int)(atomic_load(&s->seq) & 1); }
