@@ -97,12 +97,25 @@ static double getd(const BlazeDBDoc *d, const char *path)
     return v;
 }
 
-/* count, and the bucket counts add up to it; percentiles are ordered. */
+/* The number of timed calls of a kind (see hist_count). */
+static int64_t hist_timed(const BlazeDBDoc *d, const char *op)
+{
+    char p[128];
+    snprintf(p, sizeof p, "latency.%s.timed", op);
+    return geti(d, p);
+}
+
+/* count; the bucket counts add up to the timed calls, all of them for
+ * every kind but the sampled point reads; percentiles are ordered. */
 static int64_t hist_count(const BlazeDBDoc *d, const char *op)
 {
     char p[128];
     snprintf(p, sizeof p, "latency.%s.count", op);
     int64_t count = geti(d, p);
+    int64_t timed = hist_timed(d, op);
+    assert_true(timed <= count);
+    if (strcmp(op, "kv_get") != 0 && strcmp(op, "doc_get") != 0)
+        assert_int_equal(timed, count);
     snprintf(p, sizeof p, "latency.%s.buckets", op);
     size_t nb = blazedb_doc_len(d, p);
     int64_t sum = 0;
@@ -117,7 +130,7 @@ static int64_t hist_count(const BlazeDBDoc *d, const char *op)
         assert_true(n > 0);
         sum += n;
     }
-    assert_int_equal(sum, count);
+    assert_int_equal(sum, timed);
     double p50, p95, p99, mx;
     snprintf(p, sizeof p, "latency.%s.p50_us", op);
     p50 = getd(d, p);
@@ -128,7 +141,7 @@ static int64_t hist_count(const BlazeDBDoc *d, const char *op)
     snprintf(p, sizeof p, "latency.%s.max_us", op);
     mx = getd(d, p);
     assert_true(p50 <= p95 && p95 <= p99 && p99 <= mx);
-    if (count)
+    if (timed)
         assert_true(mx > 0);
     return count;
 }
@@ -667,6 +680,10 @@ static void test_threads(void **state)
     }
     BlazeDBDoc *b = metrics(f->db, 0, NULL);
     assert_int_equal(hist_count(b, "kv_get") - hist_count(a, "kv_get"), 4 * 500);
+    /* gets are timed one in MON_SAMPLE = 8, at random: 250 expected of
+     * 2,000 (standard deviation 15) */
+    int64_t timed = hist_timed(b, "kv_get") - hist_timed(a, "kv_get");
+    assert_in_range(timed, 150, 350);
     assert_int_equal(geti(b, "counters.reads") - geti(a, "counters.reads"), 4 * 500);
     blazedb_doc_free(a);
     blazedb_doc_free(b);
@@ -703,6 +720,27 @@ static void test_histogram_buckets(void **state)
     assert_string_equal(mon_op_name(MON_SQL_STATEMENT), "sql_statement");
     mon_snapshot(m, MON_KV_PUT, &s);
     assert_int_equal(s.count, 0);
+    /* calls counted but not timed: in count and errors, not in the
+     * buckets; the sum is scaled up to every call */
+    mon_snapshot(m, MON_KV_GET, &s);
+    double mean = s.sum_us / (double)s.count;
+    for (int i = 0; i < 3003; i++)
+        mon_count(m, MON_KV_GET, i < 3 ? BLAZEDB_CORRUPT : BLAZEDB_NOT_FOUND);
+    MonHistSnapshot s2;
+    mon_snapshot(m, MON_KV_GET, &s2);
+    assert_int_equal(s2.count, 1001 + 3003);
+    assert_int_equal(s2.timed, 1001);
+    assert_int_equal(s2.errors, 10 + 3);
+    assert_true(s2.p50_us == s.p50_us && s2.p99_us == s.p99_us && s2.max_us == s.max_us);
+    double d = s2.sum_us / (double)s2.count - mean;
+    assert_true(d < 1e-9 * mean && -d < 1e-9 * mean);
+    /* mon_start: point reads one call in MON_SAMPLE, the rest always */
+    int started = 0;
+    for (int i = 0; i < 8000; i++)
+        started += mon_start(MON_KV_GET) != 0;
+    assert_in_range(started, 800, 1200); /* 1,000 expected, sd 30 */
+    for (int i = 0; i < 100; i++)
+        assert_true(mon_start(MON_KV_PUT) != 0 && mon_start(MON_COMMIT) != 0);
     mon_free(m);
 }
 

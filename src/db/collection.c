@@ -824,7 +824,7 @@ BlazeDBResult blazedb_get_doc(BlazeDB *db, BlazeDBTxn *txn, const char *coll, co
         return db_error(db, BLAZEDB_INVALID_ARGUMENT, "out is NULL");
     if ((rc = check_name(db, coll)) || (rc = check_id(db, id, id ? strlen(id) : 0)))
         return rc;
-    uint64_t t0 = mon_now();
+    uint64_t t0 = mon_start(MON_DOC_GET);
     Tx x;
     if ((rc = tx_begin(db, txn, TX_READ_BARE, &x)))
         return rc;
@@ -846,7 +846,7 @@ BlazeDBResult blazedb_get_many(BlazeDB *db, BlazeDBTxn *txn, const char *coll,
     for (size_t i = 0; i < n; i++)
         if ((rc = check_id(db, ids[i], ids[i] ? strlen(ids[i]) : 0)))
             return rc;
-    uint64_t t0 = mon_now();
+    uint64_t t0 = mon_start(MON_DOC_GET);
     Tx x;
     if ((rc = tx_begin(db, txn, TX_READ_BARE, &x)))
         return rc;

@@ -704,7 +704,7 @@ BlazeDBResult blazedb_txn_get(BlazeDBTxn *t, const void *key, size_t klen,
     if (rc)
         return rc;
     atomic_fetch_add_explicit(&t->db->reads, 1, memory_order_relaxed);
-    uint64_t t0 = mon_now();
+    uint64_t t0 = mon_start(MON_KV_GET);
     rc = (BlazeDBResult)btree_get(t->pt, main_root(t->pt), key, klen, data, length);
     if (rc) {
         *data = NULL;
@@ -771,7 +771,7 @@ BlazeDBResult blazedb_get2(BlazeDB *db, const void *key, size_t klen, void **dat
     if (rc)
         return rc;
     PagerTxn *pt;
-    uint64_t t0 = mon_now();
+    uint64_t t0 = mon_start(MON_KV_GET);
     if ((rc = (BlazeDBResult)pager_begin(db->p, 0, &pt)))
         return mon_end(db->mon, MON_KV_GET, t0, rc);
     atomic_fetch_add_explicit(&db->reads, 1, memory_order_relaxed);

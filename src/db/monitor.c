@@ -85,6 +85,7 @@ typedef struct {
     _Atomic uint64_t sum;       /* ticks */
     _Atomic uint64_t max;       /* ticks */
     _Atomic uint64_t errors;
+    _Atomic uint64_t untimed;   /* counted, not timed (mon_count) */
 } MonHist;
 
 typedef struct MonShard {
@@ -207,6 +208,33 @@ void mon_record(Monitor *m, MonOp op, uint64_t ticks, int rc)
         bump(&h->errors, 1);
 }
 
+void mon_count(Monitor *m, MonOp op, int rc)
+{
+    if (!m || (unsigned)op >= MON_NOPS)
+        return;
+    MonShard *sh = shard_of(m);
+    if (!sh)
+        return;
+    MonHist *h = &sh->h[op];
+    bump(&h->untimed, 1);
+    if (rc != BLAZEDB_OK && rc != BLAZEDB_NOT_FOUND && rc != BLAZEDB_ROW && rc != BLAZEDB_DONE)
+        bump(&h->errors, 1);
+}
+
+_Thread_local uint32_t mon_tl_rng;
+
+/* A thread's first draw: mixes the clock with the address of its state
+ * (never 0, which xorshift would keep). */
+uint32_t mon_rng_seed(void)
+{
+    uint64_t x = mono_ns() ^ (uint64_t)(uintptr_t)&mon_tl_rng;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    uint32_t v = (uint32_t)x ^ (uint32_t)(x >> 32);
+    return v ? v : 0x9e3779b9u;
+}
+
 double mon_bucket_upper_us(int k)
 {
     return ldexp(1.0, k - 3); /* bucket 0: below 2^-3 µs */
@@ -222,9 +250,9 @@ static double bucket_lower_us(int k)
  * of two), and never above the largest one seen. */
 static double percentile(const MonHistSnapshot *s, double q)
 {
-    if (!s->count)
+    if (!s->timed)
         return 0.0;
-    double rank = q * (double)s->count;
+    double rank = q * (double)s->timed;
     if (rank < 1.0)
         rank = 1.0;
     uint64_t cum = 0;
@@ -254,6 +282,7 @@ void mon_snapshot(Monitor *m, MonOp op, MonHistSnapshot *out)
         for (int k = 0; k < MON_BUCKETS; k++)
             out->buckets[k] += atomic_load_explicit(&h->b[k], memory_order_relaxed);
         out->errors += atomic_load_explicit(&h->errors, memory_order_relaxed);
+        out->count += atomic_load_explicit(&h->untimed, memory_order_relaxed);
         sum += atomic_load_explicit(&h->sum, memory_order_relaxed);
         uint64_t mx = atomic_load_explicit(&h->max, memory_order_relaxed);
         if (mx > max)
@@ -261,8 +290,11 @@ void mon_snapshot(Monitor *m, MonOp op, MonHistSnapshot *out)
     }
     pthread_mutex_unlock(&m->mu);
     for (int k = 0; k < MON_BUCKETS; k++)
-        out->count += out->buckets[k];
-    out->sum_us = (double)sum * g_us_per_tick;
+        out->timed += out->buckets[k];
+    out->count += out->timed;
+    out->sum_us = out->timed ? (double)sum * g_us_per_tick * (double)out->count /
+                                   (double)out->timed
+                             : 0.0;
     out->max_us = (double)max * g_us_per_tick;
     out->p50_us = percentile(out, 0.50);
     out->p95_us = percentile(out, 0.95);
@@ -595,6 +627,7 @@ BlazeDBResult blazedb_metrics_json(BlazeDB *db, unsigned flags, char **json)
         tb_put(&b, "{", 1);
         ju64(&b, &fh, "count", s.count);
         ju64(&b, &fh, "errors", s.errors);
+        ju64(&b, &fh, "timed", s.timed);
         jdbl(&b, &fh, "sum_us", s.sum_us);
         jdbl(&b, &fh, "mean_us", s.count ? s.sum_us / (double)s.count : 0.0);
         jdbl(&b, &fh, "max_us", s.max_us);
