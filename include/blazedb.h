@@ -191,9 +191,10 @@ typedef struct {
                                    0 = 8192.  4096 limits keys to 1325
                                    bytes (see max_key_size in stats) */
     uint64_t cache_size;        /* page-cache budget in bytes; 0 = 64 MiB.
-                                   Counts page buffers; the b-tree's search
-                                   hints of cached pages (6 bytes per key)
-                                   come on top */
+                                   Counts page buffers; each cached page's
+                                   entry (512 bytes, with room for a small
+                                   search hint) and larger hints (6 bytes
+                                   per key) come on top */
     uint32_t busy_timeout_ms;   /* wait for locks up to this long; default
                                    5000; 0 = fail at once with BUSY */
     BlazeDBDurability durability;

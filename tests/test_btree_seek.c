@@ -218,15 +218,16 @@ static void expect_key(BtCursor *c, const HKey *want)
     assert_memory_equal(k, want->b, kl);
 }
 
-/* Gets and seeks of model keys and random probes against the model. */
+/* Gets and seeks of model keys and random probes against the model
+ * (values: the key's number, then vpad bytes). */
 static void check_against_model(PagerTxn *pt, PagerRoot *root, const HKey *m, size_t n,
-                                TuRng *rng)
+                                size_t vpad, TuRng *rng)
 {
     for (size_t i = 0; i < n; i++) {
         void *v = NULL;
         size_t vl = 0;
         assert_int_equal(btree_get(pt, root, m[i].b, m[i].n, &v, &vl), BLAZEDB_OK);
-        assert_int_equal(vl, sizeof(uint32_t));
+        assert_int_equal(vl, sizeof(uint32_t) + vpad);
         uint32_t got;
         memcpy(&got, v, sizeof got);
         assert_int_equal(got, (uint32_t)m[i].n * 131u + m[i].b[m[i].n - 1]);
@@ -266,10 +267,15 @@ static void check_against_model(PagerTxn *pt, PagerRoot *root, const HKey *m, si
     btc_close(cur);
 }
 
-static void test_search_hints(void **state)
+/* vpad: bytes after each 4-byte value.  0 makes leaves of a hundred keys
+ * and more, whose hints are malloc'd; 150 makes leaves of about 40, whose
+ * hints fit in the room the cache keeps next to each entry. */
+static void run_search_hints(size_t vpad)
 {
-    (void)state;
     char *dir;
+    uint8_t val[4 + 150];
+    assert_true(vpad <= 150);
+    memset(val, 0xa5, sizeof val);
     BlazeDB *db = open_fresh("hint", &dir);
     TuRng rng;
     tu_rng_seed(&rng, tu_seed("test_search_hints"));
@@ -289,14 +295,16 @@ static void test_search_hints(void **state)
     assert_int_equal(blazedb_txn_begin(db, 0, &t), BLAZEDB_OK);
     for (size_t i = 0; i < n; i++) {
         uint32_t v = (uint32_t)m[i].n * 131u + m[i].b[m[i].n - 1];
-        assert_int_equal(blazedb_txn_put(t, m[i].b, m[i].n, &v, sizeof v), BLAZEDB_OK);
+        memcpy(val, &v, sizeof v);
+        assert_int_equal(blazedb_txn_put(t, m[i].b, m[i].n, val, sizeof v + vpad),
+                         BLAZEDB_OK);
     }
     assert_int_equal(blazedb_txn_commit(t), BLAZEDB_OK);
     for (int pass = 0; pass < 2; pass++) { /* builds the hints, then uses them */
         assert_int_equal(blazedb_txn_begin(db, BLAZEDB_TXN_READONLY, &t), BLAZEDB_OK);
         PagerTxn *pt = db_txn_pt(t);
         PagerRoot root = pager_txn_meta(pt)->roots[PAGER_ROOT_MAIN];
-        check_against_model(pt, &root, m, n, &rng);
+        check_against_model(pt, &root, m, n, vpad, &rng);
         blazedb_txn_abort(t);
     }
     /* a write transaction that rewrites every tenth key: its changed pages
@@ -304,19 +312,33 @@ static void test_search_hints(void **state)
     assert_int_equal(blazedb_txn_begin(db, 0, &t), BLAZEDB_OK);
     for (size_t i = 0; i < n; i += 10) {
         uint32_t v = (uint32_t)m[i].n * 131u + m[i].b[m[i].n - 1];
-        assert_int_equal(blazedb_txn_put(t, m[i].b, m[i].n, &v, sizeof v), BLAZEDB_OK);
+        memcpy(val, &v, sizeof v);
+        assert_int_equal(blazedb_txn_put(t, m[i].b, m[i].n, val, sizeof v + vpad),
+                         BLAZEDB_OK);
     }
     PagerTxn *pt = db_txn_pt(t);
-    check_against_model(pt, &pager_txn_meta(pt)->roots[PAGER_ROOT_MAIN], m, n, &rng);
+    check_against_model(pt, &pager_txn_meta(pt)->roots[PAGER_ROOT_MAIN], m, n, vpad, &rng);
     assert_int_equal(blazedb_txn_commit(t), BLAZEDB_OK);
     /* and the committed versions of those pages, read again */
     assert_int_equal(blazedb_txn_begin(db, BLAZEDB_TXN_READONLY, &t), BLAZEDB_OK);
     pt = db_txn_pt(t);
     PagerRoot root = pager_txn_meta(pt)->roots[PAGER_ROOT_MAIN];
-    check_against_model(pt, &root, m, n, &rng);
+    check_against_model(pt, &root, m, n, vpad, &rng);
     blazedb_txn_abort(t);
     free(m);
     close_fresh(db, dir);
+}
+
+static void test_search_hints(void **state)
+{
+    (void)state;
+    run_search_hints(0);
+}
+
+static void test_search_hints_in_room(void **state)
+{
+    (void)state;
+    run_search_hints(150);
 }
 
 int main(void)
@@ -325,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_seek_reuse),
         cmocka_unit_test(test_seek_reuse_small_leaves),
         cmocka_unit_test(test_search_hints),
+        cmocka_unit_test(test_search_hints_in_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -289,10 +289,12 @@ static const SearchHint *hint_get(PagerTxn *t, Page *pg)
 {
     const SearchHint *h = __atomic_load_n(&pg->hint, __ATOMIC_ACQUIRE);
     if (h)
-        return h;
+        return h == PAGE_HINT_BUSY ? NULL : h;
     const uint8_t *d = pg->data;
     unsigned n = nkeys(d);
-    if (n < HINT_MIN_KEYS || pager_is_dirty(t, pg))
+    size_t room_size;
+    uint8_t *room = pager_hint_room(t, pg, &room_size);
+    if (n < HINT_MIN_KEYS || !room)
         return NULL;
     int type = d[0];
     size_t fl, ll, lcp = 0;
@@ -300,10 +302,19 @@ static const SearchHint *hint_get(PagerTxn *t, Page *pg)
     const uint8_t *lk = cell_key(type, cell_at(d, n - 1), &ll);
     while (lcp < fl && lcp < ll && fk[lcp] == lk[lcp])
         lcp++;
-    SearchHint *nh = malloc(sizeof *nh + (size_t)n * (sizeof nh->pfx[0] + sizeof nh->off[0]) +
-                            lcp);
-    if (!nh)
+    size_t need = sizeof(SearchHint) + (size_t)n * (sizeof h->pfx[0] + sizeof h->off[0]) + lcp;
+    SearchHint *nh;
+    if (need <= room_size) {
+        /* in the version's room, claimed first: a thread that finds it
+         * claimed searches without the hint this time */
+        void *expected = NULL;
+        if (!__atomic_compare_exchange_n(&pg->hint, &expected, PAGE_HINT_BUSY, 0,
+                                         __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
+            return expected == PAGE_HINT_BUSY ? NULL : expected;
+        nh = (SearchHint *)room;
+    } else if (!(nh = malloc(need))) {
         return NULL;
+    }
     uint16_t *off = (uint16_t *)(nh->pfx + n);
     uint8_t *prefix = (uint8_t *)(off + n);
     nh->n = n;
@@ -318,11 +329,15 @@ static const SearchHint *hint_get(PagerTxn *t, Page *pg)
         const uint8_t *k = cell_key(type, d + off[i], &kl);
         nh->pfx[i] = pfx4(k, kl, lcp);
     }
+    if ((uint8_t *)nh == room) {
+        __atomic_store_n(&pg->hint, nh, __ATOMIC_RELEASE);
+        return nh;
+    }
     void *expected = NULL;
     if (!__atomic_compare_exchange_n(&pg->hint, &expected, nh, 0, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE)) {
         free(nh); /* another thread built it first */
-        return expected;
+        return expected == PAGE_HINT_BUSY ? NULL : expected;
     }
     return nh;
 }
@@ -633,6 +648,8 @@ int btree_get(PagerTxn *t, const PagerRoot *root, const void *key, size_t klen,
         if (exact) {
             Page *leaf = path[depth - 1];
             const SearchHint *h = __atomic_load_n(&leaf->hint, __ATOMIC_ACQUIRE);
+            if (h == PAGE_HINT_BUSY)
+                h = NULL;
             rc = cell_value(t, P, hint_cell(leaf->data, h, idx[depth - 1]), val, vlen);
         } else {
             rc = BLAZEDB_NOT_FOUND;

@@ -41,11 +41,19 @@ static void unclaim(CacheEntry *e, uint32_t pins)
     atomic_store_explicit(&e->refs, pins, memory_order_release);
 }
 
+/* Drops an entry's hint (claimed or unpublished entry). */
+static void hint_drop(CacheEntry *e)
+{
+    void *h = e->page.hint;
+    if (h && h != PAGE_HINT_BUSY && (uint8_t *)h != cache_hint_room(&e->page))
+        free(h);
+    e->page.hint = NULL;
+}
+
 /* Gives a claimed (or unpublished) entry its identity. */
 static void set_key(CacheEntry *e, Pgno pgno, uint64_t ctr)
 {
-    free(e->page.hint);
-    e->page.hint = NULL;
+    hint_drop(e);
     e->page.pgno = pgno;
     e->page.ctr = ctr;
     e->page.checked = 0;
@@ -91,28 +99,28 @@ static void unlink_entry(Cache *c, CacheEntry *e)
 static void to_free_list(Cache *c, CacheEntry *e)
 {
     free(e->page.data);
-    free(e->page.hint);
+    hint_drop(e);
     e->page.data = NULL;
-    e->page.hint = NULL;
     atomic_store_explicit(&e->kctr, 0, RELAXED);
     e->fnext = c->free;
     c->free = e;
 }
 
-/* A zeroed entry on a cache line of its own (see CacheEntry). */
+/* A zeroed entry on a cache line of its own (see CacheEntry), its hint
+ * room after it. */
 static CacheEntry *entry_alloc(void)
 {
-    size_t sz = (sizeof(CacheEntry) + 63) & ~(size_t)63;
+    size_t sz = CACHE_ENTRY_BYTES + CACHE_HINT_ROOM;
     CacheEntry *e = aligned_alloc(64, sz);
     if (e)
-        memset(e, 0, sz);
+        memset(e, 0, CACHE_ENTRY_BYTES);
     return e;
 }
 
 static void entry_free(CacheEntry *e)
 {
     free(e->page.data);
-    free(e->page.hint);
+    hint_drop(e);
     free(e);
 }
 
@@ -244,6 +252,10 @@ static CacheEntry *pin_lockfree(Cache *c, Pgno pgno, uint64_t ctr)
         if (atomic_load_explicit(&e->kpgno, RELAXED) != pgno ||
             atomic_load_explicit(&e->kctr, RELAXED) != ctr)
             continue;
+        /* the caller's next loads: the hint built in the room */
+        __builtin_prefetch(cache_hint_room(&e->page));
+        __builtin_prefetch(cache_hint_room(&e->page) + 64);
+        __builtin_prefetch(cache_hint_room(&e->page) + 128);
         uint32_t r = atomic_load_explicit(&e->refs, RELAXED);
         do {
             if (r & CACHE_DEAD)

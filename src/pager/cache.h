@@ -43,6 +43,23 @@ typedef struct CacheEntry {
     struct CacheEntry *fnext;  /* free list */
 } CacheEntry;
 
+/* Every entry is followed, in the same allocation, by CACHE_HINT_ROOM
+ * bytes where the layer above may build the version's hint (Page.hint):
+ * a hint that fits there needs no allocation of its own, and sits on the
+ * lines right after the entry's, which a hit asks for at once.  Page.hint
+ * points into it, or at a malloc'd hint, or is PAGE_HINT_BUSY while one
+ * thread builds into it. */
+#define CACHE_ENTRY_BYTES 128 /* sizeof(CacheEntry), line-rounded */
+#define CACHE_HINT_ROOM 384
+
+
+_Static_assert(sizeof(CacheEntry) <= CACHE_ENTRY_BYTES, "CACHE_ENTRY_BYTES");
+
+static inline uint8_t *cache_hint_room(Page *pg)
+{
+    return (uint8_t *)pg + CACHE_ENTRY_BYTES;
+}
+
 enum { CACHE_EMPTY = 0, CACHE_LOADING = 1, CACHE_READY = 2 };
 #define CACHE_DEAD 0x80000000u
 

@@ -610,6 +610,15 @@ int pager_is_dirty(const PagerTxn *t, const Page *pg)
     return t->write && pg && pg->ctr == t->txnid;
 }
 
+uint8_t *pager_hint_room(const PagerTxn *t, Page *pg, size_t *size)
+{
+    *size = 0;
+    if (!pg || pager_is_dirty(t, pg))
+        return NULL;
+    *size = CACHE_HINT_ROOM;
+    return cache_hint_room(pg);
+}
+
 void pager_unpin(PagerTxn *t, Page *pg)
 {
     if (!pg || pager_is_dirty(t, pg))

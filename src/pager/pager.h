@@ -45,9 +45,11 @@ typedef struct {
  * page belongs to the calling write transaction. */
 typedef struct Page {
     uint8_t *data;
-    /* A malloc'd search aid the layer above may attach to a committed
-     * version, once, with an atomic compare-and-swap (never to a dirty
-     * page); the pager frees it with the version.  NULL when none. */
+    /* A search aid the layer above may attach to a committed version,
+     * once, with an atomic compare-and-swap (never to a dirty page):
+     * malloc'd, or built in the version's own room (pager_hint_room),
+     * which it claims first by swapping in PAGE_HINT_BUSY.  The pager
+     * frees it with the version.  NULL when none. */
     void *hint;
     uint64_t ctr;
     Pgno pgno;
@@ -207,6 +209,11 @@ int pager_get(PagerTxn *t, PageRef ref, Page **out);
 void pager_unpin(PagerTxn *t, Page *pg);
 /* Does `pg` belong to this write transaction (writable)? */
 int pager_is_dirty(const PagerTxn *t, const Page *pg);
+/* Page.hint while its room is being built into (not a hint). */
+#define PAGE_HINT_BUSY ((void *)1)
+/* The bytes kept next to a committed version for its hint (*size of
+ * them), or NULL for a dirty page. */
+uint8_t *pager_hint_room(const PagerTxn *t, Page *pg, size_t *size);
 
 /* Allocates a writable, zero-filled page (pinned) with ctr = txn id. */
 int pager_alloc(PagerTxn *t, Page **out);

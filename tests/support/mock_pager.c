@@ -368,6 +368,15 @@ int pager_is_dirty(const PagerTxn *t, const Page *pg)
     return t->write && mp->dirty && !mp->orphan;
 }
 
+/* Mock pages keep no room: their hints are always malloc'd (freed with
+ * the page). */
+uint8_t *pager_hint_room(const PagerTxn *t, Page *pg, size_t *size)
+{
+    static uint8_t none;
+    *size = 0;
+    return pg && !pager_is_dirty(t, pg) ? &none : NULL;
+}
+
 static int alloc_pgno(PagerTxn *t, Pgno *out)
 {
     Pager *p = t->p;
