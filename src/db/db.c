@@ -31,7 +31,8 @@ struct BlazeDB {
     Pager *p;
     size_t max_key;
     BlazeDBKdf kdf_default;
-    _Atomic uint64_t reads, writes;
+    _Atomic uint64_t reads; /* iterator steps (gets: the monitor counts them) */
+    _Atomic uint64_t writes;
     /* open transactions and iterators, ended by blazedb_close */
     pthread_mutex_t live_mu;
     BlazeDBTxn *live_txns;
@@ -703,8 +704,7 @@ BlazeDBResult blazedb_txn_get(BlazeDBTxn *t, const void *key, size_t klen,
     BlazeDBResult rc = check_key(t->db, key, klen);
     if (rc)
         return rc;
-    atomic_fetch_add_explicit(&t->db->reads, 1, memory_order_relaxed);
-    uint64_t t0 = mon_start(MON_KV_GET);
+    uint64_t t0 = mon_start(MON_KV_GET); /* counts the read too */
     rc = (BlazeDBResult)btree_get(t->pt, main_root(t->pt), key, klen, data, length);
     if (rc) {
         *data = NULL;
@@ -774,7 +774,6 @@ BlazeDBResult blazedb_get2(BlazeDB *db, const void *key, size_t klen, void **dat
     uint64_t t0 = mon_start(MON_KV_GET);
     if ((rc = (BlazeDBResult)pager_begin(db->p, 0, &pt)))
         return mon_end(db->mon, MON_KV_GET, t0, rc);
-    atomic_fetch_add_explicit(&db->reads, 1, memory_order_relaxed);
     rc = (BlazeDBResult)btree_get(pt, main_root(pt), key, klen, data, length);
     pager_commit(pt);
     if (rc) {
@@ -1175,7 +1174,11 @@ BlazeDBResult blazedb_stats(BlazeDB *db, BlazeDBStats *st)
     pager_get_stats(db->p, &ps);
     s.commits = ps.commits;
     s.rollbacks = ps.rollbacks;
-    s.reads = atomic_load(&db->reads);
+    /* get calls are the monitor's kv_get count (a per-thread counter, not
+     * an atomic add on every get) */
+    MonHistSnapshot gets;
+    mon_snapshot(db->mon, MON_KV_GET, &gets);
+    s.reads = gets.count + atomic_load(&db->reads);
     s.writes = atomic_load(&db->writes);
     s.cache_hits = ps.cache_hits;
     s.cache_misses = ps.cache_misses;

@@ -135,6 +135,14 @@ struct Pager {
      * slot_mu orders the growth of the list (and close). */
     uint32_t owned[SHM_NSLOTS];
     _Atomic size_t nowned;
+    /* Cache hits and misses of read transactions, added when one ends by
+     * the reader holding owned[k], before it gives the slot back: one
+     * writer at a time, so a relaxed load and store on a line of its own
+     * (writers add theirs to st with an atomic add). */
+    struct {
+        _Atomic uint64_t hits, misses;
+        char pad[48];
+    } slot_stats[SHM_NSLOTS];
 
     PagerRefillFn refill;
     void *refill_arg;
@@ -167,6 +175,7 @@ struct PagerTxn {
     int write;
     uint64_t txnid;
     int slot;                   /* reader slot, -1 for writers */
+    size_t slot_k;              /* its index in the handle's owned[] */
     uint64_t change_seq;
     DirtyMap dirty;
     Pgno *freed;
@@ -1018,9 +1027,9 @@ static uint64_t slot_id(uint64_t txnid) { return txnid ? txnid : 1; }
 
 /* Takes a free slot among those this handle holds and publishes txnid in
  * it, with one compare-and-swap (a full barrier: the caller's next load
- * of txn_hint comes after it).  1 (and the slot in *out) when one was
- * free. */
-static int slot_take_owned(Pager *p, uint64_t txnid, int *out)
+ * of txn_hint comes after it).  1 (and the slot in *out, its index in
+ * owned[] in *out_k) when one was free. */
+static int slot_take_owned(Pager *p, uint64_t txnid, int *out, size_t *out_k)
 {
     size_t n = atomic_load_explicit(&p->nowned, memory_order_acquire);
     size_t k = tl_slot_k < n ? tl_slot_k : 0;
@@ -1032,18 +1041,19 @@ static int slot_take_owned(Pager *p, uint64_t txnid, int *out)
             atomic_compare_exchange_strong(v, &z, id)) {
             tl_slot_k = k;
             *out = (int)p->owned[k];
+            *out_k = k;
             return 1;
         }
     }
     return 0;
 }
 
-static int slot_acquire(Pager *p, uint64_t txnid, int *out)
+static int slot_acquire(Pager *p, uint64_t txnid, int *out, size_t *out_k)
 {
-    if (slot_take_owned(p, txnid, out))
+    if (slot_take_owned(p, txnid, out, out_k))
         return 0;
     pthread_mutex_lock(&p->slot_mu);
-    if (slot_take_owned(p, txnid, out)) { /* one came back meanwhile */
+    if (slot_take_owned(p, txnid, out, out_k)) { /* one came back meanwhile */
         pthread_mutex_unlock(&p->slot_mu);
         return 0;
     }
@@ -1068,6 +1078,7 @@ static int slot_acquire(Pager *p, uint64_t txnid, int *out)
         size_t n = atomic_load_explicit(&p->nowned, memory_order_relaxed);
         p->owned[n] = i;
         tl_slot_k = n;
+        *out_k = n;
         atomic_store_explicit(&p->nowned, n + 1, memory_order_release);
         *out = (int)i;
         pthread_mutex_unlock(&p->slot_mu);
@@ -1080,10 +1091,31 @@ static int slot_acquire(Pager *p, uint64_t txnid, int *out)
 
 /* Gives back slot owned[k].  A release store is enough: the writer that
  * sees the slot idle may reuse pages, and every read of ours came before;
- * the next reader of this handle may take it at once. */
+ * the next reader of this handle may take it at once (its compare-and-swap
+ * then also sees our slot_stats). */
 static void slot_release(Pager *p, int slot)
 {
     atomic_store_explicit(&p->sh->slots[slot].txnid, 0, memory_order_release);
+}
+
+static void stat_add(_Atomic uint64_t *c, uint64_t d)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + d,
+                          memory_order_relaxed);
+}
+
+/* Ends a read transaction's hold on its slot: its cache counters go to
+ * the slot's, then the slot goes back. */
+static void slot_end(PagerTxn *t)
+{
+    Pager *p = t->p;
+    if (t->hits)
+        stat_add(&p->slot_stats[t->slot_k].hits, t->hits);
+    if (t->misses)
+        stat_add(&p->slot_stats[t->slot_k].misses, t->misses);
+    t->hits = t->misses = 0;
+    slot_release(p, t->slot);
+    t->slot = -1;
 }
 
 static void slots_release_all(Pager *p)
@@ -1576,7 +1608,7 @@ int pager_begin(Pager *p, int write, PagerTxn **out)
      * newest one, keeps every page of it from being reused or
      * overwritten until the slot is given back (the writer reads the
      * slots after publishing a newer one: see pager_oldest_reader) */
-    if ((rc = slot_acquire(p, t->base.meta.txnid, &t->slot))) {
+    if ((rc = slot_acquire(p, t->base.meta.txnid, &t->slot, &t->slot_k))) {
         free(t);
         return rc;
     }
@@ -1614,7 +1646,7 @@ void pager_abort(PagerTxn *t)
         atomic_fetch_add(&p->st.rollbacks, 1);
         writer_unlock(p);
     } else if (t->slot >= 0) {
-        slot_release(p, t->slot);
+        slot_end(t);
     }
     txn_free(t);
 }
@@ -1856,7 +1888,7 @@ int pager_commit(PagerTxn *t)
     Pager *p = t->p;
     if (!t->write) {
         if (t->slot >= 0)
-            slot_release(p, t->slot);
+            slot_end(t);
         txn_free(t);
         return BLAZEDB_OK;
     }
@@ -2451,6 +2483,11 @@ void pager_get_stats(Pager *p, PagerStats *st)
 {
     st->cache_hits = atomic_load(&p->st.cache_hits);
     st->cache_misses = atomic_load(&p->st.cache_misses);
+    size_t n = atomic_load_explicit(&p->nowned, memory_order_acquire);
+    for (size_t k = 0; k < n; k++) {
+        st->cache_hits += atomic_load_explicit(&p->slot_stats[k].hits, memory_order_relaxed);
+        st->cache_misses += atomic_load_explicit(&p->slot_stats[k].misses, memory_order_relaxed);
+    }
     st->pages_read = atomic_load(&p->st.pages_read);
     st->pages_written = atomic_load(&p->st.pages_written);
     st->bytes_written = atomic_load(&p->st.bytes_written);
