@@ -184,14 +184,27 @@ static inline void bump(_Atomic uint64_t *c, uint64_t d)
                           memory_order_relaxed);
 }
 
-void mon_record(Monitor *m, MonOp op, uint64_t ticks, int rc)
+/* The calling thread's histogram of kind op in m, with the call counted
+ * as an error unless rc is OK, NOT_FOUND, ROW or DONE; NULL when m is
+ * NULL, op out of range, or no shard could be made. */
+static MonHist *hist_for(Monitor *m, MonOp op, int rc)
 {
     if (!m || (unsigned)op >= MON_NOPS)
-        return;
+        return NULL;
     MonShard *sh = shard_of(m);
     if (!sh)
-        return;
+        return NULL;
     MonHist *h = &sh->h[op];
+    if (rc != BLAZEDB_OK && rc != BLAZEDB_NOT_FOUND && rc != BLAZEDB_ROW && rc != BLAZEDB_DONE)
+        bump(&h->errors, 1);
+    return h;
+}
+
+void mon_record(Monitor *m, MonOp op, uint64_t ticks, int rc)
+{
+    MonHist *h = hist_for(m, op, rc);
+    if (!h)
+        return;
     double u = (double)ticks * g_eighths_per_tick;
     int k = MON_BUCKETS - 1;
     if (u < 9.2e18) {
@@ -204,21 +217,13 @@ void mon_record(Monitor *m, MonOp op, uint64_t ticks, int rc)
     bump(&h->sum, ticks);
     if (ticks > atomic_load_explicit(&h->max, memory_order_relaxed))
         atomic_store_explicit(&h->max, ticks, memory_order_relaxed);
-    if (rc != BLAZEDB_OK && rc != BLAZEDB_NOT_FOUND && rc != BLAZEDB_ROW && rc != BLAZEDB_DONE)
-        bump(&h->errors, 1);
 }
 
 void mon_count(Monitor *m, MonOp op, int rc)
 {
-    if (!m || (unsigned)op >= MON_NOPS)
-        return;
-    MonShard *sh = shard_of(m);
-    if (!sh)
-        return;
-    MonHist *h = &sh->h[op];
-    bump(&h->untimed, 1);
-    if (rc != BLAZEDB_OK && rc != BLAZEDB_NOT_FOUND && rc != BLAZEDB_ROW && rc != BLAZEDB_DONE)
-        bump(&h->errors, 1);
+    MonHist *h = hist_for(m, op, rc);
+    if (h)
+        bump(&h->untimed, 1);
 }
 
 _Thread_local uint32_t mon_tl_rng;
