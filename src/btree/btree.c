@@ -285,11 +285,24 @@ static inline uint32_t pfx4(const uint8_t *k, size_t kl, size_t from)
 /* The hint of a pinned node, built on first use; NULL for a small node,
  * a page of the calling write transaction, or when out of memory (the
  * search then reads the cells). */
+/* A Page.hint value as a usable hint: NULL while its room is being built
+ * into (PAGE_HINT_BUSY). */
+static const SearchHint *hint_usable(const void *h)
+{
+    return h == PAGE_HINT_BUSY ? NULL : h;
+}
+
+/* The page's hint if it has one ready (no building). */
+static const SearchHint *hint_loaded(Page *pg)
+{
+    return hint_usable(__atomic_load_n(&pg->hint, __ATOMIC_ACQUIRE));
+}
+
 static const SearchHint *hint_get(PagerTxn *t, Page *pg)
 {
-    const SearchHint *h = __atomic_load_n(&pg->hint, __ATOMIC_ACQUIRE);
-    if (h)
-        return h == PAGE_HINT_BUSY ? NULL : h;
+    void *cur = __atomic_load_n(&pg->hint, __ATOMIC_ACQUIRE);
+    if (cur)
+        return hint_usable(cur);
     const uint8_t *d = pg->data;
     unsigned n = nkeys(d);
     size_t room_size;
@@ -302,15 +315,15 @@ static const SearchHint *hint_get(PagerTxn *t, Page *pg)
     const uint8_t *lk = cell_key(type, cell_at(d, n - 1), &ll);
     while (lcp < fl && lcp < ll && fk[lcp] == lk[lcp])
         lcp++;
-    size_t need = sizeof(SearchHint) + (size_t)n * (sizeof h->pfx[0] + sizeof h->off[0]) + lcp;
     SearchHint *nh;
+    size_t need = sizeof *nh + (size_t)n * (sizeof nh->pfx[0] + sizeof nh->off[0]) + lcp;
     if (need <= room_size) {
         /* in the version's room, claimed first: a thread that finds it
          * claimed searches without the hint this time */
         void *expected = NULL;
         if (!__atomic_compare_exchange_n(&pg->hint, &expected, PAGE_HINT_BUSY, 0,
                                          __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
-            return expected == PAGE_HINT_BUSY ? NULL : expected;
+            return hint_usable(expected);
         nh = (SearchHint *)room;
     } else if (!(nh = malloc(need))) {
         return NULL;
@@ -337,7 +350,7 @@ static const SearchHint *hint_get(PagerTxn *t, Page *pg)
     if (!__atomic_compare_exchange_n(&pg->hint, &expected, nh, 0, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE)) {
         free(nh); /* another thread built it first */
-        return expected == PAGE_HINT_BUSY ? NULL : expected;
+        return hint_usable(expected);
     }
     return nh;
 }
@@ -647,9 +660,7 @@ int btree_get(PagerTxn *t, const PagerRoot *root, const void *key, size_t klen,
     if (rc == BLAZEDB_OK) {
         if (exact) {
             Page *leaf = path[depth - 1];
-            const SearchHint *h = __atomic_load_n(&leaf->hint, __ATOMIC_ACQUIRE);
-            if (h == PAGE_HINT_BUSY)
-                h = NULL;
+            const SearchHint *h = hint_loaded(leaf);
             rc = cell_value(t, P, hint_cell(leaf->data, h, idx[depth - 1]), val, vlen);
         } else {
             rc = BLAZEDB_NOT_FOUND;
