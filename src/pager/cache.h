@@ -51,8 +51,6 @@ typedef struct CacheEntry {
  * thread builds into it. */
 #define CACHE_ENTRY_BYTES 128 /* sizeof(CacheEntry), line-rounded */
 #define CACHE_HINT_ROOM 384
-
-
 _Static_assert(sizeof(CacheEntry) <= CACHE_ENTRY_BYTES, "CACHE_ENTRY_BYTES");
 
 static inline uint8_t *cache_hint_room(Page *pg)

@@ -1522,6 +1522,17 @@ static int wait_durable(Pager *p, uint64_t gen, uint64_t last)
 
 static int checkpoint(Pager *p, int wait);
 
+/* A read transaction's base: the published snapshot, remembered with the
+ * handle's serial and the sequence it was read at (see PagerTxn). */
+static int read_base(Pager *p, PagerTxn *t)
+{
+    t->base_serial = 0;
+    int rc = snapshot_and_index_seq(p, &t->base, &t->base_seq);
+    if (rc == BLAZEDB_OK)
+        t->base_serial = p->serial;
+    return rc;
+}
+
 int pager_begin(Pager *p, int write, PagerTxn **out)
 {
     *out = NULL;
@@ -1595,14 +1606,11 @@ int pager_begin(Pager *p, int write, PagerTxn **out)
     /* The struct still holds the snapshot it last read for this handle:
      * when nothing was published since, that is the snapshot to take,
      * and only the index needs checking */
-    if (t->base_serial != p->serial || shm_seq(p->sh) != t->base_seq ||
-        !index_covers(p, &t->base)) {
-        t->base_serial = 0;
-        if ((rc = snapshot_and_index_seq(p, &t->base, &t->base_seq))) {
-            free(t);
-            return rc;
-        }
-        t->base_serial = p->serial;
+    if ((t->base_serial != p->serial || shm_seq(p->sh) != t->base_seq ||
+         !index_covers(p, &t->base)) &&
+        (rc = read_base(p, t))) {
+        free(t);
+        return rc;
     }
     /* Publishing the snapshot in a slot, then seeing that it is still the
      * newest one, keeps every page of it from being reused or
@@ -1613,13 +1621,11 @@ int pager_begin(Pager *p, int write, PagerTxn **out)
         return rc;
     }
     while (atomic_load(&p->sh->txn_hint) != t->base.meta.txnid) {
-        t->base_serial = 0;
-        if ((rc = snapshot_and_index_seq(p, &t->base, &t->base_seq))) {
+        if ((rc = read_base(p, t))) {
             slot_release(p, t->slot);
             free(t);
             return rc;
         }
-        t->base_serial = p->serial;
         atomic_store(&p->sh->slots[t->slot].txnid, slot_id(t->base.meta.txnid));
     }
     t->meta = t->base.meta;
