@@ -25,6 +25,8 @@
 
 #include "blazedb.h"
 #include "../src/btree/btree.h"
+#include "../src/btree/btree_page.h"
+#include "../src/pager/cache.h"
 #include "../src/db/db.h"
 #include "support/testutil.h"
 
@@ -267,6 +269,41 @@ static void check_against_model(PagerTxn *pt, PagerRoot *root, const HKey *m, si
     btc_close(cur);
 }
 
+/* Counts, among the leaves under the leftmost branch above the leaves,
+ * those whose hint lives in the cache entry's room and those whose hint
+ * was malloc'd. */
+static void count_leaf_hints(PagerTxn *pt, const PagerRoot *root, int *in_room, int *malloced)
+{
+    *in_room = *malloced = 0;
+    Page *pg;
+    assert_int_equal(pager_get(pt, root->root, &pg), BLAZEDB_OK);
+    assert_int_equal(pg->data[0], BT_BRANCH);
+    for (;;) {
+        Page *child;
+        assert_int_equal(pager_get(pt, branch_child(pg->data, 0), &child), BLAZEDB_OK);
+        int leaves_below = child->data[0] == BT_LEAF;
+        pager_unpin(pt, child);
+        if (leaves_below)
+            break;
+        assert_int_equal(pager_get(pt, branch_child(pg->data, 0), &child), BLAZEDB_OK);
+        pager_unpin(pt, pg);
+        pg = child;
+    }
+    for (unsigned i = 0; i <= nkeys(pg->data); i++) {
+        Page *leaf;
+        assert_int_equal(pager_get(pt, branch_child(pg->data, i), &leaf), BLAZEDB_OK);
+        void *h = __atomic_load_n(&leaf->hint, __ATOMIC_ACQUIRE);
+        if (h && h != PAGE_HINT_BUSY) {
+            if ((uint8_t *)h == cache_hint_room(leaf))
+                (*in_room)++;
+            else
+                (*malloced)++;
+        }
+        pager_unpin(pt, leaf);
+    }
+    pager_unpin(pt, pg);
+}
+
 /* vpad: bytes after each 4-byte value.  0 makes leaves of a hundred keys
  * and more, whose hints are malloc'd; 150 makes leaves of about 40, whose
  * hints fit in the room the cache keeps next to each entry. */
@@ -305,6 +342,18 @@ static void run_search_hints(size_t vpad)
         PagerTxn *pt = db_txn_pt(t);
         PagerRoot root = pager_txn_meta(pt)->roots[PAGER_ROOT_MAIN];
         check_against_model(pt, &root, m, n, vpad, &rng);
+        if (pass == 1) {
+            /* every leaf got its hint in the first pass: small ones in
+             * the room, large ones malloc'd */
+            int in_room, malloced;
+            count_leaf_hints(pt, &root, &in_room, &malloced);
+            if (vpad) {
+                assert_true(in_room > 0);
+                assert_int_equal(malloced, 0);
+            } else {
+                assert_true(malloced > 0);
+            }
+        }
         blazedb_txn_abort(t);
     }
     /* a write transaction that rewrites every tenth key: its changed pages
