@@ -17,6 +17,10 @@
  *   (f) group commit: two threads committing durably on one handle share
  *       syncs (fewer syncs than commits), and every commit is there after
  *       reopening.
+ *   (g) checkpoints against log restarts on one handle: a thread
+ *       checkpoints without pause while another commits (each commit can
+ *       start a new log generation) and reads back through a small cache;
+ *       every read and the reopened file match the model.
  *
  * Processes are forked before the parent starts any thread or opens any
  * handle; children leave with _exit.  BLAZEDB_LONG_TESTS=1 runs longer.
@@ -986,6 +990,141 @@ static void test_group_commit(void **state)
     free(dir);
 }
 
+/* (g) A checkpoint copies log frames home under the checkpoint lock; a
+ * commit that finds the log fully copied starts a new generation over the
+ * same frames under that lock too.  The lock's byte is shared by all
+ * threads of a handle, so it alone did not keep a commit from restarting
+ * the log under a checkpoint of the same handle, which then copied frames
+ * of the new generation over pages of the main file.  Here one thread
+ * checkpoints in a loop (the background thread does too: a checkpoint is
+ * due every 2 frames) while another commits and reads back. */
+typedef struct {
+    BlazeDB *db;
+    atomic_int stop;
+    uint64_t n, busy;
+    BlazeDBResult bad;
+    char err[256];
+} CkArg;
+
+static void *ck_thread(void *arg)
+{
+    CkArg *a = arg;
+    while (!atomic_load(&a->stop)) {
+        BlazeDBResult rc = blazedb_checkpoint(a->db);
+        if (rc == BLAZEDB_BUSY) {
+            a->busy++;
+        } else if (rc != BLAZEDB_OK) {
+            a->bad = rc;
+            snprintf(a->err, sizeof a->err, "%s", blazedb_errmsg(a->db));
+            break;
+        }
+        a->n++;
+    }
+    return NULL;
+}
+
+/* Reads keys j*7.. of the workload and compares them with the model. */
+static void check_some(BlazeDB *db, const TuModel *m, const TuWorkload *w, uint64_t j)
+{
+    for (uint32_t i = 0; i < 6; i++) {
+        uint32_t id = (uint32_t)((j * 7 + i) % w->nkeys);
+        char key[64];
+        size_t kl = tu_key(w, id, key, sizeof key);
+        void *v = NULL;
+        size_t vl = 0;
+        BlazeDBResult rc = blazedb_get2(db, key, kl, &v, &vl);
+        const TuSlot *sl = &m->slots[id];
+        if (rc != BLAZEDB_OK && rc != BLAZEDB_NOT_FOUND)
+            fail_msg("seed %" PRIu64 ": get '%s' after txn %" PRIu64 ": %s (%s)", g_seed, key,
+                     j, blazedb_strerror(rc), blazedb_errmsg(db));
+        if ((rc == BLAZEDB_OK) != sl->present)
+            fail_msg("seed %" PRIu64 ": get '%s' after txn %" PRIu64 ": %s, expected %s", g_seed,
+                     key, j, rc == BLAZEDB_OK ? "present" : "absent",
+                     sl->present ? "present" : "absent");
+        if (rc == BLAZEDB_OK) {
+            uint8_t *want = malloc(sl->vlen + 1);
+            assert_non_null(want);
+            tu_fill(sl->vseed, want, sl->vlen);
+            if (vl != sl->vlen || (vl && memcmp(v, want, vl) != 0))
+                fail_msg("seed %" PRIu64 ": get '%s' after txn %" PRIu64 " returned wrong data",
+                         g_seed, key, j);
+            free(want);
+        }
+        blazedb_free(v);
+    }
+}
+
+static void test_checkpoint_vs_restart(void **state)
+{
+    (void)state;
+    g_seed = tu_seed("test_checkpoint_vs_restart");
+    char *dir = tu_mkdtemp("ckrs");
+    assert_non_null(dir);
+    char *path = tu_path(dir, "ckrs.blazedb");
+    BlazeDBOptions o;
+    cc_opts(&o);
+    o.wal_autocheckpoint = 2;   /* the background thread checkpoints too */
+    o.cache_size = 128 * 1024;  /* pages are read back from the files */
+    TuWorkload w;
+    tu_workload_init(&w, "", g_seed);
+    w.nkeys = 50;
+    w.max_ops = 10;
+    w.max_small = 5 * 1024;
+    w.max_big = 80 * 1024;
+    w.big_permille = 50;
+    w.del_permille = 300;
+    TuModel m;
+    assert_int_equal(tu_model_init(&m, &w), 0);
+    const uint64_t rounds = tu_long_tests() ? 40 : 8, per = 40;
+    uint64_t j = 0, checkpoints = 0;
+    for (uint64_t r = 0; r < rounds; r++) {
+        BlazeDB *db = NULL;
+        assert_int_equal(blazedb_open_ex(path, TU_PASSWORD, &o, &db), BLAZEDB_OK);
+        CkArg a;
+        memset(&a, 0, sizeof a);
+        a.db = db;
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, ck_thread, &a), 0);
+        for (uint64_t i = 0; i < per; i++) {
+            j++;
+            BlazeDBResult rc = tu_txn_run(db, &w, j, NULL);
+            if (rc != BLAZEDB_OK)
+                fail_msg("seed %" PRIu64 ": txn %" PRIu64 ": %s (%s)", g_seed, j,
+                         blazedb_strerror(rc), blazedb_errmsg(db));
+            tu_model_apply(&m, j);
+            check_some(db, &m, &w, j);
+        }
+        atomic_store(&a.stop, 1);
+        pthread_join(th, NULL);
+        if (a.bad)
+            fail_msg("seed %" PRIu64 ": checkpoint: %s (%s)", g_seed, blazedb_strerror(a.bad),
+                     a.err);
+        checkpoints += a.n;
+        char msg[512];
+        if (tu_model_compare(&m, db, msg, sizeof msg) != 0)
+            fail_msg("seed %" PRIu64 ": round %" PRIu64 ": %s", g_seed, r, msg);
+        blazedb_close(db);
+    }
+    BlazeDB *db = NULL;
+    assert_int_equal(blazedb_open_ex(path, TU_PASSWORD, &o, &db), BLAZEDB_OK);
+    char msg[512];
+    if (tu_model_compare(&m, db, msg, sizeof msg) != 0)
+        fail_msg("seed %" PRIu64 ": after reopening: %s", g_seed, msg);
+    if (tu_db_check(db, msg, sizeof msg) != 0)
+        fail_msg("seed %" PRIu64 ": db_check: %s", g_seed, msg);
+    uint64_t last = 0;
+    assert_int_equal(tu_db_last(db, &w, &last), BLAZEDB_OK);
+    assert_int_equal(last, j);
+    blazedb_close(db);
+    fprintf(stderr, "checkpoint vs restart: %" PRIu64 " commits, %" PRIu64
+            " checkpoints alongside\n", j, checkpoints);
+    assert_true(checkpoints > 0);
+    tu_model_free(&m);
+    tu_rmrf(dir);
+    free(path);
+    free(dir);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -998,6 +1137,7 @@ int main(void)
         cmocka_unit_test(test_threads_transfers),
         cmocka_unit_test(test_iterator_snapshot),
         cmocka_unit_test(test_group_commit),
+        cmocka_unit_test(test_checkpoint_vs_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,7 +126,7 @@ struct Pager {
     ShmSnapshot latest_written; /* snapshot after the last written commit */
     int have_local_base;
     ShmSnapshot local_base;
-    pthread_mutex_t ckpt_mu;    /* one checkpoint per handle at a time */
+    pthread_mutex_t ckpt_mu;    /* with the CKPT byte, the checkpoint lock (ckpt_acquire) */
     pthread_mutex_t slot_mu;
     /* Reader slots this handle holds the lock of.  owned[k] for k < nowned
      * never changes while the handle is open, so a read transaction takes
@@ -289,6 +289,36 @@ static int lock_wait(Pager *p, uint64_t off, int kind, uint32_t timeout_ms)
         if (sleep_us < 2000)
             sleep_us *= 2;
     }
+}
+
+/*
+ * The checkpoint lock: this handle's ckpt_mu, then the shared CKPT byte.
+ * Both are needed.  The byte is an open-file-description lock, which every
+ * thread of the handle shares: it keeps other processes' checkpoints and
+ * log restarts out, but not this handle's own, such as the background
+ * thread's.  A log restart taking only the byte once overwrote frames
+ * that the background checkpoint was copying home.  With try_mu the
+ * mutex is only tried; timeout_ms bounds the wait for the byte (0 tries
+ * once).  Returns 0, EAGAIN when busy, or an errno.
+ */
+static int ckpt_acquire(Pager *p, int try_mu, uint32_t timeout_ms)
+{
+    if (try_mu) {
+        if (pthread_mutex_trylock(&p->ckpt_mu) != 0)
+            return EAGAIN;
+    } else {
+        pthread_mutex_lock(&p->ckpt_mu);
+    }
+    int e = lock_wait(p, SHM_LOCK_CKPT, OS_LOCK_EXCLUSIVE, timeout_ms);
+    if (e)
+        pthread_mutex_unlock(&p->ckpt_mu);
+    return e;
+}
+
+static void ckpt_release(Pager *p)
+{
+    os_lock(p->shm, SHM_LOCK_CKPT, 1, OS_LOCK_UNLOCK);
+    pthread_mutex_unlock(&p->ckpt_mu);
 }
 
 /* ---- dirty map ------------------------------------------------------------ */
@@ -1748,15 +1778,18 @@ static int commit_write(PagerTxn *t, uint64_t *gen_out, uint64_t *last_out)
         atomic_load(&p->sh->backfill) >= t->base.wal_frames)
         need_restart = 1;
     if (need_restart) {
-        int e = lock_wait(p, SHM_LOCK_CKPT, OS_LOCK_EXCLUSIVE,
-                          t->base.wal_salt == 0 ? p->busy_ms : 0);
+        /* A checkpoint running now (here or in another process) keeps the
+         * old generation: its frames are being copied. */
+        int must = t->base.wal_salt == 0;
+        int e = ckpt_acquire(p, !must, must ? p->busy_ms : 0);
         if (e == 0) {
             rc = wal_restart(p, t);
-            os_lock(p->shm, SHM_LOCK_CKPT, 1, OS_LOCK_UNLOCK);
+            ckpt_release(p);
             if (rc)
                 return rc;
-        } else if (t->base.wal_salt == 0) {
-            return pager_error(p, BLAZEDB_BUSY, "could not start the log");
+        } else if (must) {
+            return e == EAGAIN ? pager_error(p, BLAZEDB_BUSY, "could not start the log")
+                               : io_error(p, e, "taking the checkpoint lock");
         }
     }
 
@@ -2053,19 +2086,14 @@ static int checkpoint(Pager *p, int wait)
 {
     if (p->readonly || !p->wal)
         return BLAZEDB_OK;
-    pthread_mutex_lock(&p->ckpt_mu);
-    int e = lock_wait(p, SHM_LOCK_CKPT, OS_LOCK_EXCLUSIVE, wait ? p->busy_ms : 0);
-    int rc;
+    int e = ckpt_acquire(p, 0, wait ? p->busy_ms : 0);
     if (e == EAGAIN)
-        rc = wait ? pager_error(p, BLAZEDB_BUSY, "another checkpoint is running")
-                  : BLAZEDB_OK;
-    else if (e)
-        rc = io_error(p, e, "taking the checkpoint lock");
-    else {
-        rc = checkpoint_locked(p);
-        os_lock(p->shm, SHM_LOCK_CKPT, 1, OS_LOCK_UNLOCK);
-    }
-    pthread_mutex_unlock(&p->ckpt_mu);
+        return wait ? pager_error(p, BLAZEDB_BUSY, "another checkpoint is running")
+                    : BLAZEDB_OK;
+    if (e)
+        return io_error(p, e, "taking the checkpoint lock");
+    int rc = checkpoint_locked(p);
+    ckpt_release(p);
     return rc;
 }
 
@@ -2624,24 +2652,15 @@ static int keys_check(Pager *p)
     return keys_refresh(p);
 }
 
-/* Checkpoint lock for the re-encryption steps (the handle's mutex, then
- * the shared byte). */
+/* The checkpoint lock for the re-encryption steps, waiting up to the
+ * busy timeout. */
 static int ckpt_lock(Pager *p)
 {
-    pthread_mutex_lock(&p->ckpt_mu);
-    int e = lock_wait(p, SHM_LOCK_CKPT, OS_LOCK_EXCLUSIVE, p->busy_ms);
-    if (e) {
-        pthread_mutex_unlock(&p->ckpt_mu);
+    int e = ckpt_acquire(p, 0, p->busy_ms);
+    if (e)
         return e == EAGAIN ? pager_error(p, BLAZEDB_BUSY, "another checkpoint is running")
                            : io_error(p, e, "taking the checkpoint lock");
-    }
     return BLAZEDB_OK;
-}
-
-static void ckpt_unlock(Pager *p)
-{
-    os_lock(p->shm, SHM_LOCK_CKPT, 1, OS_LOCK_UNLOCK);
-    pthread_mutex_unlock(&p->ckpt_mu);
 }
 
 /* Writes a new header (both slots) and publishes the change of keys.
@@ -2665,7 +2684,7 @@ static int keys_publish(Pager *p, const FileHeader *h, const uint8_t dk[CRYPTO_K
     if (rc == BLAZEDB_OK)
         atomic_store(&p->seen_key_seq, seq);
     pthread_mutex_unlock(&p->keys_mu);
-    ckpt_unlock(p);
+    ckpt_release(p);
     return rc;
 }
 
@@ -2775,7 +2794,7 @@ int pager_reencrypt_flush(PagerTxn *t)
         p->have_local_base = 0;
         pthread_mutex_unlock(&p->sync_mu);
     }
-    ckpt_unlock(p);
+    ckpt_release(p);
     return rc;
 }
 
