@@ -48,7 +48,6 @@ typedef struct {
     TuWorkload w;
     char *dir;
     char *path;
-    uint8_t *vbuf;
 } Ctx;
 
 static void io_opts(BlazeDBOptions *o)
@@ -73,8 +72,6 @@ static void ctx_init(Ctx *c, const char *name)
     assert_non_null(c->dir);
     c->path = tu_path(c->dir, "io.blazedb");
     assert_non_null(c->path);
-    c->vbuf = malloc(c->w.max_big + 8);
-    assert_non_null(c->vbuf);
 }
 
 static void ctx_free(Ctx *c)
@@ -82,7 +79,6 @@ static void ctx_free(Ctx *c)
     tu_rmrf(c->dir);
     free(c->path);
     free(c->dir);
-    free(c->vbuf);
 }
 
 static void remove_db(const Ctx *c)
@@ -153,34 +149,19 @@ static void check_reads(Run *r, BlazeDB *db, uint64_t j)
     tu_rng_seed(&rng, c->seed ^ (j * 131));
     for (int i = 0; i < 4; i++) {
         uint32_t id = (uint32_t)tu_rng_below(&rng, c->w.nkeys);
-        char key[64];
-        size_t kl = tu_key(&c->w, id, key, sizeof key);
-        void *v = NULL;
-        size_t vl = 0;
-        BlazeDBResult rc = blazedb_get2(db, key, kl, &v, &vl);
-        const TuSlot *s = &r->ok.slots[id];
-        if (rc == BLAZEDB_OK || rc == BLAZEDB_NOT_FOUND) {
-            int pres = rc == BLAZEDB_OK;
-            if (pres != s->present)
-                fail_msg("seed %" PRIu64 " %s: get '%s' after txn %" PRIu64 ": %s, expected "
-                         "%s", c->seed, r->what, key, j, pres ? "present" : "absent",
-                         s->present ? "present" : "absent");
-            if (pres) {
-                tu_fill(s->vseed, c->vbuf, s->vlen);
-                if (vl != s->vlen || (vl && memcmp(v, c->vbuf, vl) != 0))
-                    fail_msg("seed %" PRIu64 " %s: get '%s' after txn %" PRIu64
-                             " returned wrong data (%zu bytes, expected %u)", c->seed,
-                             r->what, key, j, vl, s->vlen);
-            }
-            blazedb_free(v);
-        } else {
+        BlazeDBResult rc;
+        char msg[256];
+        if (tu_model_check_key(&r->ok, db, id, &rc, msg, sizeof msg) != 0)
+            fail_msg("seed %" PRIu64 " %s: after txn %" PRIu64 ": %s", c->seed, r->what, j, msg);
+        if (rc != BLAZEDB_OK && rc != BLAZEDB_NOT_FOUND) {
             /* a read may fail while the fault is armed or with FAILED; it
              * must not claim corruption */
-            if (v != NULL || vl != 0)
-                fail_msg("seed %" PRIu64 " %s: failed get left output set", c->seed, r->what);
-            if (!(rc == r->expect || rc == BLAZEDB_FAILED))
-                fail_msg("seed %" PRIu64 " %s: get '%s' returned %s", c->seed, r->what, key,
-                         blazedb_strerror(rc));
+            if (!(rc == r->expect || rc == BLAZEDB_FAILED)) {
+                char key[64];
+                tu_key(&c->w, id, key, sizeof key);
+                fail_msg("seed %" PRIu64 " %s: get '%s' returned %s (%s)", c->seed, r->what,
+                         key, blazedb_strerror(rc), blazedb_errmsg(db));
+            }
             r->errors++;
             if (r->errors == 1)
                 r->first = rc;

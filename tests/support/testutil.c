@@ -481,6 +481,45 @@ out:
     return ret;
 }
 
+int tu_model_check_key(const TuModel *m, BlazeDB *db, uint32_t id, BlazeDBResult *rc,
+                       char *msg, size_t msglen)
+{
+    char key[64];
+    size_t kl = tu_key(m->w, id, key, sizeof key);
+    void *v = NULL;
+    size_t vl = 0;
+    msg[0] = 0;
+    *rc = blazedb_get2(db, key, kl, &v, &vl);
+    const TuSlot *s = &m->slots[id];
+    int ret = 0;
+    if (*rc != BLAZEDB_OK && *rc != BLAZEDB_NOT_FOUND) {
+        if (v != NULL || vl != 0) {
+            snprintf(msg, msglen, "failed get of '%s' left output set", key);
+            ret = -1;
+        }
+    } else if ((*rc == BLAZEDB_OK) != s->present) {
+        snprintf(msg, msglen, "get '%s': %s, expected %s", key,
+                 *rc == BLAZEDB_OK ? "present" : "absent", s->present ? "present" : "absent");
+        ret = -1;
+    } else if (*rc == BLAZEDB_OK) {
+        uint8_t *exp = malloc(s->vlen ? s->vlen : 1);
+        if (!exp) {
+            snprintf(msg, msglen, "out of memory");
+            ret = -1;
+        } else {
+            tu_fill(s->vseed, exp, s->vlen);
+            if (vl != s->vlen || (vl && memcmp(v, exp, vl) != 0)) {
+                snprintf(msg, msglen, "get '%s' returned wrong data (%zu bytes, expected %u)",
+                         key, vl, s->vlen);
+                ret = -1;
+            }
+            free(exp);
+        }
+    }
+    blazedb_free(v);
+    return ret;
+}
+
 int tu_db_check(BlazeDB *db, char *msg, size_t msglen)
 {
     msg[0] = 0;

@@ -131,6 +131,15 @@ BlazeDBResult tu_db_last(BlazeDB *db, const TuWorkload *w, uint64_t *last);
  * equal; otherwise -1 with a description in msg. */
 int tu_model_compare(const TuModel *m, BlazeDB *db, char *msg, size_t msglen);
 
+/* Reads key id in the latest snapshot of `db` (blazedb_get2) and compares
+ * it with the model; *rc gets the get's result.  Returns 0 when the answer
+ * agrees with the model, or when the get failed cleanly (an error code
+ * with the outputs cleared: the caller judges *rc); -1 with a description
+ * in msg when a value is present that should not be, missing, or wrong,
+ * or when a failed get left its outputs set. */
+int tu_model_check_key(const TuModel *m, BlazeDB *db, uint32_t id, BlazeDBResult *rc,
+                       char *msg, size_t msglen);
+
 /* db_check wrapper: 0 when OK, -1 with the message otherwise. */
 int tu_db_check(BlazeDB *db, char *msg, size_t msglen);
 
