@@ -282,9 +282,6 @@ static inline uint32_t pfx4(const uint8_t *k, size_t kl, size_t from)
     return v;
 }
 
-/* The hint of a pinned node, built on first use; NULL for a small node,
- * a page of the calling write transaction, or when out of memory (the
- * search then reads the cells). */
 /* A Page.hint value as a usable hint: NULL while its room is being built
  * into (PAGE_HINT_BUSY). */
 static const SearchHint *hint_usable(const void *h)
@@ -298,6 +295,9 @@ static const SearchHint *hint_loaded(Page *pg)
     return hint_usable(__atomic_load_n(&pg->hint, __ATOMIC_ACQUIRE));
 }
 
+/* The hint of a pinned node, built on first use; NULL for a small node,
+ * a page of the calling write transaction, or when out of memory (the
+ * search then reads the cells). */
 static const SearchHint *hint_get(PagerTxn *t, Page *pg)
 {
     void *cur = __atomic_load_n(&pg->hint, __ATOMIC_ACQUIRE);

@@ -88,9 +88,10 @@ void mon_count(Monitor *m, MonOp op, int rc);
 /*
  * Point reads (MON_KV_GET, MON_DOC_GET) are timed one call in MON_SAMPLE,
  * chosen at random: a cached get costs 110-140 ns, and reading the clock
- * twice would add 20 ns to every one of them.  Every call is still
- * counted, with its errors; the histogram holds the timed calls, whose
- * distribution is the kind's (the mean and sum are scaled up from them).
+ * twice and recording would add about 30 ns to every one of them.  Every
+ * call is still counted, with its errors; the histogram holds the timed
+ * calls, whose distribution is the kind's (the mean and sum are scaled up
+ * from them).
  * Every other kind is timed at every call.
  */
 #define MON_SAMPLE 8
