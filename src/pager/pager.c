@@ -296,8 +296,8 @@ static int lock_wait(Pager *p, uint64_t off, int kind, uint32_t timeout_ms)
  * Both are needed.  The byte is an open-file-description lock, which every
  * thread of the handle shares: it keeps other processes' checkpoints and
  * log restarts out, but not this handle's own, such as the background
- * thread's.  A log restart taking only the byte once overwrote frames
- * that the background checkpoint was copying home.  With try_mu the
+ * thread's, whose frames a restart taking only the byte would overwrite
+ * while it copies them home.  With try_mu the
  * mutex is only tried; timeout_ms bounds the wait for the byte (0 tries
  * once).  Returns 0, EAGAIN when busy, or an errno.
  */
